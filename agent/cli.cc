@@ -1,0 +1,177 @@
+#include "agent/cli.h"
+
+#include <map>
+#include <optional>
+
+#include "agent/config.h"
+#include "agent/host_check.h"
+#include "common/file.h"
+#include "common/process.h"
+#include "common/strings.h"
+#include "model/parse.h"
+#include "model/plan.h"
+
+#ifndef SC_VERSION
+#define SC_VERSION "0.0.0"
+#endif
+
+namespace sc::agent {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: scagent <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  check-host [--json] [--config FILE]\n"
+    "      Check that this host can run Service Connect tasks: OS and AMI policy, ECS agent\n"
+    "      version, kernel features (network namespaces, nat REDIRECT, cgroup memory, seccomp,\n"
+    "      ip_forward) and HAProxy. Exit status 1 when the host is incompatible.\n"
+    "  plan --task-definition FILE --service FILE [--cluster FILE] [--namespace FILE]\n"
+    "       [--task-id ID] [--seed N]\n"
+    "      Resolve what one task of the service needs (listeners, endpoints, aliases and VIPs,\n"
+    "      rules, proxy memory and CPU) and print it as JSON; print the errors and exit 2 when\n"
+    "      the configuration is wrong. FILEs are the JSON you give the aws CLI\n"
+    "      (register-task-definition, create-service, create-cluster --cli-input-json); the\n"
+    "      namespace file is a snapshot as docs/service-connect-model.md describes.\n"
+    "  version\n"
+    "      Print the version.\n";
+
+// Parses "--flag value" pairs and bare "--switch"es.
+struct Args {
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> switches;
+  std::string error;
+};
+
+Args parseArgs(const std::vector<std::string>& args, size_t from, std::initializer_list<const char*> with_value,
+               std::initializer_list<const char*> switches) {
+  Args a;
+  for (size_t i = from; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    bool matched = false;
+    for (const char* f : with_value) {
+      if (arg == f) {
+        if (i + 1 >= args.size()) {
+          a.error = std::string(f) + " needs a value";
+          return a;
+        }
+        a.values[f] = args[++i];
+        matched = true;
+      } else if (arg.starts_with(std::string(f) + "=")) {
+        a.values[f] = arg.substr(std::string(f).size() + 1);
+        matched = true;
+      }
+    }
+    for (const char* s : switches) {
+      if (arg == s) {
+        a.switches[s] = true;
+        matched = true;
+      }
+    }
+    if (!matched) {
+      a.error = "unknown argument '" + arg + "'";
+      return a;
+    }
+  }
+  return a;
+}
+
+int usageError(CliIo io, const std::string& msg) {
+  io.err << "scagent: " << msg << "\n\n" << kUsage;
+  return 2;
+}
+
+int cmdCheckHost(const std::vector<std::string>& args, CliIo io) {
+  Args a = parseArgs(args, 1, {"--config"}, {"--json"});
+  if (!a.error.empty()) return usageError(io, a.error);
+  const bool given = a.values.count("--config") > 0;
+  auto cfg = loadAgentConfig(given ? a.values["--config"] : kDefaultConfigPath, given);
+  if (!cfg.ok()) {
+    io.err << "scagent: " << cfg.error().message << "\n";
+    return 2;
+  }
+  RealProcessRunner runner;
+  RealHostProbe probe(runner);
+  HostReport report = evaluateHost(probe.gather(cfg->host_policy), cfg->host_policy);
+  io.out << (a.switches["--json"] ? renderHostReportJson(report) : renderHostReportTable(report));
+  return report.compatible() ? 0 : 1;
+}
+
+// Reads and parses one input file; prints "<flag> '<file>': <problem>" lines on failure.
+template <typename T, typename Fn>
+std::optional<T> loadInput(CliIo io, const std::string& flag, const std::string& path, Fn parse) {
+  auto text = readFile(path, 4u << 20);
+  if (!text.ok()) {
+    io.err << "error: " << text.error().message << "\n";
+    return std::nullopt;
+  }
+  Result<T> r = parse(*text);
+  if (!r.ok()) {
+    for (const std::string& line : split(r.error().message, '\n')) {
+      io.err << "error: " << flag << " '" << path << "': " << line << "\n";
+    }
+    return std::nullopt;
+  }
+  return std::move(r).value();
+}
+
+int cmdPlan(const std::vector<std::string>& args, CliIo io) {
+  Args a = parseArgs(args, 1, {"--task-definition", "--service", "--cluster", "--namespace", "--task-id", "--seed"}, {});
+  if (!a.error.empty()) return usageError(io, a.error);
+  if (!a.values.count("--task-definition") || !a.values.count("--service")) {
+    return usageError(io, "plan needs --task-definition and --service");
+  }
+  std::optional<uint64_t> seed;
+  if (a.values.count("--seed")) {
+    seed = parseUint(a.values["--seed"]);
+    if (!seed) return usageError(io, "--seed needs a non-negative integer");
+  }
+  bool failed = false;
+  auto td = loadInput<model::TaskDefinition>(io, "--task-definition", a.values["--task-definition"],
+                                             [](std::string_view t) { return model::parseTaskDefinition(t); });
+  failed |= !td;
+  auto svc = loadInput<model::ServiceDefinition>(io, "--service", a.values["--service"],
+                                                 [](std::string_view t) { return model::parseServiceDefinition(t); });
+  failed |= !svc;
+  std::optional<model::ClusterDefinition> cluster;
+  if (a.values.count("--cluster")) {
+    cluster = loadInput<model::ClusterDefinition>(io, "--cluster", a.values["--cluster"],
+                                                  [](std::string_view t) { return model::parseClusterDefinition(t); });
+    failed |= !cluster;
+  }
+  std::optional<model::NamespaceSnapshot> ns;
+  if (a.values.count("--namespace")) {
+    ns = loadInput<model::NamespaceSnapshot>(io, "--namespace", a.values["--namespace"],
+                                             [](std::string_view t) { return model::parseNamespaceSnapshot(t); });
+    failed |= !ns;
+  }
+  if (failed) return 2;
+  model::PlanOutcome outcome = model::buildTaskPlan({*td, *svc, cluster ? &*cluster : nullptr, ns ? &*ns : nullptr},
+                                                    {a.values["--task-id"], seed});
+  if (!outcome.plan) {
+    for (const auto& e : outcome.errors) io.err << "error: " << e.text() << "\n";
+    return 2;
+  }
+  for (const auto& w : outcome.plan->warnings) io.err << "warning: " << w.text() << "\n";
+  io.out << model::taskPlanToJson(*outcome.plan).dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& args, CliIo io) {
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    io.out << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string& cmd = args[0];
+  if (cmd == "version" || cmd == "--version") {
+    io.out << "scagent " << SC_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "check-host") return cmdCheckHost(args, io);
+  if (cmd == "plan") return cmdPlan(args, io);
+  return usageError(io, "unknown command '" + cmd + "'");
+}
+
+}  // namespace sc::agent

@@ -1,0 +1,90 @@
+#include "agent/config.h"
+
+#include <cerrno>
+
+#include "common/file.h"
+#include "model/json_input.h"
+
+namespace sc::agent {
+namespace {
+
+using model::Json;
+
+Error configError(const std::string& path, const std::string& msg) {
+  return plainError(ErrorCode::kInvalidArgument, "config: " + path + ": " + msg);
+}
+
+Result<void> readString(const Json& obj, const char* key, const std::string& path, std::string& out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_string() || it->get<std::string>().empty()) {
+    return configError(model::childPath(path, key), "expected a non-empty string, got " + model::describeValue(*it));
+  }
+  out = it->get<std::string>();
+  return {};
+}
+
+Result<void> readBool(const Json& obj, const char* key, const std::string& path, bool& out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_boolean()) {
+    return configError(model::childPath(path, key), "expected true or false, got " + model::describeValue(*it));
+  }
+  out = it->get<bool>();
+  return {};
+}
+
+Result<void> onlyMembers(const Json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
+  if (!obj.is_object()) return configError(path.empty() ? "(top level)" : path, "expected an object");
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool known = false;
+    for (const char* a : allowed) known = known || it.key() == a;
+    if (!known) return configError(model::childPath(path, it.key()), "unknown member");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<AgentConfig> parseAgentConfig(std::string_view text) {
+  SC_ASSIGN_OR_RETURN(Json j, model::parseJsonStrict(text, "agent configuration"));
+  AgentConfig cfg;
+  SC_TRY(onlyMembers(j, "", {"hostPolicy", "logLevel"}));
+  if (auto it = j.find("logLevel"); it != j.end()) {
+    if (!it->is_string() || !log::parseLevel(it->get<std::string>(), &cfg.log_level)) {
+      return configError("logLevel", "expected one of debug, info, warn, error, got " + model::describeValue(*it));
+    }
+  }
+  if (auto it = j.find("hostPolicy"); it != j.end()) {
+    const Json& hp = *it;
+    SC_TRY(onlyMembers(hp, "hostPolicy",
+                       {"minEcsAgentVersion", "minAmiVersion", "minHaproxyVersion", "allowAmazonLinux2023",
+                        "allowOldAmi", "allowExternal", "haproxyPath", "iptablesRestorePath"}));
+    HostPolicy& p = cfg.host_policy;
+    SC_TRY(readString(hp, "minEcsAgentVersion", "hostPolicy", p.min_ecs_agent_version));
+    SC_TRY(readString(hp, "minAmiVersion", "hostPolicy", p.min_ami_version));
+    SC_TRY(readString(hp, "minHaproxyVersion", "hostPolicy", p.min_haproxy_version));
+    SC_TRY(readBool(hp, "allowAmazonLinux2023", "hostPolicy", p.allow_amazon_linux_2023));
+    SC_TRY(readBool(hp, "allowOldAmi", "hostPolicy", p.allow_old_ami));
+    SC_TRY(readBool(hp, "allowExternal", "hostPolicy", p.allow_external));
+    SC_TRY(readString(hp, "haproxyPath", "hostPolicy", p.haproxy_path));
+    SC_TRY(readString(hp, "iptablesRestorePath", "hostPolicy", p.iptables_restore_path));
+    for (const std::string* path : {&p.haproxy_path, &p.iptables_restore_path}) {
+      if (!path->empty() && (*path)[0] != '/') return configError("hostPolicy", "program paths must be absolute: " + *path);
+    }
+  }
+  return cfg;
+}
+
+Result<AgentConfig> loadAgentConfig(const std::string& path, bool path_was_given) {
+  auto text = readFile(path, 1u << 20);
+  if (!text.ok()) {
+    if (!path_was_given && text.error().sys_errno == ENOENT) return AgentConfig{};
+    return std::move(text).error();
+  }
+  auto cfg = parseAgentConfig(*text);
+  if (!cfg.ok()) return std::move(cfg).error().context("load", path);
+  return cfg;
+}
+
+}  // namespace sc::agent

@@ -1,0 +1,59 @@
+#include "common/http_client.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+
+namespace sc {
+namespace {
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
+
+size_t appendBody(char* data, size_t size, size_t n, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  const size_t len = size * n;
+  if (out->size() + len > (8u << 20)) return 0;  // refuse absurd bodies
+  out->append(data, len);
+  return len;
+}
+
+void globalInit() {
+  static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+  (void)done;
+}
+
+}  // namespace
+
+Result<HttpResponse> httpRequest(const HttpRequest& req) {
+  globalInit();
+  CurlHandle curl(curl_easy_init());
+  if (!curl) return makeError(ErrorCode::kInternal, "request", req.url, "curl_easy_init failed");
+  HttpResponse resp;
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(c, CURLOPT_PROXY, "");  // local peers only: ignore *_proxy variables
+  if (!req.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req.unix_socket.c_str());
+  if (req.method != "GET") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  if (!req.body.empty()) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
+  }
+  CURLcode rc = curl_easy_perform(c);
+  const std::string target = req.unix_socket.empty() ? req.url : req.unix_socket + " " + req.url;
+  if (rc != CURLE_OK) {
+    ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
+    return makeError(code, "request", target, curl_easy_strerror(rc));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  return resp;
+}
+
+}  // namespace sc

@@ -1,0 +1,29 @@
+// A small blocking HTTP client (libcurl) for local peers: the ECS agent's introspection API,
+// proxy admin sockets. Every call has a deadline; unix sockets are supported.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/result.h"
+
+namespace sc {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;              // with a unix socket, the host part is ignored: http://localhost/ready
+  std::string unix_socket;      // empty: TCP
+  std::string body;
+  std::chrono::milliseconds timeout{2000};
+  std::chrono::milliseconds connect_timeout{500};
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+};
+
+// An error when no HTTP response arrived (refused, timed out, malformed); any status otherwise.
+Result<HttpResponse> httpRequest(const HttpRequest& request);
+
+}  // namespace sc

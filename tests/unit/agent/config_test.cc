@@ -1,0 +1,52 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace sc::agent {
+namespace {
+
+TEST(ConfigTest, EmptyObjectGivesDefaults) {
+  auto c = parseAgentConfig("{}");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host_policy.min_ecs_agent_version, "1.67.2");
+  EXPECT_EQ(c->host_policy.min_ami_version, "2.0.20221115");
+  EXPECT_FALSE(c->host_policy.allow_amazon_linux_2023);
+}
+
+TEST(ConfigTest, PolicyOverrides) {
+  auto c = parseAgentConfig(R"({"logLevel": "debug", "hostPolicy": {"allowAmazonLinux2023": true,
+      "minEcsAgentVersion": "1.80.0", "haproxyPath": "/opt/haproxy/sbin/haproxy"}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->host_policy.allow_amazon_linux_2023);
+  EXPECT_EQ(c->host_policy.min_ecs_agent_version, "1.80.0");
+  EXPECT_EQ(c->host_policy.haproxy_path, "/opt/haproxy/sbin/haproxy");
+  EXPECT_EQ(c->log_level, log::Level::kDebug);
+}
+
+TEST(ConfigTest, ErrorsNameTheMember) {
+  EXPECT_EQ(parseAgentConfig(R"({"hostPolicy": {"allowExternl": true}})").error().message,
+            "config: hostPolicy.allowExternl: unknown member");
+  EXPECT_EQ(parseAgentConfig(R"({"hostPolicy": {"allowExternal": "yes"}})").error().message,
+            "config: hostPolicy.allowExternal: expected true or false, got \"yes\"");
+  EXPECT_EQ(parseAgentConfig(R"({"logLevel": "loud"})").error().message,
+            "config: logLevel: expected one of debug, info, warn, error, got \"loud\"");
+  EXPECT_NE(parseAgentConfig(R"({"hostPolicy": {"haproxyPath": "haproxy"}})").error().message.find("absolute"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, MissingFileIsFineOnlyAtTheDefaultPath) {
+  testing::TempDir d;
+  EXPECT_TRUE(loadAgentConfig(d.file("absent.json"), false).ok());
+  auto r = loadAgentConfig(d.file("absent.json"), true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("No such file"), std::string::npos);
+  testing::writeTestFile(d.file("bad.json"), "{\"x\": 1}");
+  auto bad = loadAgentConfig(d.file("bad.json"), true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "failed to load '" + d.file("bad.json") + "': config: x: unknown member");
+}
+
+}  // namespace
+}  // namespace sc::agent
