@@ -70,7 +70,8 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
     SC_TRY(readString(hp, "haproxyPath", "hostPolicy", p.haproxy_path));
     SC_TRY(readString(hp, "iptablesRestorePath", "hostPolicy", p.iptables_restore_path));
     for (const std::string* path : {&p.haproxy_path, &p.iptables_restore_path}) {
-      if (!path->empty() && (*path)[0] != '/') return configError("hostPolicy", "program paths must be absolute: " + *path);
+      if (!path->empty() && (*path)[0] != '/')
+        return configError("hostPolicy", "program paths must be absolute: " + *path);
     }
   }
   return cfg;

@@ -30,7 +30,8 @@ std::map<std::string, std::string> parseKeyValueFile(std::string_view text) {
     if (eq == std::string_view::npos) continue;
     std::string key(trim(line.substr(0, eq)));
     std::string_view v = trim(line.substr(eq + 1));
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+      v = v.substr(1, v.size() - 2);
     out[key] = std::string(v);
   }
   return out;
@@ -54,8 +55,10 @@ std::optional<HaproxyInfo> parseHaproxyVv(std::string_view text) {
 std::optional<std::string> parseEcsAgentVersion(std::string_view text) {
   size_t v = text.find('v');
   std::string_view t = text;
-  if (size_t p = text.find("Agent - v"); p != std::string_view::npos) t = text.substr(p + 9);
-  else if (v == 0) t = text.substr(1);
+  if (size_t p = text.find("Agent - v"); p != std::string_view::npos)
+    t = text.substr(p + 9);
+  else if (v == 0)
+    t = text.substr(1);
   size_t end = t.find_first_not_of("0123456789.");
   std::string ver(t.substr(0, end));
   if (ver.empty() || !parseVersion(ver).ok()) return std::nullopt;
@@ -127,18 +130,17 @@ HostReport evaluateHost(const HostFacts& f, const HostPolicy& policy) {
   const bool ecs_ami = image_name.find("ecs") != std::string::npos;
   if (id == "amzn" && version_id == "2023") {
     r.checks.push_back({"ami", policy.allow_amazon_linux_2023 ? CheckStatus::kPass : CheckStatus::kFail,
-                        policy.allow_amazon_linux_2023
-                            ? "Amazon Linux 2023, allowed by hostPolicy.allowAmazonLinux2023"
-                            : "Amazon Linux 2023 is not supported for Service Connect (set "
-                              "hostPolicy.allowAmazonLinux2023 to override)"});
+                        policy.allow_amazon_linux_2023 ? "Amazon Linux 2023, allowed by hostPolicy.allowAmazonLinux2023"
+                                                       : "Amazon Linux 2023 is not supported for Service Connect (set "
+                                                         "hostPolicy.allowAmazonLinux2023 to override)"});
   } else if (id == "amzn" && ecs_ami) {
     auto v = parseAmiVersion(image_name);
     if (!v.ok()) {
-      r.checks.push_back({"ami", CheckStatus::kFail, "ECS-optimized AMI of unknown version (" +
-                                                         std::string(trim(image_name)) + ")"});
+      r.checks.push_back(
+          {"ami", CheckStatus::kFail, "ECS-optimized AMI of unknown version (" + std::string(trim(image_name)) + ")"});
     } else if (atLeast(v->toString(), policy.min_ami_version, true)) {
-      r.checks.push_back({"ami", CheckStatus::kPass, "ECS-optimized Amazon Linux 2 AMI " + v->toString() +
-                                                         " >= " + policy.min_ami_version});
+      r.checks.push_back({"ami", CheckStatus::kPass,
+                          "ECS-optimized Amazon Linux 2 AMI " + v->toString() + " >= " + policy.min_ami_version});
     } else {
       r.checks.push_back({"ami", policy.allow_old_ami ? CheckStatus::kPass : CheckStatus::kFail,
                           "ECS-optimized Amazon Linux 2 AMI " + v->toString() + " is older than " +
@@ -154,9 +156,9 @@ HostReport evaluateHost(const HostFacts& f, const HostPolicy& policy) {
 
   if (f.ecs_agent_version) {
     const bool okay = atLeast(*f.ecs_agent_version, policy.min_ecs_agent_version);
-    r.checks.push_back({"ecs-agent", okay ? CheckStatus::kPass : CheckStatus::kFail,
-                        "ECS agent " + *f.ecs_agent_version + (okay ? " >= " : " is older than ") +
-                            policy.min_ecs_agent_version});
+    r.checks.push_back(
+        {"ecs-agent", okay ? CheckStatus::kPass : CheckStatus::kFail,
+         "ECS agent " + *f.ecs_agent_version + (okay ? " >= " : " is older than ") + policy.min_ecs_agent_version});
   } else {
     r.checks.push_back({"ecs-agent", CheckStatus::kNotApplicable,
                         "no ECS agent answered on 127.0.0.1:51678; the minimum (" + policy.min_ecs_agent_version +
@@ -186,8 +188,8 @@ HostReport evaluateHost(const HostFacts& f, const HostPolicy& policy) {
                         "HAProxy " + info->version + " is older than " + policy.min_haproxy_version +
                             " (the runtime API needs add/del server)"});
   } else if (!info->prometheus) {
-    r.checks.push_back({"haproxy", CheckStatus::kFail,
-                        "HAProxy " + info->version + " is built without the Prometheus exporter"});
+    r.checks.push_back(
+        {"haproxy", CheckStatus::kFail, "HAProxy " + info->version + " is built without the Prometheus exporter"});
   } else {
     r.checks.push_back({"haproxy", CheckStatus::kPass,
                         "HAProxy " + info->version + " at " + policy.haproxy_path + ": Prometheus exporter" +
@@ -222,7 +224,8 @@ ProbeOutcome probeSeccomp() {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, "seccomp filter mode (SECCOMP_SET_MODE_FILTER) works"};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return {true, "seccomp filter mode (SECCOMP_SET_MODE_FILTER) works"};
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   const int err = code >= 100 ? code - 100 : code >= 10 ? code - 10 : 0;
   return {false, std::string("installing a seccomp filter failed: ") + std::strerror(err)};
@@ -233,14 +236,16 @@ ProbeOutcome probeSeccomp() {
 HostFacts RealHostProbe::gather(const HostPolicy& policy) {
   HostFacts f;
   auto rootPath = [&](const char* p) { return root_ == "/" ? std::string(p) : root_ + p; };
-  if (auto t = readFile(rootPath("/etc/os-release")); t.ok()) f.os_release = parseKeyValueFile(*t);
-  else if (auto u = readFile(rootPath("/usr/lib/os-release")); u.ok()) f.os_release = parseKeyValueFile(*u);
+  if (auto t = readFile(rootPath("/etc/os-release")); t.ok())
+    f.os_release = parseKeyValueFile(*t);
+  else if (auto u = readFile(rootPath("/usr/lib/os-release")); u.ok())
+    f.os_release = parseKeyValueFile(*u);
   if (auto t = readFile(rootPath("/etc/image-id")); t.ok()) f.image_id = parseKeyValueFile(*t);
   if (auto t = readFile(rootPath("/etc/ecs/ecs.config")); t.ok()) {
     auto kv = parseKeyValueFile(*t);
     f.external_instance = kv["ECS_EXTERNAL"] == "true";
   }
-  struct utsname u{};
+  struct utsname u {};
   if (::uname(&u) == 0) f.kernel_release = u.release;
 
   // The ECS agent's introspection API, if one runs here.
@@ -270,7 +275,9 @@ HostFacts RealHostProbe::gather(const HostPolicy& policy) {
     std::string backend = "unknown backend";
     if (auto v = runner_.run({.path = restore, .args = {"--version"}, .timeout = std::chrono::milliseconds(5000)});
         v.ok() && v->success()) {
-      backend = v->out.find("nf_tables") != std::string::npos ? "nf_tables" : v->out.find("legacy") != std::string::npos ? "legacy" : backend;
+      backend = v->out.find("nf_tables") != std::string::npos ? "nf_tables"
+                : v->out.find("legacy") != std::string::npos  ? "legacy"
+                                                              : backend;
     }
     const std::string rules =
         "*nat\n:SC_PROBE - [0:0]\n"
@@ -314,8 +321,8 @@ HostFacts RealHostProbe::gather(const HostPolicy& policy) {
     UniqueFd fd(::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC));
     if (fd.valid()) {
       auto cur = readFile("/proc/sys/net/ipv4/ip_forward");
-      f.ip_forward = {true, "/proc/sys/net/ipv4/ip_forward is writable (now " +
-                                std::string(cur.ok() ? trim(*cur) : "?") + ")"};
+      f.ip_forward = {
+          true, "/proc/sys/net/ipv4/ip_forward is writable (now " + std::string(cur.ok() ? trim(*cur) : "?") + ")"};
     } else {
       f.ip_forward = {false, std::string("/proc/sys/net/ipv4/ip_forward is not writable: ") + std::strerror(errno)};
     }
@@ -335,9 +342,12 @@ HostFacts RealHostProbe::gather(const HostPolicy& policy) {
 namespace {
 const char* statusName(CheckStatus s) {
   switch (s) {
-    case CheckStatus::kPass: return "pass";
-    case CheckStatus::kFail: return "FAIL";
-    case CheckStatus::kNotApplicable: return "n/a";
+    case CheckStatus::kPass:
+      return "pass";
+    case CheckStatus::kFail:
+      return "FAIL";
+    case CheckStatus::kNotApplicable:
+      return "n/a";
   }
   return "?";
 }
@@ -365,7 +375,9 @@ std::string renderHostReportJson(const HostReport& report) {
     const auto& c = report.checks[i];
     if (i) o += ',';
     o += "{\"name\":" + jsonQuote(c.name) + ",\"result\":" +
-         jsonQuote(c.status == CheckStatus::kPass ? "pass" : c.status == CheckStatus::kFail ? "fail" : "n/a") +
+         jsonQuote(c.status == CheckStatus::kPass   ? "pass"
+                   : c.status == CheckStatus::kFail ? "fail"
+                                                    : "n/a") +
          ",\"detail\":" + jsonQuote(c.detail) + "}";
   }
   o += "]}\n";

@@ -25,7 +25,7 @@ struct HostPolicy {
   bool allow_old_ami = false;            // an ECS-optimized AL2 AMI older than min_ami_version
   bool allow_external = false;           // ECS Anywhere ("External") instances
   std::string haproxy_path = "/usr/sbin/haproxy";
-  std::string iptables_restore_path;     // empty: found in /usr/sbin, /sbin
+  std::string iptables_restore_path;  // empty: found in /usr/sbin, /sbin
 };
 
 struct ProbeOutcome {

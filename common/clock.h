@@ -10,8 +10,8 @@ class Clock {
   using MonoTime = std::chrono::steady_clock::time_point;
   using WallTime = std::chrono::system_clock::time_point;
   virtual ~Clock() = default;
-  virtual MonoTime now() const = 0;       // monotonic, for intervals and deadlines
-  virtual WallTime wallNow() const = 0;   // wall clock, for timestamps shown to people
+  virtual MonoTime now() const = 0;      // monotonic, for intervals and deadlines
+  virtual WallTime wallNow() const = 0;  // wall clock, for timestamps shown to people
   virtual void sleepFor(std::chrono::nanoseconds d) = 0;
 };
 

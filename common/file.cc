@@ -113,7 +113,7 @@ Result<void> makeDirs(const std::string& path, mode_t mode) {
     if (cur.empty()) continue;
     if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return errnoError(errno, "create", cur);
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return errnoError(errno, "create", path);
   if (!S_ISDIR(st.st_mode)) {
     return makeError(ErrorCode::kAlreadyExists, "create", path, "exists and is not a directory");

@@ -11,8 +11,8 @@ namespace sc {
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string url;              // with a unix socket, the host part is ignored: http://localhost/ready
-  std::string unix_socket;      // empty: TCP
+  std::string url;          // with a unix socket, the host part is ignored: http://localhost/ready
+  std::string unix_socket;  // empty: TCP
   std::string body;
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds connect_timeout{500};

@@ -61,8 +61,7 @@ Result<Cidr> Cidr::parse(std::string_view text) {
   const int max = ip->family == 4 ? 32 : 128;
   auto prefix = parseUint(text.substr(slash + 1), static_cast<uint64_t>(max));
   if (!prefix) {
-    return makeError(ErrorCode::kInvalidArgument, "parse CIDR", text,
-                     "prefix must be 0-" + std::to_string(max));
+    return makeError(ErrorCode::kInvalidArgument, "parse CIDR", text, "prefix must be 0-" + std::to_string(max));
   }
   Cidr c{*ip, static_cast<int>(*prefix)};
   // Reject host bits.

@@ -12,8 +12,8 @@
 namespace sc {
 
 struct IpAddress {
-  int family = 4;                    // 4 or 6
-  std::array<uint8_t, 16> bytes{};   // IPv4 in the first 4 bytes, network order
+  int family = 4;                   // 4 or 6
+  std::array<uint8_t, 16> bytes{};  // IPv4 in the first 4 bytes, network order
 
   static Result<IpAddress> parse(std::string_view text);
   static IpAddress fromV4(uint32_t host_order);

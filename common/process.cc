@@ -1,13 +1,12 @@
 #include "common/process.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <pthread.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,8 +32,8 @@ Result<void> makePipe(UniqueFd& r, UniqueFd& w) {
   _exit(127);
 }
 
-[[noreturn]] void childExec(const char* path, char* const* argv, char* const* envp, int in_fd,
-                            int out_fd, int err_fd, int report_fd, int netns_fd, bool new_netns) {
+[[noreturn]] void childExec(const char* path, char* const* argv, char* const* envp, int in_fd, int out_fd, int err_fd,
+                            int report_fd, int netns_fd, bool new_netns) {
   if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) childFail(report_fd);
   if (new_netns && unshare(CLONE_NEWNET) != 0) childFail(report_fd);
   sigset_t all;
@@ -71,8 +70,8 @@ ssize_t writeNoSigpipe(int fd, const char* data, size_t len) {
 }  // namespace
 
 std::string ProcessResult::describe() const {
-  std::string d = term_signal ? "killed by signal " + std::to_string(term_signal)
-                              : "exit status " + std::to_string(exit_code);
+  std::string d =
+      term_signal ? "killed by signal " + std::to_string(term_signal) : "exit status " + std::to_string(exit_code);
   std::string_view e = err;
   while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.remove_suffix(1);
   if (!e.empty()) {
@@ -113,8 +112,8 @@ Result<ProcessResult> runProcess(const ProcessOptions& o) {
   pid_t pid = ::fork();
   if (pid < 0) return errnoError(errno, "fork for", o.path);
   if (pid == 0) {
-    childExec(o.path.c_str(), argv.data(), envp.data(), in_r.get(), out_w.get(), err_w.get(),
-              rep_w.get(), netns_fd.get(), o.new_netns);
+    childExec(o.path.c_str(), argv.data(), envp.data(), in_r.get(), out_w.get(), err_w.get(), rep_w.get(),
+              netns_fd.get(), o.new_netns);
   }
   in_r.reset();
   out_w.reset();
@@ -146,11 +145,19 @@ Result<ProcessResult> runProcess(const ProcessOptions& o) {
     pollfd pfds[3];
     int nfds = 0;
     UniqueFd* owners[3];
-    if (out_r.valid()) { pfds[nfds] = {out_r.get(), POLLIN, 0}; owners[nfds++] = &out_r; }
-    if (err_r.valid()) { pfds[nfds] = {err_r.get(), POLLIN, 0}; owners[nfds++] = &err_r; }
-    if (in_w.valid()) { pfds[nfds] = {in_w.get(), POLLOUT, 0}; owners[nfds++] = &in_w; }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    if (out_r.valid()) {
+      pfds[nfds] = {out_r.get(), POLLIN, 0};
+      owners[nfds++] = &out_r;
+    }
+    if (err_r.valid()) {
+      pfds[nfds] = {err_r.get(), POLLIN, 0};
+      owners[nfds++] = &err_r;
+    }
+    if (in_w.valid()) {
+      pfds[nfds] = {in_w.get(), POLLOUT, 0};
+      owners[nfds++] = &in_w;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -164,8 +171,7 @@ Result<ProcessResult> runProcess(const ProcessOptions& o) {
       if (pfds[i].revents == 0) continue;
       UniqueFd* fd = owners[i];
       if (fd == &in_w) {
-        ssize_t w = writeNoSigpipe(in_w.get(), o.stdin_data.data() + written,
-                                   o.stdin_data.size() - written);
+        ssize_t w = writeNoSigpipe(in_w.get(), o.stdin_data.data() + written, o.stdin_data.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
         if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == o.stdin_data.size()) in_w.reset();
         continue;

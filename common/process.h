@@ -14,15 +14,15 @@
 namespace sc {
 
 struct ProcessOptions {
-  std::string path;                // absolute path of the program
-  std::vector<std::string> args;   // arguments after argv[0] (argv[0] is `path`)
-  std::vector<std::string> env;    // "K=V" entries; empty means a minimal default environment
-  std::string stdin_data;          // written to the child's stdin, then stdin is closed
+  std::string path;               // absolute path of the program
+  std::vector<std::string> args;  // arguments after argv[0] (argv[0] is `path`)
+  std::vector<std::string> env;   // "K=V" entries; empty means a minimal default environment
+  std::string stdin_data;         // written to the child's stdin, then stdin is closed
   std::chrono::milliseconds timeout{10'000};
   // Namespaces for the child, entered between fork and exec (never on a thread of ours):
-  std::string netns_path;  // setns() into this network namespace (e.g. /run/netns/sc-abc)
-  bool new_netns = false;  // unshare() a fresh, empty network namespace (probes)
-  size_t max_output = 4u << 20;    // bytes kept of each of stdout and stderr
+  std::string netns_path;        // setns() into this network namespace (e.g. /run/netns/sc-abc)
+  bool new_netns = false;        // unshare() a fresh, empty network namespace (probes)
+  size_t max_output = 4u << 20;  // bytes kept of each of stdout and stderr
 };
 
 struct ProcessResult {

@@ -15,14 +15,14 @@ namespace sc {
 
 enum class ErrorCode {
   kInternal,
-  kInvalidArgument,   // the caller's input is wrong
-  kNotFound,          // a named object does not exist
-  kAlreadyExists,     // a named object exists and must not
-  kFailedPrecondition,// the host or state is not as required
-  kUnavailable,       // a peer did not answer
-  kTimeout,           // a deadline passed
-  kPermission,        // the kernel or a peer refused
-  kInjected,          // a failpoint fired
+  kInvalidArgument,     // the caller's input is wrong
+  kNotFound,            // a named object does not exist
+  kAlreadyExists,       // a named object exists and must not
+  kFailedPrecondition,  // the host or state is not as required
+  kUnavailable,         // a peer did not answer
+  kTimeout,             // a deadline passed
+  kPermission,          // the kernel or a peer refused
+  kInjected,            // a failpoint fired
 };
 
 std::string_view errorCodeName(ErrorCode code);
@@ -38,8 +38,7 @@ struct Error {
 };
 
 // Builds `failed to <verb> '<object>': <cause>`.
-Error makeError(ErrorCode code, std::string_view verb, std::string_view object,
-                std::string_view cause);
+Error makeError(ErrorCode code, std::string_view verb, std::string_view object, std::string_view cause);
 // The same with strerror(err) as the cause; keeps errno in the error.
 Error errnoError(int err, std::string_view verb, std::string_view object);
 // A plain error whose message is taken as given (for validation messages and the like).
@@ -49,13 +48,13 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   using value_type = T;
-  Result(const T& v) : r_(v) {}                                // NOLINT: implicit by design
-  Result(T&& v) : r_(std::move(v)) {}                          // NOLINT
+  Result(const T& v) : r_(v) {}        // NOLINT: implicit by design
+  Result(T&& v) : r_(std::move(v)) {}  // NOLINT
   template <typename U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Error> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Result>)
-  Result(U&& v) : r_(T(std::forward<U>(v))) {}                 // NOLINT
-  Result(Error e) : r_(std::unexpected(std::move(e))) {}       // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Error> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Result>) Result(U&& v)
+      : r_(T(std::forward<U>(v))) {}                      // NOLINT
+  Result(Error e) : r_(std::unexpected(std::move(e))) {}  // NOLINT
 
   bool ok() const { return r_.has_value(); }
   bool has_value() const { return r_.has_value(); }
@@ -78,7 +77,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error e) : r_(std::unexpected(std::move(e))) {}       // NOLINT
+  Result(Error e) : r_(std::unexpected(std::move(e))) {}  // NOLINT
   bool ok() const { return r_.has_value(); }
   bool has_value() const { return r_.has_value(); }
   const Error& error() const& { return r_.error(); }
@@ -96,21 +95,21 @@ inline Result<void> ok() { return {}; }
 #define SC_CONCAT(a, b) SC_CONCAT_INNER(a, b)
 
 // SC_TRY(expr): returns the error of a failed Result<...> expression from the enclosing function.
-#define SC_TRY(expr)                                   \
-  do {                                                 \
-    auto&& sc_try_result_ = (expr);                    \
-    if (!sc_try_result_.ok()) {                        \
-      return std::move(sc_try_result_).error();        \
-    }                                                  \
+#define SC_TRY(expr)                            \
+  do {                                          \
+    auto&& sc_try_result_ = (expr);             \
+    if (!sc_try_result_.ok()) {                 \
+      return std::move(sc_try_result_).error(); \
+    }                                           \
   } while (false)
 
 // SC_TRY_CTX(expr, verb, object): the same, adding one `failed to <verb> '<object>': ` clause.
-#define SC_TRY_CTX(expr, verb, object)                                   \
-  do {                                                                   \
-    auto&& sc_try_result_ = (expr);                                      \
-    if (!sc_try_result_.ok()) {                                          \
+#define SC_TRY_CTX(expr, verb, object)                                    \
+  do {                                                                    \
+    auto&& sc_try_result_ = (expr);                                       \
+    if (!sc_try_result_.ok()) {                                           \
       return std::move(sc_try_result_).error().context((verb), (object)); \
-    }                                                                    \
+    }                                                                     \
   } while (false)
 
 // SC_ASSIGN_OR_RETURN(lhs, expr): `lhs = value` or return the error. Expands to several statements.

@@ -37,8 +37,7 @@ Result<Version> parseVersion(std::string_view text) {
   for (const std::string& part : split(t, '.')) {
     auto n = parseUint(part);
     if (!n) {
-      return makeError(ErrorCode::kInvalidArgument, "parse version", text,
-                       "expected dot-separated numbers");
+      return makeError(ErrorCode::kInvalidArgument, "parse version", text, "expected dot-separated numbers");
     }
     v.parts.push_back(*n);
   }
@@ -64,8 +63,7 @@ Result<Version> parseAmiVersion(std::string_view text) {
       return parseVersion(text.substr(i, j - i));
     }
   }
-  return makeError(ErrorCode::kInvalidArgument, "parse AMI version", text,
-                   "no version of the form 2.0.YYYYMMDD");
+  return makeError(ErrorCode::kInvalidArgument, "parse AMI version", text, "no version of the form 2.0.YYYYMMDD");
 }
 
 }  // namespace sc

@@ -22,16 +22,11 @@ struct Range {
 // Documented ranges the model does not encode, keyed by "<structure>.<member>".
 const std::map<std::string, Range, std::less<>>& rangeOverrides() {
   static const std::map<std::string, Range, std::less<>> table = {
-      {"PortMapping.containerPort", {1, 65535}},
-      {"PortMapping.hostPort", {0, 65535}},
-      {"ServiceConnectClientAlias.port", {1, 65535}},
-      {"ServiceConnectService.ingressPortOverride", {1, 65535}},
-      {"ContainerDefinition.memory", {6, 2147483647}},
-      {"ContainerDefinition.memoryReservation", {6, 2147483647}},
-      {"ContainerDefinition.cpu", {0, 10240 * 16}},
-      {"ContainerDefinition.stopTimeout", {0, 120}},
-      {"CreateServiceRequest.desiredCount", {0, 100000}},
-      {"UpdateServiceRequest.desiredCount", {0, 100000}},
+      {"PortMapping.containerPort", {1, 65535}},          {"PortMapping.hostPort", {0, 65535}},
+      {"ServiceConnectClientAlias.port", {1, 65535}},     {"ServiceConnectService.ingressPortOverride", {1, 65535}},
+      {"ContainerDefinition.memory", {6, 2147483647}},    {"ContainerDefinition.memoryReservation", {6, 2147483647}},
+      {"ContainerDefinition.cpu", {0, 10240 * 16}},       {"ContainerDefinition.stopTimeout", {0, 120}},
+      {"CreateServiceRequest.desiredCount", {0, 100000}}, {"UpdateServiceRequest.desiredCount", {0, 100000}},
   };
   return table;
 }
@@ -50,9 +45,7 @@ const ApiModel& ApiModel::get(Service service) {
   return service == Service::kEcs ? ecs : sd;
 }
 
-bool ApiModel::hasShape(std::string_view name) const {
-  return model_["shapes"].contains(std::string(name));
-}
+bool ApiModel::hasShape(std::string_view name) const { return model_["shapes"].contains(std::string(name)); }
 
 const Json& ApiModel::shape(std::string_view name) const { return model_["shapes"].at(std::string(name)); }
 
@@ -70,8 +63,7 @@ std::optional<std::string> ApiModel::outputShape(std::string_view operation) con
   return (*it)["output"]["shape"].get<std::string>();
 }
 
-std::vector<ApiIssue> ApiModel::validate(const Json& value, std::string_view shape_name,
-                                         std::string_view path) const {
+std::vector<ApiIssue> ApiModel::validate(const Json& value, std::string_view shape_name, std::string_view path) const {
   std::vector<ApiIssue> out;
   validateInto(value, std::string(shape_name), std::string(path), "", out);
   return out;
@@ -110,8 +102,7 @@ void ApiModel::validateInto(const Json& v, const std::string& shape_name, const 
       }
       // An explicit null is how some tools say "not set"; treat it as absent.
       if (it->is_null()) continue;
-      validateInto(*it, members[key]["shape"].get<std::string>(), member_path,
-                   shape_name + "." + key, out);
+      validateInto(*it, members[key]["shape"].get<std::string>(), member_path, shape_name + "." + key, out);
     }
     return;
   }
@@ -169,15 +160,21 @@ void ApiModel::validateInto(const Json& v, const std::string& shape_name, const 
     int64_t lo = type == "integer" ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min();
     int64_t hi = type == "integer" ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int64_t>::max();
     bool ranged = false;
-    if (s.contains("min")) { lo = s["min"].get<int64_t>(); ranged = true; }
-    if (s.contains("max")) { hi = s["max"].get<int64_t>(); ranged = true; }
+    if (s.contains("min")) {
+      lo = s["min"].get<int64_t>();
+      ranged = true;
+    }
+    if (s.contains("max")) {
+      hi = s["max"].get<int64_t>();
+      ranged = true;
+    }
     if (auto o = rangeOverrides().find(owner_member); o != rangeOverrides().end()) {
       lo = o->second.min;
       hi = o->second.max;
       ranged = true;
     }
-    const std::string desc = ranged ? "an integer " + std::to_string(lo) + "-" + std::to_string(hi)
-                                    : std::string("an integer");
+    const std::string desc =
+        ranged ? "an integer " + std::to_string(lo) + "-" + std::to_string(hi) : std::string("an integer");
     bool in_range = false;
     if (v.is_number_unsigned()) {
       uint64_t u = v.get<uint64_t>();

@@ -39,8 +39,7 @@ class ApiModel {
   std::optional<std::string> outputShape(std::string_view operation) const;
 
   // Validates `value` against shape `shape_name`; `path` is the path of `value` itself.
-  std::vector<ApiIssue> validate(const Json& value, std::string_view shape_name,
-                                 std::string_view path = "") const;
+  std::vector<ApiIssue> validate(const Json& value, std::string_view shape_name, std::string_view path = "") const;
 
  private:
   explicit ApiModel(Json model) : model_(std::move(model)) {}

@@ -19,10 +19,14 @@ std::string indexPath(std::string_view parent, size_t index) {
 
 std::string describeValue(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::object: return "an object";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::null: return "null";
-    default: break;
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::null:
+      return "null";
+    default:
+      break;
   }
   std::string s;
   if (v.is_number_float()) {
@@ -51,9 +55,9 @@ struct Frame {
 Result<Json> parseJsonStrict(std::string_view text, std::string_view what, JsonLimits limits) {
   const std::string obj(what);
   if (text.size() > limits.max_bytes) {
-    return makeError(ErrorCode::kInvalidArgument, "parse", obj,
-                     "document is " + std::to_string(text.size()) + " bytes; the limit is " +
-                         std::to_string(limits.max_bytes));
+    return makeError(
+        ErrorCode::kInvalidArgument, "parse", obj,
+        "document is " + std::to_string(text.size()) + " bytes; the limit is " + std::to_string(limits.max_bytes));
   }
   // Depth is checked before parsing: a hostile document must not reach any recursive code.
   {
@@ -62,12 +66,16 @@ Result<Json> parseJsonStrict(std::string_view text, std::string_view what, JsonL
     bool escaped = false;
     for (char c : text) {
       if (in_string) {
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (c == '"') in_string = false;
+        if (escaped)
+          escaped = false;
+        else if (c == '\\')
+          escaped = true;
+        else if (c == '"')
+          in_string = false;
         continue;
       }
-      if (c == '"') in_string = true;
+      if (c == '"')
+        in_string = true;
       else if (c == '{' || c == '[') {
         if (++depth > limits.max_depth) {
           return makeError(ErrorCode::kInvalidArgument, "parse", obj,
@@ -85,8 +93,10 @@ Result<Json> parseJsonStrict(std::string_view text, std::string_view what, JsonL
     std::string p;
     for (size_t i = 0; i < upto && i < stack.size(); ++i) {
       const Frame& f = stack[i];
-      if (f.is_object) p = childPath(p, f.key);
-      else p = indexPath(p, f.index);
+      if (f.is_object)
+        p = childPath(p, f.key);
+      else
+        p = indexPath(p, f.index);
     }
     return p;
   };
@@ -107,8 +117,8 @@ Result<Json> parseJsonStrict(std::string_view text, std::string_view what, JsonL
         f.key = parsed.get<std::string>();
         if (!f.keys.insert(f.key).second && dup_error.empty()) {
           std::string where = pathOf(stack.size() - 1);
-          dup_error = (where.empty() ? std::string("the top-level object") : where) +
-                      ": duplicate member '" + f.key + "'";
+          dup_error =
+              (where.empty() ? std::string("the top-level object") : where) + ": duplicate member '" + f.key + "'";
         }
         break;
       }

@@ -85,10 +85,14 @@ std::optional<int> parseTaskCpu(std::string_view text) {
 
 std::string appProtocolName(AppProtocol p) {
   switch (p) {
-    case AppProtocol::kTcp: return "tcp";
-    case AppProtocol::kHttp: return "http";
-    case AppProtocol::kHttp2: return "http2";
-    case AppProtocol::kGrpc: return "grpc";
+    case AppProtocol::kTcp:
+      return "tcp";
+    case AppProtocol::kHttp:
+      return "http";
+    case AppProtocol::kHttp2:
+      return "http2";
+    case AppProtocol::kGrpc:
+      return "grpc";
   }
   return "tcp";
 }
@@ -105,10 +109,14 @@ bool isHttpFamily(AppProtocol p) { return p != AppProtocol::kTcp; }
 
 std::string networkModeName(NetworkMode m) {
   switch (m) {
-    case NetworkMode::kAwsvpc: return "awsvpc";
-    case NetworkMode::kBridge: return "bridge";
-    case NetworkMode::kHost: return "host";
-    case NetworkMode::kNone: return "none";
+    case NetworkMode::kAwsvpc:
+      return "awsvpc";
+    case NetworkMode::kBridge:
+      return "bridge";
+    case NetworkMode::kHost:
+      return "host";
+    case NetworkMode::kNone:
+      return "none";
   }
   return "bridge";
 }
@@ -142,17 +150,18 @@ Result<TaskDefinition> taskDefinitionFromJson(const Json& in) {
   td.family = optString(j, "family").value_or("");
   if (td.family.empty()) {
     issues.push_back({childPath(base, "family"), "missing required member 'family'"});
-  } else if (td.family.size() > 255 || td.family.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                    "0123456789_-") != std::string::npos) {
-    issues.push_back({childPath(base, "family"),
-                      "a family has 1-255 letters, digits, '_' and '-', got " + jsonQuote(td.family)});
+  } else if (td.family.size() > 255 ||
+             td.family.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789_-") != std::string::npos) {
+    issues.push_back(
+        {childPath(base, "family"), "a family has 1-255 letters, digits, '_' and '-', got " + jsonQuote(td.family)});
   }
   td.revision = optInt(j, "revision");
   if (auto cpu = optString(j, "cpu")) {
     td.cpu_units = parseTaskCpu(*cpu);
     if (!td.cpu_units) {
-      issues.push_back({childPath(base, "cpu"), "expected CPU units (\"256\") or vCPUs (\"1 vCPU\"), got " +
-                                                    jsonQuote(*cpu)});
+      issues.push_back(
+          {childPath(base, "cpu"), "expected CPU units (\"256\") or vCPUs (\"1 vCPU\"), got " + jsonQuote(*cpu)});
     }
   }
   if (auto mem = optString(j, "memory")) {
@@ -344,8 +353,8 @@ class SnapshotReader {
       if (required) issues.push_back({path, std::string("missing required member '") + key + "'"});
       return std::nullopt;
     }
-    bool okay = it->is_number_integer() && (it->is_number_unsigned() ? it->get<uint64_t>() <= static_cast<uint64_t>(hi)
-                                                                      : true);
+    bool okay =
+        it->is_number_integer() && (it->is_number_unsigned() ? it->get<uint64_t>() <= static_cast<uint64_t>(hi) : true);
     if (okay) {
       int64_t v = it->get<int64_t>();
       if (v >= lo && v <= hi) return v;
@@ -385,8 +394,9 @@ Result<NamespaceSnapshot> namespaceSnapshotFromJson(const Json& j) {
       for (size_t i = 0; i < it->size(); ++i) {
         const Json& s = (*it)[i];
         const std::string p = indexPath("services", i);
-        if (!r.object(s, p, {"discoveryName", "dnsName", "port", "vip", "ownerService", "taskDefinitionFamily",
-                             "portName", "discoveryNameDefaulted", "appProtocol", "timeout", "addresses"})) {
+        if (!r.object(s, p,
+                      {"discoveryName", "dnsName", "port", "vip", "ownerService", "taskDefinitionFamily", "portName",
+                       "discoveryNameDefaulted", "appProtocol", "timeout", "addresses"})) {
           continue;
         }
         NamespaceService svc;
@@ -403,12 +413,16 @@ Result<NamespaceSnapshot> namespaceSnapshotFromJson(const Json& j) {
         svc.port_name = r.str(s, p, "portName", false);
         svc.discovery_name_defaulted = r.boolean(s, p, "discoveryNameDefaulted");
         if (std::string ap = r.str(s, p, "appProtocol", false); !ap.empty()) {
-          if (auto parsed = parseAppProtocol(ap)) svc.app_protocol = *parsed;
-          else r.issues.push_back({childPath(p, "appProtocol"), "expected one of tcp, http, http2, grpc, got " + jsonQuote(ap)});
+          if (auto parsed = parseAppProtocol(ap))
+            svc.app_protocol = *parsed;
+          else
+            r.issues.push_back(
+                {childPath(p, "appProtocol"), "expected one of tcp, http, http2, grpc, got " + jsonQuote(ap)});
         }
         if (auto t = s.find("timeout"); t != s.end() && !t->is_null()) {
           if (r.object(*t, childPath(p, "timeout"), {"idleTimeoutSeconds", "perRequestTimeoutSeconds"})) {
-            svc.timeout.idle_timeout_s = r.integer(*t, childPath(p, "timeout"), "idleTimeoutSeconds", 0, 2147483647, false);
+            svc.timeout.idle_timeout_s =
+                r.integer(*t, childPath(p, "timeout"), "idleTimeoutSeconds", 0, 2147483647, false);
             svc.timeout.per_request_timeout_s =
                 r.integer(*t, childPath(p, "timeout"), "perRequestTimeoutSeconds", 0, 2147483647, false);
           }

@@ -40,7 +40,8 @@ std::vector<int> pickEphemeralPorts(size_t count, const std::vector<int>& avoid,
 Result<std::string> allocateVip(const std::string& cidr_text, const std::vector<std::string>& used) {
   SC_ASSIGN_OR_RETURN(Cidr cidr, Cidr::parse(cidr_text));
   if (cidr.base.family != 4) {
-    return makeError(ErrorCode::kInvalidArgument, "allocate a VIP from", cidr_text, "only IPv4 VIP ranges are supported");
+    return makeError(ErrorCode::kInvalidArgument, "allocate a VIP from", cidr_text,
+                     "only IPv4 VIP ranges are supported");
   }
   std::set<std::string> taken(used.begin(), used.end());
   const uint64_t n = cidr.size();
@@ -55,9 +56,12 @@ namespace {
 
 std::string schemeOf(AppProtocol p) {
   switch (p) {
-    case AppProtocol::kGrpc: return "grpc";
-    case AppProtocol::kTcp: return "tcp";
-    default: return "http";
+    case AppProtocol::kGrpc:
+      return "grpc";
+    case AppProtocol::kTcp:
+      return "tcp";
+    default:
+      return "http";
   }
 }
 
@@ -132,7 +136,8 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
       const IngressListener& l = plan.ingress[it->second];
       Timeouts t = resolveTimeouts(l.app_protocol, s.timeout);
       if (t.idle_s != l.timeouts.idle_s || t.per_request_s != l.timeouts.per_request_s) {
-        plan.warnings.push_back({"shared-listener-timeouts", indexPath(childPath("serviceConnectConfiguration", "services"), i),
+        plan.warnings.push_back({"shared-listener-timeouts",
+                                 indexPath(childPath("serviceConnectConfiguration", "services"), i),
                                  "this service shares containerPort " + std::to_string(cport) + " with " +
                                      jsonQuote(l.discovery_names.front()) +
                                      " and so its listener; the listener keeps the first service's timeouts"});
@@ -174,8 +179,8 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
     const IngressListener& l = plan.ingress[service_listener[i]];
     ServedEndpoint e;
     e.discovery_name = s.discovery_name.value_or(s.port_name);
-    e.dns_name = !s.client_aliases.empty() && s.client_aliases[0].dns_name ? *s.client_aliases[0].dns_name
-                                                                             : e.discovery_name;
+    e.dns_name =
+        !s.client_aliases.empty() && s.client_aliases[0].dns_name ? *s.client_aliases[0].dns_name : e.discovery_name;
     e.port = !s.client_aliases.empty() ? s.client_aliases[0].port : l.container_port;
     e.url = schemeOf(l.app_protocol) + "://" + e.dns_name + ":" + std::to_string(e.port);
     e.listener = l.name;
@@ -249,8 +254,10 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
   Carve& cv = plan.carve;
   cv.task_memory_mib = *td.memory_mib;
   for (const auto& c : td.containers) {
-    if (c.memory) cv.containers_memory_mib += *c.memory;
-    else cv.unlimited_containers.push_back(c.name);
+    if (c.memory)
+      cv.containers_memory_mib += *c.memory;
+    else
+      cv.unlimited_containers.push_back(c.name);
     cv.containers_cpu_units += c.cpu;
   }
   cv.proxy_memory_mib = cv.task_memory_mib - cv.containers_memory_mib;
@@ -262,14 +269,13 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
   const size_t ns_services = (in.namespace_ ? in.namespace_->services.size() : 0) + sc.services.size();
   const int64_t ns_tasks = in.namespace_ && in.namespace_->total_tasks ? *in.namespace_->total_tasks : 0;
   const int large_need = kRecommendedProxyMemoryMib + kLargeNamespaceExtraMemoryMib;
-  if ((ns_services > kLargeNamespaceServices || ns_tasks > kLargeNamespaceTasks) &&
-      cv.proxy_memory_mib < large_need) {
-    plan.warnings.push_back(
-        {"large-namespace-memory", "memory",
-         "namespace " + jsonQuote(plan.namespace_name) + " has " + std::to_string(ns_services) +
-             " Service Connect services and " + std::to_string(ns_tasks) +
-             " tasks; above 100 services or 2000 tasks add 128 MiB for the proxy (" + std::to_string(large_need) +
-             " MiB in all), it gets " + std::to_string(cv.proxy_memory_mib) + " MiB"});
+  if ((ns_services > kLargeNamespaceServices || ns_tasks > kLargeNamespaceTasks) && cv.proxy_memory_mib < large_need) {
+    plan.warnings.push_back({"large-namespace-memory", "memory",
+                             "namespace " + jsonQuote(plan.namespace_name) + " has " + std::to_string(ns_services) +
+                                 " Service Connect services and " + std::to_string(ns_tasks) +
+                                 " tasks; above 100 services or 2000 tasks add 128 MiB for the proxy (" +
+                                 std::to_string(large_need) + " MiB in all), it gets " +
+                                 std::to_string(cv.proxy_memory_mib) + " MiB"});
   }
   if (td.cpu_units) {
     cv.task_cpu_units = *td.cpu_units;
@@ -362,8 +368,10 @@ OrderedJson taskPlanToJson(const TaskPlan& p) {
   for (const auto& [ip, name] : p.hosts) j["hosts"].push_back({{"address", ip}, {"name", name}});
   j["publishedPorts"] = OrderedJson::array();
   for (const auto& pp : p.published_ports) {
-    j["publishedPorts"].push_back(
-        {{"container", pp.container_name}, {"containerPort", pp.container_port}, {"hostPort", pp.host_port}, {"protocol", pp.protocol}});
+    j["publishedPorts"].push_back({{"container", pp.container_name},
+                                   {"containerPort", pp.container_port},
+                                   {"hostPort", pp.host_port},
+                                   {"protocol", pp.protocol}});
   }
   OrderedJson c;
   c["taskMemoryMiB"] = p.carve.task_memory_mib;
@@ -385,7 +393,8 @@ OrderedJson taskPlanToJson(const TaskPlan& p) {
                                    {"includeQueryParameters", p.access_log->include_query ? "ENABLED" : "DISABLED"}};
   }
   j["warnings"] = OrderedJson::array();
-  for (const auto& w : p.warnings) j["warnings"].push_back({{"rule", w.rule}, {"path", w.path}, {"message", w.message}});
+  for (const auto& w : p.warnings)
+    j["warnings"].push_back({{"rule", w.rule}, {"path", w.path}, {"message", w.message}});
   return j;
 }
 
@@ -416,8 +425,8 @@ class PlanReader {
   int64_t integer(const Json& v, const std::string& path, int64_t lo, int64_t hi) {
     if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) ||
         v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-      throw PlanReadError{path, "expected an integer " + std::to_string(lo) + "-" + std::to_string(hi) + ", got " +
-                                    describeValue(v)};
+      throw PlanReadError{
+          path, "expected an integer " + std::to_string(lo) + "-" + std::to_string(hi) + ", got " + describeValue(v)};
     }
     return v.get<int64_t>();
   }
@@ -437,7 +446,8 @@ class PlanReader {
   AppProtocol proto(const Json& j, const std::string& path) {
     std::string s = str(j, path, "appProtocol");
     auto p = parseAppProtocol(s);
-    if (!p) throw PlanReadError{childPath(path, "appProtocol"), "expected tcp, http, http2 or grpc, got " + jsonQuote(s)};
+    if (!p)
+      throw PlanReadError{childPath(path, "appProtocol"), "expected tcp, http, http2 or grpc, got " + jsonQuote(s)};
     return *p;
   }
   Timeouts timeouts(const Json& j, const std::string& path) {
@@ -452,7 +462,8 @@ class PlanReader {
   }
   std::string ip(const Json& j, const std::string& path, const char* key) {
     std::string s = str(j, path, key);
-    if (!IpAddress::parse(s).ok()) throw PlanReadError{childPath(path, key), "expected an IP address, got " + jsonQuote(s)};
+    if (!IpAddress::parse(s).ok())
+      throw PlanReadError{childPath(path, key), "expected an IP address, got " + jsonQuote(s)};
     return s;
   }
 };
@@ -465,11 +476,13 @@ Result<TaskPlan> taskPlanFromJson(const Json& j) {
   try {
     p.task_id = r.str(j, "", "taskId");
     p.family = r.str(j, "", "family");
-    if (const Json* rev = r.optional(j, "revision")) p.revision = static_cast<int>(r.integer(*rev, "revision", 1, INT32_MAX));
+    if (const Json* rev = r.optional(j, "revision"))
+      p.revision = static_cast<int>(r.integer(*rev, "revision", 1, INT32_MAX));
     p.service_name = r.str(j, "", "service");
     p.cluster = r.str(j, "", "cluster");
     p.namespace_name = r.str(j, "", "namespace");
-    if (const Json* nr = r.optional(j, "namespaceRevision")) p.namespace_revision = r.integer(*nr, "namespaceRevision", 0, INT64_MAX);
+    if (const Json* nr = r.optional(j, "namespaceRevision"))
+      p.namespace_revision = r.integer(*nr, "namespaceRevision", 0, INT64_MAX);
     std::string nm = r.str(j, "", "networkMode");
     auto mode = parseNetworkMode(nm);
     if (!mode || (*mode != NetworkMode::kAwsvpc && *mode != NetworkMode::kBridge)) {
@@ -512,7 +525,8 @@ Result<TaskPlan> taskPlanFromJson(const Json& j) {
       p.endpoints.push_back(std::move(e));
     }
     p.vip_cidr = r.str(j, "", "vipCidr");
-    if (!Cidr::parse(p.vip_cidr).ok()) throw PlanReadError{"vipCidr", "expected a CIDR range, got " + jsonQuote(p.vip_cidr)};
+    if (!Cidr::parse(p.vip_cidr).ok())
+      throw PlanReadError{"vipCidr", "expected a CIDR range, got " + jsonQuote(p.vip_cidr)};
     if (const Json* el = r.optional(j, "egressListenerPort")) {
       p.egress_listener_port = static_cast<int>(r.integer(*el, "egressListenerPort", 1, 65535));
     }
@@ -522,7 +536,8 @@ Result<TaskPlan> taskPlanFromJson(const Json& j) {
       const Json& o = egress[i];
       EgressAlias a;
       a.dns_name = r.str(o, ep, "dnsName");
-      if (!isValidDnsName(a.dns_name)) throw PlanReadError{childPath(ep, "dnsName"), "not a valid DNS name: " + jsonQuote(a.dns_name)};
+      if (!isValidDnsName(a.dns_name))
+        throw PlanReadError{childPath(ep, "dnsName"), "not a valid DNS name: " + jsonQuote(a.dns_name)};
       a.port = r.port(o, ep, "port");
       a.vip = r.ip(o, ep, "vip");
       a.discovery_name = r.str(o, ep, "discoveryName");
@@ -555,23 +570,28 @@ Result<TaskPlan> taskPlanFromJson(const Json& j) {
         x.container_port = r.port((*pub)[i], pp, "containerPort");
         x.host_port = r.port((*pub)[i], pp, "hostPort", 0);
         x.protocol = r.str((*pub)[i], pp, "protocol");
-        if (x.protocol != "tcp" && x.protocol != "udp") throw PlanReadError{childPath(pp, "protocol"), "expected tcp or udp"};
+        if (x.protocol != "tcp" && x.protocol != "udp")
+          throw PlanReadError{childPath(pp, "protocol"), "expected tcp or udp"};
         p.published_ports.push_back(std::move(x));
       }
     }
     const Json& c = r.member(j, "", "carve");
-    p.carve.task_memory_mib = static_cast<int>(r.integer(r.member(c, "carve", "taskMemoryMiB"), "carve.taskMemoryMiB", 1, INT32_MAX));
-    p.carve.containers_memory_mib =
-        static_cast<int>(r.integer(r.member(c, "carve", "containersMemoryMiB"), "carve.containersMemoryMiB", 0, INT32_MAX));
+    p.carve.task_memory_mib =
+        static_cast<int>(r.integer(r.member(c, "carve", "taskMemoryMiB"), "carve.taskMemoryMiB", 1, INT32_MAX));
+    p.carve.containers_memory_mib = static_cast<int>(
+        r.integer(r.member(c, "carve", "containersMemoryMiB"), "carve.containersMemoryMiB", 0, INT32_MAX));
     p.carve.proxy_memory_mib =
         static_cast<int>(r.integer(r.member(c, "carve", "proxyMemoryMiB"), "carve.proxyMemoryMiB", 1, INT32_MAX));
     if (const Json* u = r.optional(c, "unlimitedContainers")) {
       for (const Json& n : *u)
         if (n.is_string()) p.carve.unlimited_containers.push_back(n.get<std::string>());
     }
-    if (const Json* t = r.optional(c, "taskCpuUnits")) p.carve.task_cpu_units = static_cast<int>(r.integer(*t, "carve.taskCpuUnits", 0, INT32_MAX));
-    if (const Json* t = r.optional(c, "containersCpuUnits")) p.carve.containers_cpu_units = static_cast<int>(r.integer(*t, "carve.containersCpuUnits", 0, INT32_MAX));
-    if (const Json* t = r.optional(c, "proxyCpuUnits")) p.carve.proxy_cpu_units = static_cast<int>(r.integer(*t, "carve.proxyCpuUnits", INT32_MIN, INT32_MAX));
+    if (const Json* t = r.optional(c, "taskCpuUnits"))
+      p.carve.task_cpu_units = static_cast<int>(r.integer(*t, "carve.taskCpuUnits", 0, INT32_MAX));
+    if (const Json* t = r.optional(c, "containersCpuUnits"))
+      p.carve.containers_cpu_units = static_cast<int>(r.integer(*t, "carve.containersCpuUnits", 0, INT32_MAX));
+    if (const Json* t = r.optional(c, "proxyCpuUnits"))
+      p.carve.proxy_cpu_units = static_cast<int>(r.integer(*t, "carve.proxyCpuUnits", INT32_MIN, INT32_MAX));
     if (const Json* lc = r.optional(j, "logConfiguration")) {
       LogConfig l;
       l.driver = r.str(*lc, "logConfiguration", "logDriver");

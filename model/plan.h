@@ -32,8 +32,8 @@ inline constexpr int kLargeNamespaceTasks = 2000;
 inline constexpr const char* kDefaultVipCidr = "127.255.0.0/16";
 
 struct Timeouts {
-  int64_t idle_s = kDefaultTcpIdleTimeoutS;     // 0: disabled
-  std::optional<int64_t> per_request_s;         // HTTP family only; 0: disabled
+  int64_t idle_s = kDefaultTcpIdleTimeoutS;  // 0: disabled
+  std::optional<int64_t> per_request_s;      // HTTP family only; 0: disabled
 };
 Timeouts resolveTimeouts(AppProtocol proto, const std::optional<TimeoutConfig>& cfg);
 
@@ -55,10 +55,10 @@ struct IngressListener {
 struct ServedEndpoint {
   std::string discovery_name;
   std::string dns_name;
-  int port = 0;         // the alias port clients dial
-  std::string url;      // "http://db:81"
-  std::string listener; // IngressListener::name
-  int target_port = 0;  // the port other tasks' proxies connect to (awsvpc: containerPort or override)
+  int port = 0;          // the alias port clients dial
+  std::string url;       // "http://db:81"
+  std::string listener;  // IngressListener::name
+  int target_port = 0;   // the port other tasks' proxies connect to (awsvpc: containerPort or override)
   std::string vip;
 };
 
@@ -105,7 +105,7 @@ struct TaskPlan {
   std::vector<ServedEndpoint> endpoints;
   std::vector<EgressAlias> egress;
   std::string vip_cidr = kDefaultVipCidr;
-  std::optional<int> egress_listener_port;  // only for a non-loopback VIP range
+  std::optional<int> egress_listener_port;                 // only for a non-loopback VIP range
   std::vector<std::pair<std::string, std::string>> hosts;  // (address, name), aliases only
   std::vector<PublishedPort> published_ports;
   Carve carve;
@@ -122,8 +122,8 @@ struct PlanInput {
 };
 
 struct PlanOptions {
-  std::string task_id;                 // empty: "<family>-plan"
-  std::optional<uint64_t> port_seed;   // fixes the ephemeral listener ports (tests, golden files)
+  std::string task_id;                // empty: "<family>-plan"
+  std::optional<uint64_t> port_seed;  // fixes the ephemeral listener ports (tests, golden files)
 };
 
 struct PlanOutcome {

@@ -49,8 +49,8 @@ struct ContainerDefinition {
 struct TaskDefinition {
   std::string family;
   std::optional<int> revision;
-  std::optional<int> cpu_units;   // task cpu ("256", "1 vCPU")
-  std::optional<int> memory_mib;  // task memory ("512", "1 GB")
+  std::optional<int> cpu_units;                     // task cpu ("256", "1 vCPU")
+  std::optional<int> memory_mib;                    // task memory ("512", "1 GB")
   NetworkMode network_mode = NetworkMode::kBridge;  // ECS's default on Linux EC2
   std::optional<std::string> os_family;             // runtimePlatform.operatingSystemFamily
   std::vector<std::string> requires_compatibilities;
@@ -125,7 +125,7 @@ struct NamespaceService {
   std::string dns_name;
   int port = 0;
   std::string vip;
-  std::string owner_service;          // the ECS service that created it
+  std::string owner_service;  // the ECS service that created it
   std::string task_definition_family;
   std::string port_name;
   bool discovery_name_defaulted = false;  // discoveryName was not set; portName was used

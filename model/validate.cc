@@ -12,8 +12,8 @@ namespace {
 bool nameChars(std::string_view s, size_t max, bool allow_dot) {
   if (s.empty() || s.size() > max || s.front() == '-') return false;
   for (char c : s) {
-    const bool okay = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-                      (allow_dot && c == '.');
+    const bool okay =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || (allow_dot && c == '.');
     if (!okay) return false;
   }
   return true;
@@ -107,8 +107,8 @@ std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in) {
   }
   if (!svc.task_definition.empty() && !td.family.empty() && taskDefinitionFamily(svc.task_definition) != td.family) {
     add("task-definition-mismatch", "taskDefinition",
-        "the service names task definition " + jsonQuote(svc.task_definition) + " but the task definition given is family " +
-            jsonQuote(td.family));
+        "the service names task definition " + jsonQuote(svc.task_definition) +
+            " but the task definition given is family " + jsonQuote(td.family));
   }
 
   // --- Namespace. ---
@@ -151,13 +151,17 @@ std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in) {
       }
     } else if (*td.memory_mib <= hard_sum) {
       add("task-memory-too-small", "memory",
-          "the task memory (" + std::to_string(*td.memory_mib) + " MiB) must be greater than the sum of the "
-          "container memory limits (" + std::to_string(hard_sum) + " MiB); the difference is the proxy's");
+          "the task memory (" + std::to_string(*td.memory_mib) +
+              " MiB) must be greater than the sum of the "
+              "container memory limits (" +
+              std::to_string(hard_sum) + " MiB); the difference is the proxy's");
     }
     if (td.cpu_units && *td.cpu_units <= cpu_sum) {
       add("task-cpu-too-small", "cpu",
-          "the task cpu (" + std::to_string(*td.cpu_units) + " units) must be greater than the sum of the "
-          "container cpu (" + std::to_string(cpu_sum) + " units); the difference is the proxy's (256 recommended)");
+          "the task cpu (" + std::to_string(*td.cpu_units) +
+              " units) must be greater than the sum of the "
+              "container cpu (" +
+              std::to_string(cpu_sum) + " units); the difference is the proxy's (256 recommended)");
     }
   }
 
@@ -206,8 +210,9 @@ std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in) {
       const PortMapping& pm = *named->mapping;
       if (!pm.container_port) {
         add("port-mapping-container-port", childPath(p, "portName"),
-            "port mapping " + jsonQuote(s.port_name) + " has no containerPort; Service Connect needs a single port, "
-            "not a containerPortRange");
+            "port mapping " + jsonQuote(s.port_name) +
+                " has no containerPort; Service Connect needs a single port, "
+                "not a containerPortRange");
       }
       if (pm.protocol != "tcp") {
         add("port-mapping-protocol", childPath(p, "portName"),
@@ -244,8 +249,9 @@ std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in) {
       const std::string op = childPath(p, "ingressPortOverride");
       if (container_ports.count(o)) {
         add("ingress-port-override-collision", op,
-            "ingressPortOverride " + std::to_string(o) + " is a containerPort of the task; the proxy and the app "
-            "cannot both listen on it");
+            "ingressPortOverride " + std::to_string(o) +
+                " is a containerPort of the task; the proxy and the app "
+                "cannot both listen on it");
       } else if (auto [it, fresh] = override_seen.emplace(o, op); !fresh) {
         add("ingress-port-override-collision", op,
             "ingressPortOverride " + std::to_string(o) + " is already used at " + it->second);

@@ -15,8 +15,8 @@
 namespace sc::model {
 
 struct Diagnostic {
-  std::string rule;     // e.g. "port-name-unknown"
-  std::string path;     // e.g. "serviceConnectConfiguration.services[0].portName"
+  std::string rule;  // e.g. "port-name-unknown"
+  std::string path;  // e.g. "serviceConnectConfiguration.services[0].portName"
   std::string message;
   std::string text() const { return (path.empty() ? std::string() : path + ": ") + message + " [" + rule + "]"; }
 };
@@ -24,9 +24,9 @@ struct Diagnostic {
 struct ValidationInput {
   const TaskDefinition& task_definition;
   const ServiceDefinition& service;
-  const ClusterDefinition* cluster = nullptr;        // optional
-  const NamespaceSnapshot* namespace_ = nullptr;     // optional: without it, namespace-wide rules
-                                                     // are checked within this service only
+  const ClusterDefinition* cluster = nullptr;     // optional
+  const NamespaceSnapshot* namespace_ = nullptr;  // optional: without it, namespace-wide rules
+                                                  // are checked within this service only
 };
 
 std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in);

@@ -32,7 +32,8 @@ TEST(CliE2eTest, PlanInputErrorsExitTwoAndNameFileAndPath) {
   testing::writeTestFile(d.file("svc.json"), R"({"serviceName": "app", "serviceConnectConfiguration": {
       "enabled": true, "namespace": "internal", "services": [{"portName": "http"},
       {"portName": "http", "discoveryName": "x", "clientAliases": [{"port": "81"}]}]}})");
-  ProcessResult r = scagent({"plan", "--task-definition", seed("task-definition.json"), "--service", d.file("svc.json")});
+  ProcessResult r =
+      scagent({"plan", "--task-definition", seed("task-definition.json"), "--service", d.file("svc.json")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "error: --service '" + d.file("svc.json") +
@@ -45,11 +46,13 @@ TEST(CliE2eTest, PlanRuleViolationsListEveryError) {
   testing::writeTestFile(d.file("svc.json"), R"({"serviceName": "app", "deploymentController": {"type": "EXTERNAL"},
       "serviceConnectConfiguration": {"enabled": true, "namespace": "internal",
       "services": [{"portName": "web"}]}})");
-  ProcessResult r = scagent({"plan", "--task-definition", seed("task-definition.json"), "--service", d.file("svc.json")});
+  ProcessResult r =
+      scagent({"plan", "--task-definition", seed("task-definition.json"), "--service", d.file("svc.json")});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("error: deploymentController.type: Service Connect supports only rolling deployments (type ECS), "
-                       "got \"EXTERNAL\" [rolling-deployments-only]\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("error: deploymentController.type: Service Connect supports only rolling deployments (type ECS), "
+                 "got \"EXTERNAL\" [rolling-deployments-only]\n"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("[port-name-unknown]"), std::string::npos) << r.err;
 }

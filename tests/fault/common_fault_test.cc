@@ -41,8 +41,7 @@ TEST_P(AtomicWriteCrashTest, OldContentSurvivesAndLeftoversAreCleaned) {
   EXPECT_EQ(entries(d.path()), 1u) << "the crashed writer's temporary file is still there";
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryStep, AtomicWriteCrashTest,
-                         ::testing::Values("file.write", "file.fsync", "file.rename"));
+INSTANTIATE_TEST_SUITE_P(EveryStep, AtomicWriteCrashTest, ::testing::Values("file.write", "file.fsync", "file.rename"));
 
 }  // namespace
 }  // namespace sc

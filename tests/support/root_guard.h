@@ -12,11 +12,11 @@ bool rootRequired();
 
 }  // namespace sc::testing
 
-#define SC_REQUIRE_ROOT()                                                            \
-  do {                                                                               \
-    const std::string sc_reason_ = ::sc::testing::rootUnavailableReason();            \
-    if (!sc_reason_.empty()) {                                                       \
+#define SC_REQUIRE_ROOT()                                                                        \
+  do {                                                                                           \
+    const std::string sc_reason_ = ::sc::testing::rootUnavailableReason();                       \
+    if (!sc_reason_.empty()) {                                                                   \
       if (::sc::testing::rootRequired()) FAIL() << "root test cannot run in CI: " << sc_reason_; \
-      GTEST_SKIP() << "SKIPPED (needs root): " << sc_reason_;                        \
-    }                                                                                \
+      GTEST_SKIP() << "SKIPPED (needs root): " << sc_reason_;                                    \
+    }                                                                                            \
   } while (false)

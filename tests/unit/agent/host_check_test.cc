@@ -16,8 +16,9 @@ HostFacts goodFacts() {
   f.cgroup_memory = {true, "v1"};
   f.seccomp = {true, "ok"};
   f.ip_forward = {true, "ok"};
-  f.haproxy_vv = "HAProxy version 2.6.12-1+deb12u4 2026/10/17\nBuilt with the Prometheus exporter as a service\n"
-                 "Feature list : +LINUX_SPLICE +NETFILTER\n";
+  f.haproxy_vv =
+      "HAProxy version 2.6.12-1+deb12u4 2026/10/17\nBuilt with the Prometheus exporter as a service\n"
+      "Feature list : +LINUX_SPLICE +NETFILTER\n";
   return f;
 }
 

@@ -24,7 +24,7 @@ TEST(FileTest, AtomicWriteReplacesContentAndSetsMode) {
   auto r = readFile(p);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "two");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(p.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   EXPECT_EQ(entries(d.path()), 1u);  // no temporary file left

@@ -9,8 +9,8 @@ namespace sc {
 namespace {
 
 TEST(LogTest, LinesAreJsonWithEscapedFields) {
-  std::string line = log::formatLine(log::Level::kWarn, "proxy \"restarted\"\n",
-                                     {{"task", "t-1"}, {"error", "a\tb"}}, "2026-11-25T00:00:00.000Z");
+  std::string line = log::formatLine(log::Level::kWarn, "proxy \"restarted\"\n", {{"task", "t-1"}, {"error", "a\tb"}},
+                                     "2026-11-25T00:00:00.000Z");
   auto j = nlohmann::json::parse(line);
   EXPECT_EQ(j["level"], "warn");
   EXPECT_EQ(j["msg"], "proxy \"restarted\"\n");

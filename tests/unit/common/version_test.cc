@@ -13,7 +13,7 @@ Version v(const char* s) {
 
 TEST(VersionTest, DottedVersionsCompareNumerically) {
   EXPECT_LT(v("1.67.1"), v("1.67.2"));
-  EXPECT_LT(v("1.9.0"), v("1.67.2"));   // not string order
+  EXPECT_LT(v("1.9.0"), v("1.67.2"));  // not string order
   EXPECT_GT(v("1.100.0"), v("1.67.2"));
   EXPECT_EQ(v("1.67"), v("1.67.0"));
   EXPECT_EQ(v("v1.67.2"), v("1.67.2"));

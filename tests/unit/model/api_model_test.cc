@@ -26,9 +26,10 @@ TEST(ApiModelTest, WrongTypeNamesThePathAndTheRange) {
   auto j = Json::parse(R"({"enabled": true, "services": [
       {"portName": "a"},
       {"portName": "b", "clientAliases": [{"port": "81"}]}]})");
-  EXPECT_EQ(texts(ecs().validate(j, "ServiceConnectConfiguration", "serviceConnectConfiguration")),
-            std::vector<std::string>{
-                "serviceConnectConfiguration.services[1].clientAliases[0].port: expected an integer 1-65535, got \"81\""});
+  EXPECT_EQ(
+      texts(ecs().validate(j, "ServiceConnectConfiguration", "serviceConnectConfiguration")),
+      std::vector<std::string>{
+          "serviceConnectConfiguration.services[1].clientAliases[0].port: expected an integer 1-65535, got \"81\""});
 }
 
 TEST(ApiModelTest, MissingRequiredAndUnknownMembers) {

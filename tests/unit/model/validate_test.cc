@@ -73,7 +73,7 @@ TEST_F(ValidateTest, DnsNameSyntaxAndLength) {
   }
   sc()["services"][2]["clientAliases"][0]["dnsName"] = std::string(64, 'a');  // one label over 63
   expectOnly("dns-name-syntax", path, "at most 63");
-  std::string long_ok = std::string(63, 'a') + "." + std::string(63, 'b');    // 127 characters
+  std::string long_ok = std::string(63, 'a') + "." + std::string(63, 'b');  // 127 characters
   sc()["services"][2]["clientAliases"][0]["dnsName"] = long_ok;
   EXPECT_TRUE(run().empty());
   sc()["services"][2]["clientAliases"][0]["dnsName"] = long_ok + "c";
@@ -93,13 +93,15 @@ TEST_F(ValidateTest, DiscoveryNamesUniqueInTheConfiguration) {
 }
 
 TEST_F(ValidateTest, DiscoveryNamesUniqueInTheNamespace) {
-  ns = NamespaceSnapshot{"internal", "127.255.0.0/16", 1, std::nullopt, {nsService("http-second", "other", 90, "billing")}};
+  ns = NamespaceSnapshot{
+      "internal", "127.255.0.0/16", 1, std::nullopt, {nsService("http-second", "other", 90, "billing")}};
   expectOnly("discovery-name-duplicate", "serviceConnectConfiguration.services[1].discoveryName",
              "already belongs to service \"billing\" in namespace \"internal\"");
 }
 
 TEST_F(ValidateTest, TheServiceOwnEntriesInTheNamespaceAreNotConflicts) {
-  ns = NamespaceSnapshot{"internal", "127.255.0.0/16", 1, std::nullopt, {nsService("http-second", "http-second", 80, "app")}};
+  ns = NamespaceSnapshot{
+      "internal", "127.255.0.0/16", 1, std::nullopt, {nsService("http-second", "http-second", 80, "app")}};
   EXPECT_TRUE(run().empty());
 }
 
@@ -138,7 +140,8 @@ TEST_F(ValidateTest, OneDefaultDiscoveryNamePerTaskDefinitionInTheNamespace) {
 
 TEST_F(ValidateTest, NamespaceMissingWhenEnabled) {
   sc().erase("namespace");
-  expectOnly("namespace-missing", "serviceConnectConfiguration.namespace", "no namespace is set here or as the cluster");
+  expectOnly("namespace-missing", "serviceConnectConfiguration.namespace",
+             "no namespace is set here or as the cluster");
 }
 
 TEST_F(ValidateTest, ClusterDefaultNamespaceIsUsed) {
@@ -179,7 +182,8 @@ TEST_F(ValidateTest, TaskMemoryMustExceedContainerLimits) {
 
 TEST_F(ValidateTest, TaskCpuMustExceedContainerCpu) {
   td["cpu"] = "256";
-  expectOnly("task-cpu-too-small", "cpu", "the task cpu (256 units) must be greater than the sum of the container cpu (256 units)");
+  expectOnly("task-cpu-too-small", "cpu",
+             "the task cpu (256 units) must be greater than the sum of the container cpu (256 units)");
 }
 
 TEST_F(ValidateTest, PerRequestTimeoutNotForTcp) {
