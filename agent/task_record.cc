@@ -8,6 +8,7 @@
 
 #include "common/failpoint.h"
 #include "common/file.h"
+#include "common/strings.h"
 #include "model/json_input.h"
 
 namespace sc::agent {
@@ -81,6 +82,7 @@ std::string taskRecordToJson(const TaskRecord& r) {
     if (c.exit_code) o["exitCode"] = *c.exit_code;
     j["containers"].push_back(o);
   }
+  j["health"] = r.health;
   j["stoppedReason"] = r.stopped_reason;
   j["updatedAtMs"] = r.updated_at_ms;
   return j.dump(1) + "\n";
@@ -109,6 +111,7 @@ Result<TaskRecord> taskRecordFromJson(std::string_view text) {
       if (c.contains("exitCode")) cr.exit_code = c["exitCode"].get<int>();
       r.containers.push_back(std::move(cr));
     }
+    r.health = j.at("health").get<std::string>();
     r.stopped_reason = j.at("stoppedReason").get<std::string>();
     r.updated_at_ms = j.at("updatedAtMs").get<int64_t>();
   } catch (const Json::exception& e) {
@@ -159,6 +162,32 @@ Result<std::vector<TaskRecord>> FileTaskStore::loadAll(std::vector<std::string>*
     }
     out.push_back(std::move(r).value());
   }
+  return out;
+}
+
+std::string renderStatusTable(const std::vector<TaskRecord>& tasks) {
+  std::vector<std::vector<std::string>> rows = {{"TASK", "SERVICE", "STATE", "HEALTH", "ADDRESS", "ALIASES", "REASON"}};
+  for (const TaskRecord& t : tasks) {
+    std::vector<std::string> aliases;
+    for (const auto& e : t.plan.endpoints) aliases.push_back(e.dns_name + ":" + std::to_string(e.port));
+    auto ip = t.facts.find("task_ip");
+    rows.push_back({t.task_id, t.plan.namespace_name + "/" + t.plan.service_name, taskStatusName(t.status), t.health,
+                    ip == t.facts.end() ? "-" : ip->second, aliases.empty() ? "-" : join(aliases, ","),
+                    t.stopped_reason.empty() ? "-" : t.stopped_reason});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  if (tasks.empty()) out += "(no tasks)\n";
   return out;
 }
 

@@ -55,9 +55,13 @@ struct TaskRecord {
   std::map<std::string, std::string> facts;  // what steps created: "task_ip", "netns", host ports...
   std::optional<ProcessRecord> proxy;
   std::vector<ContainerRecord> containers;
+  std::string health = "UNKNOWN";  // UNKNOWN, HEALTHY, UNHEALTHY (the proxy's, as ECS reports it)
   std::string stopped_reason;
   int64_t updated_at_ms = 0;
 };
+
+// `scagent status`: one row per task (id, service, state, health, address, aliases).
+std::string renderStatusTable(const std::vector<TaskRecord>& tasks);
 
 std::string taskRecordToJson(const TaskRecord& r);
 Result<TaskRecord> taskRecordFromJson(std::string_view text);

@@ -249,6 +249,20 @@ TEST(TaskRecordTest, FileStoreRoundTripAndBadFiles) {
   EXPECT_FALSE((*store)->save(bad).ok());
 }
 
+TEST(TaskRecordTest, StatusTable) {
+  TaskRecord t;
+  t.task_id = "abc-1";
+  t.plan = *model::parseTaskPlan(testing::readSource("tests/golden/model/seed-example-awsvpc.json"));
+  t.status = TaskStatus::kRunning;
+  t.health = "HEALTHY";
+  t.facts["task_ip"] = "10.88.0.2";
+  const std::string table = renderStatusTable({t});
+  EXPECT_EQ(table,
+            "TASK   SERVICE       STATE    HEALTH   ADDRESS    ALIASES                                 REASON\n"
+            "abc-1  internal/app  RUNNING  HEALTHY  10.88.0.2  http:80,http-second:80,db:81,db.app:81  -\n");
+  EXPECT_EQ(renderStatusTable({}), "TASK  SERVICE  STATE  HEALTH  ADDRESS  ALIASES  REASON\n(no tasks)\n");
+}
+
 TEST(TaskRecordTest, TaskIds) {
   EXPECT_TRUE(isValidTaskId("3f2a9c-01"));
   EXPECT_FALSE(isValidTaskId(""));
