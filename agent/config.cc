@@ -34,6 +34,17 @@ Result<void> readBool(const Json& obj, const char* key, const std::string& path,
   return {};
 }
 
+Result<void> readInt(const Json& obj, const char* key, const std::string& path, int lo, int hi, int& out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return {};
+  if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi) {
+    return configError(model::childPath(path, key), "expected an integer " + std::to_string(lo) + "-" +
+                                                        std::to_string(hi) + ", got " + model::describeValue(*it));
+  }
+  out = it->get<int>();
+  return {};
+}
+
 Result<void> onlyMembers(const Json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
   if (!obj.is_object()) return configError(path.empty() ? "(top level)" : path, "expected an object");
   for (auto it = obj.begin(); it != obj.end(); ++it) {
@@ -49,7 +60,27 @@ Result<void> onlyMembers(const Json& obj, const std::string& path, std::initiali
 Result<AgentConfig> parseAgentConfig(std::string_view text) {
   SC_ASSIGN_OR_RETURN(Json j, model::parseJsonStrict(text, "agent configuration"));
   AgentConfig cfg;
-  SC_TRY(onlyMembers(j, "", {"hostPolicy", "logLevel"}));
+  SC_TRY(onlyMembers(j, "",
+                     {"hostPolicy", "logLevel", "cluster", "stateDir", "runDir", "imageDir", "metricsListen",
+                      "drainSeconds", "controlPlane"}));
+  SC_TRY(readString(j, "cluster", "", cfg.cluster));
+  for (auto [key, field] : {std::pair{"stateDir", &cfg.state_dir}, std::pair{"runDir", &cfg.run_dir},
+                            std::pair{"imageDir", &cfg.image_dir}}) {
+    SC_TRY(readString(j, key, "", *field));
+    if ((*field)[0] != '/') return configError(key, "must be an absolute path, got \"" + *field + "\"");
+  }
+  SC_TRY(readString(j, "metricsListen", "", cfg.metrics_listen));
+  SC_TRY(readInt(j, "drainSeconds", "", 0, 3600, cfg.drain_seconds));
+  if (auto it = j.find("controlPlane"); it != j.end()) {
+    SC_TRY(onlyMembers(*it, "controlPlane", {"endpoint", "bootstrapTokenFile", "pollTimeoutSeconds"}));
+    SC_TRY(readString(*it, "endpoint", "controlPlane", cfg.control_plane.endpoint));
+    if (!cfg.control_plane.endpoint.starts_with("http://") && !cfg.control_plane.endpoint.starts_with("https://")) {
+      return configError("controlPlane.endpoint",
+                         "expected an http:// or https:// URL, got \"" + cfg.control_plane.endpoint + "\"");
+    }
+    SC_TRY(readString(*it, "bootstrapTokenFile", "controlPlane", cfg.control_plane.bootstrap_token_file));
+    SC_TRY(readInt(*it, "pollTimeoutSeconds", "controlPlane", 1, 300, cfg.control_plane.poll_timeout_s));
+  }
   if (auto it = j.find("logLevel"); it != j.end()) {
     if (!it->is_string() || !log::parseLevel(it->get<std::string>(), &cfg.log_level)) {
       return configError("logLevel", "expected one of debug, info, warn, error, got " + model::describeValue(*it));

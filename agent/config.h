@@ -10,9 +10,22 @@
 
 namespace sc::agent {
 
+struct ControlPlaneConfig {
+  std::string endpoint;              // http://host:port of sccontrol; required by `scagent run`
+  std::string bootstrap_token_file;  // read at registration; the token itself never sits in config.json
+  int poll_timeout_s = 30;           // long-poll length the agent asks for
+};
+
 struct AgentConfig {
   HostPolicy host_policy;
   log::Level log_level = log::Level::kInfo;
+  std::string cluster = "default";
+  std::string state_dir = "/var/lib/scagent";  // task records, IPAM leases, instance token
+  std::string run_dir = "/run/scagent";        // per-task sockets
+  std::string image_dir = "/var/lib/scagent/images";
+  std::string metrics_listen = "127.0.0.1:9464";  // host:port, or unix:/path
+  int drain_seconds = 20;
+  ControlPlaneConfig control_plane;
 };
 
 inline constexpr const char* kDefaultConfigPath = "/etc/scagent/config.json";

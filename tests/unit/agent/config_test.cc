@@ -36,6 +36,25 @@ TEST(ConfigTest, ErrorsNameTheMember) {
             std::string::npos);
 }
 
+TEST(ConfigTest, RunSettings) {
+  auto c = parseAgentConfig(R"({"cluster": "demo", "stateDir": "/tmp/sc/state", "drainSeconds": 3,
+      "controlPlane": {"endpoint": "http://127.0.0.1:8500", "bootstrapTokenFile": "/etc/scagent/token",
+                       "pollTimeoutSeconds": 10}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->cluster, "demo");
+  EXPECT_EQ(c->state_dir, "/tmp/sc/state");
+  EXPECT_EQ(c->run_dir, "/run/scagent");
+  EXPECT_EQ(c->drain_seconds, 3);
+  EXPECT_EQ(c->control_plane.endpoint, "http://127.0.0.1:8500");
+  EXPECT_EQ(c->control_plane.poll_timeout_s, 10);
+  EXPECT_EQ(parseAgentConfig(R"({"drainSeconds": -1})").error().message,
+            "config: drainSeconds: expected an integer 0-3600, got -1");
+  EXPECT_EQ(parseAgentConfig(R"({"stateDir": "var/lib"})").error().message,
+            "config: stateDir: must be an absolute path, got \"var/lib\"");
+  EXPECT_NE(parseAgentConfig(R"({"controlPlane": {"endpoint": "127.0.0.1:8500"}})").error().message.find("http://"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, MissingFileIsFineOnlyAtTheDefaultPath) {
   testing::TempDir d;
   EXPECT_TRUE(loadAgentConfig(d.file("absent.json"), false).ok());
