@@ -11,6 +11,10 @@ struct CurlDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
 };
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlHeaders = std::unique_ptr<curl_slist, SlistDeleter>;
 
 size_t appendBody(char* data, size_t size, size_t n, void* user) {
   auto* out = static_cast<std::string*>(user);
@@ -46,6 +50,14 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
   }
+  CurlHeaders headers;
+  for (const std::string& h : req.headers) {
+    curl_slist* grown = curl_slist_append(headers.get(), h.c_str());
+    if (grown == nullptr) return makeError(ErrorCode::kInternal, "request", req.url, "out of memory for headers");
+    (void)headers.release();
+    headers.reset(grown);
+  }
+  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   CURLcode rc = curl_easy_perform(c);
   const std::string target = req.unix_socket.empty() ? req.url : req.unix_socket + " " + req.url;
   if (rc != CURLE_OK) {

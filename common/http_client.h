@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -14,6 +15,7 @@ struct HttpRequest {
   std::string url;          // with a unix socket, the host part is ignored: http://localhost/ready
   std::string unix_socket;  // empty: TCP
   std::string body;
+  std::vector<std::string> headers;  // "Name: value"
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds connect_timeout{500};
 };

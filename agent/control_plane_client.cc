@@ -1,0 +1,166 @@
+#include "agent/control_plane_client.h"
+
+#include "common/http_client.h"
+
+namespace sc::agent {
+namespace {
+
+using model::Json;
+
+Json attributesJson(const std::map<std::string, std::string>& attrs) {
+  Json out = Json::array();
+  for (const auto& [k, v] : attrs) out.push_back({{"name", k}, {"value", v}});
+  return out;
+}
+
+// Turns a non-2xx answer into the error its body names.
+Error httpError(const std::string& what, const HttpResponse& resp) {
+  std::string message = "HTTP " + std::to_string(resp.status);
+  auto j = Json::parse(resp.body, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    std::string type = j.value("__type", j.value("error", ""));
+    std::string msg = j.value("message", "");
+    if (!type.empty() || !msg.empty()) message += " " + type + ": " + msg;
+  }
+  ErrorCode code = resp.status == 401 || resp.status == 403 ? ErrorCode::kPermission
+                   : resp.status >= 500                     ? ErrorCode::kUnavailable
+                                                            : ErrorCode::kInvalidArgument;
+  return makeError(code, what, "sccontrol", message);
+}
+
+Result<Json> call(const std::string& endpoint, const std::string& method, const std::string& path,
+                  const std::string& token, const Json* body, std::chrono::milliseconds timeout, long* status,
+                  const std::string& what) {
+  HttpRequest req;
+  req.method = method;
+  req.url = endpoint + path;
+  req.timeout = timeout;
+  req.connect_timeout = std::chrono::milliseconds(2000);
+  if (body) req.body = body->dump();
+  if (!token.empty()) req.headers.push_back("Authorization: Bearer " + token);
+  req.headers.push_back("Content-Type: application/json");
+  auto resp = httpRequest(req);
+  if (!resp.ok()) return std::move(resp).error().context(what, endpoint);
+  *status = resp->status;
+  if (resp->status == 304) return Json();
+  if (resp->status < 200 || resp->status >= 300) return httpError(what, *resp);
+  auto j = Json::parse(resp->body, nullptr, false);
+  if (j.is_discarded()) return makeError(ErrorCode::kUnavailable, what, endpoint, "the answer is not JSON");
+  return j;
+}
+
+std::string str(const Json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+Json registerRequestToJson(const RegisterRequest& r) {
+  return {{"bootstrapToken", r.bootstrap_token},       {"cluster", r.cluster},      {"hostname", r.hostname},
+          {"agentVersion", r.agent_version},           {"memoryMiB", r.memory_mib}, {"cpuUnits", r.cpu_units},
+          {"attributes", attributesJson(r.attributes)}};
+}
+
+Result<Registration> registrationFromJson(const Json& j) {
+  Registration r;
+  r.container_instance_arn = str(j, "containerInstanceArn");
+  r.instance_id = str(j, "instanceId");
+  r.token = str(j, "token");
+  if (r.token.empty() || r.container_instance_arn.empty()) {
+    return makeError(ErrorCode::kUnavailable, "register with", "sccontrol", "the answer has no token or instance ARN");
+  }
+  if (j.contains("heartbeatIntervalSeconds") && j["heartbeatIntervalSeconds"].is_number_integer()) {
+    r.heartbeat_interval_s = std::max(1, j["heartbeatIntervalSeconds"].get<int>());
+  }
+  if (j.contains("ttlSeconds") && j["ttlSeconds"].is_number_integer()) r.ttl_s = j["ttlSeconds"].get<int>();
+  return r;
+}
+
+Result<DesiredState> desiredStateFromJson(const Json& j) {
+  if (!j.is_object() || !j.contains("tasks") || !j["tasks"].is_array()) {
+    return makeError(ErrorCode::kUnavailable, "read desired tasks from", "sccontrol", "no tasks array in the answer");
+  }
+  DesiredState d;
+  d.etag = str(j, "etag");
+  d.revision = j.value("revision", int64_t{0});
+  d.instance_status = str(j, "status");
+  for (const Json& t : j["tasks"]) {
+    DesiredTaskPayload p;
+    p.task_arn = str(t, "taskArn");
+    p.task_id = str(t, "taskId");
+    p.desired_status = str(t, "desiredStatus");
+    if (p.task_id.empty() || (p.desired_status != "RUNNING" && p.desired_status != "STOPPED")) {
+      return makeError(ErrorCode::kUnavailable, "read desired tasks from", "sccontrol",
+                       "a task without taskId or with desiredStatus " + p.desired_status);
+    }
+    if (t.contains("taskDefinition")) p.task_definition = t["taskDefinition"];
+    if (t.contains("service")) p.service = t["service"];
+    if (t.contains("namespace")) p.ns = t["namespace"];
+    d.tasks.push_back(std::move(p));
+  }
+  return d;
+}
+
+Json taskReportsToJson(const std::vector<TaskReport>& tasks) {
+  Json arr = Json::array();
+  for (const TaskReport& t : tasks) {
+    Json o = {{"taskArn", t.task_arn}, {"lastStatus", t.last_status}, {"healthStatus", t.health_status}};
+    if (!t.reason.empty()) o["reason"] = t.reason;
+    Json cs = Json::array();
+    for (const auto& c : t.containers) {
+      Json co = {{"name", c.name}, {"lastStatus", c.last_status}};
+      if (c.exit_code) co["exitCode"] = *c.exit_code;
+      if (!c.reason.empty()) co["reason"] = c.reason;
+      cs.push_back(co);
+    }
+    o["containers"] = cs;
+    Json es = Json::array();
+    for (const auto& e : t.endpoints)
+      es.push_back({{"discoveryName", e.discovery_name}, {"ip", e.ip}, {"port", e.port}});
+    o["endpoints"] = es;
+    arr.push_back(o);
+  }
+  return {{"tasks", arr}};
+}
+
+Result<Registration> HttpControlPlaneClient::registerInstance(const RegisterRequest& request) {
+  long status = 0;
+  Json body = registerRequestToJson(request);
+  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/register", "", &body, std::chrono::seconds(10),
+                                   &status, "register with"));
+  return registrationFromJson(j);
+}
+
+Result<void> HttpControlPlaneClient::heartbeat(const std::string& token,
+                                               const std::map<std::string, std::string>& attributes) {
+  long status = 0;
+  Json body = {{"attributes", attributesJson(attributes)}};
+  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10),
+                                   &status, "send a heartbeat to"));
+  (void)j;
+  return ok();
+}
+
+Result<std::optional<DesiredState>> HttpControlPlaneClient::desired(const std::string& token, const std::string& etag,
+                                                                    int wait_s) {
+  long status = 0;
+  const std::string path =
+      "/v1/agent/desired?waitSeconds=" + std::to_string(wait_s) + (etag.empty() ? "" : "&etag=" + etag);
+  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "GET", path, token, nullptr, std::chrono::seconds(wait_s + 10), &status,
+                                   "poll desired tasks from"));
+  if (status == 304) return std::optional<DesiredState>();
+  SC_ASSIGN_OR_RETURN(DesiredState d, desiredStateFromJson(j));
+  return std::optional<DesiredState>(std::move(d));
+}
+
+Result<void> HttpControlPlaneClient::report(const std::string& token, const std::vector<TaskReport>& tasks) {
+  long status = 0;
+  Json body = taskReportsToJson(tasks);
+  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/status", token, &body, std::chrono::seconds(10),
+                                   &status, "report task status to"));
+  (void)j;
+  return ok();
+}
+
+}  // namespace sc::agent

@@ -1,0 +1,103 @@
+// The agent's side of sccontrol's agent API (docs/api.md, "Agent API"): register, heartbeat,
+// long-poll the desired tasks, report task status.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "model/json_input.h"
+
+namespace sc::agent {
+
+struct RegisterRequest {
+  std::string bootstrap_token;
+  std::string cluster;
+  std::string hostname;
+  std::string agent_version;
+  int64_t memory_mib = 0;
+  int64_t cpu_units = 0;
+  std::map<std::string, std::string> attributes;  // "sc.capability.service-connect-v1" etc.
+};
+
+struct Registration {
+  std::string container_instance_arn;
+  std::string instance_id;
+  std::string token;
+  int heartbeat_interval_s = 10;
+  int ttl_s = 60;
+};
+
+struct DesiredTaskPayload {
+  std::string task_arn;
+  std::string task_id;
+  std::string desired_status;   // RUNNING or STOPPED
+  model::Json task_definition;  // RegisterTaskDefinition-shaped
+  model::Json service;          // {serviceName, cluster, taskDefinition, serviceConnectConfiguration}
+  model::Json ns;               // the namespace snapshot (model/parse.h)
+};
+
+struct DesiredState {
+  std::string etag;
+  int64_t revision = 0;
+  std::string instance_status;  // ACTIVE or DRAINING
+  std::vector<DesiredTaskPayload> tasks;
+};
+
+struct EndpointReport {
+  std::string discovery_name;
+  std::string ip;
+  int port = 0;
+};
+
+struct ContainerReport {
+  std::string name;
+  std::string last_status;
+  std::optional<int> exit_code;
+  std::string reason;
+};
+
+struct TaskReport {
+  std::string task_arn;
+  std::string last_status;
+  std::string health_status;  // HEALTHY, UNHEALTHY, UNKNOWN
+  std::string reason;
+  std::vector<ContainerReport> containers;
+  std::vector<EndpointReport> endpoints;  // only while the task serves
+};
+
+// Errors: kPermission when the instance token was refused (register again), kUnavailable when
+// sccontrol did not answer, kInvalidArgument when it refused the request.
+class ControlPlaneClient {
+ public:
+  virtual ~ControlPlaneClient() = default;
+  virtual Result<Registration> registerInstance(const RegisterRequest& request) = 0;
+  virtual Result<void> heartbeat(const std::string& token, const std::map<std::string, std::string>& attributes) = 0;
+  // nullopt: nothing changed since `etag` within `wait_s` seconds.
+  virtual Result<std::optional<DesiredState>> desired(const std::string& token, const std::string& etag,
+                                                      int wait_s) = 0;
+  virtual Result<void> report(const std::string& token, const std::vector<TaskReport>& tasks) = 0;
+};
+
+class HttpControlPlaneClient final : public ControlPlaneClient {
+ public:
+  explicit HttpControlPlaneClient(std::string endpoint) : endpoint_(std::move(endpoint)) {}
+  // ControlPlaneClient
+  Result<Registration> registerInstance(const RegisterRequest& request) override;
+  Result<void> heartbeat(const std::string& token, const std::map<std::string, std::string>& attributes) override;
+  Result<std::optional<DesiredState>> desired(const std::string& token, const std::string& etag, int wait_s) override;
+  Result<void> report(const std::string& token, const std::vector<TaskReport>& tasks) override;
+
+ private:
+  std::string endpoint_;
+};
+
+// The JSON forms, exposed for tests.
+model::Json registerRequestToJson(const RegisterRequest& r);
+Result<Registration> registrationFromJson(const model::Json& j);
+Result<DesiredState> desiredStateFromJson(const model::Json& j);
+model::Json taskReportsToJson(const std::vector<TaskReport>& tasks);
+
+}  // namespace sc::agent
