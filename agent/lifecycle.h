@@ -12,6 +12,7 @@
 // reconciler starts a fresh one), a running one is adopted step by step, a stopping one finishes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ class TaskStep {
   // After an agent restart: whether what up() created is still there and working. Must not
   // disturb it (no restarts, no traffic changes).
   virtual Result<bool> adopt(TaskRecord& task) = 0;
+  // Called about once a second for a RUNNING task: refresh what the step watches (the proxy's
+  // health, restarting it under its policy; the apps' exits) in `task`. A returned reason means
+  // the task must stop (an essential container exited, the proxy restarted too often).
+  virtual std::optional<std::string> check(TaskRecord& /*task*/) { return std::nullopt; }
 };
 
 // Where status changes go (the control-plane reporter, metrics, logs).

@@ -6,84 +6,12 @@
 
 #include "common/failpoint.h"
 #include "model/parse.h"
+#include "tests/support/agent/fakes.h"
 #include "tests/support/golden.h"
 #include "tests/support/temp_dir.h"
 
 namespace sc::agent {
 namespace {
-
-// Records every call as text, so tests assert whole sequences (rollbacks included).
-struct Journal {
-  std::vector<std::string> lines;
-};
-
-class FakeStep : public TaskStep {
- public:
-  FakeStep(std::string name, TaskStatus status, Journal& j) : name_(std::move(name)), status_(status), j_(j) {}
-  std::string name() const override { return name_; }
-  TaskStatus upStatus() const override { return status_; }
-  Result<void> up(TaskRecord& t) override {
-    j_.lines.push_back("up " + name_ + " @" + taskStatusName(t.status));
-    if (fail_up) return makeError(ErrorCode::kInternal, "bring up", name_, "broken on purpose");
-    t.facts[name_] = "made";
-    return ok();
-  }
-  Result<void> prepareStop(TaskRecord& t) override {
-    j_.lines.push_back("drain " + name_ + " @" + taskStatusName(t.status));
-    return ok();
-  }
-  Result<void> down(TaskRecord& t) override {
-    j_.lines.push_back("down " + name_ + " @" + taskStatusName(t.status));
-    if (fail_down) return makeError(ErrorCode::kInternal, "take down", name_, "stuck");
-    t.facts.erase(name_);
-    return ok();
-  }
-  Result<bool> adopt(TaskRecord& t) override {
-    j_.lines.push_back("adopt " + name_);
-    return adoptable && t.facts.count(name_) > 0;
-  }
-  bool fail_up = false;
-  bool fail_down = false;
-  bool adoptable = true;
-
- private:
-  std::string name_;
-  TaskStatus status_;
-  Journal& j_;
-};
-
-class MemoryStore : public TaskStore {
- public:
-  Result<void> save(const TaskRecord& r) override {
-    saved[r.task_id] = taskRecordToJson(r);
-    ++saves;
-    return ok();
-  }
-  Result<void> remove(const std::string& id) override {
-    saved.erase(id);
-    return ok();
-  }
-  Result<std::vector<TaskRecord>> loadAll(std::vector<std::string>*) override {
-    std::vector<TaskRecord> out;
-    for (const auto& [id, text] : saved) out.push_back(*taskRecordFromJson(text));
-    return out;
-  }
-  std::map<std::string, std::string> saved;
-  int saves = 0;
-};
-
-class StatusLog : public TaskStatusSink {
- public:
-  void taskChanged(const TaskRecord& t) override { statuses.push_back(taskStatusName(t.status)); }
-  std::vector<std::string> statuses;
-};
-
-class FakeClock : public Clock {
- public:
-  MonoTime now() const override { return MonoTime{}; }
-  WallTime wallNow() const override { return WallTime{} + std::chrono::hours(1); }
-  void sleepFor(std::chrono::nanoseconds) override {}
-};
 
 class LifecycleTest : public ::testing::Test {
  protected:

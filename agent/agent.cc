@@ -1,0 +1,497 @@
+#include "agent/agent.h"
+
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "model/parse.h"
+
+#ifndef SC_VERSION
+#define SC_VERSION "0.0.0"
+#endif
+
+namespace sc::agent {
+
+using model::Json;
+
+Result<TaskRecord> taskFromPayload(const DesiredTaskPayload& p) {
+  auto fail = [&](const std::string& why) {
+    return makeError(ErrorCode::kInvalidArgument, "plan task", p.task_id, why);
+  };
+  if (!isValidTaskId(p.task_id)) return fail("not a valid task id");
+  auto td = model::taskDefinitionFromJson(p.task_definition);
+  if (!td.ok()) return fail("task definition: " + td.error().message);
+  auto svc = model::serviceDefinitionFromJson(p.service, "CreateServiceRequest");
+  if (!svc.ok()) return fail("service: " + svc.error().message);
+  std::optional<model::NamespaceSnapshot> ns;
+  if (!p.ns.is_null()) {
+    auto n = model::namespaceSnapshotFromJson(p.ns);
+    if (!n.ok()) return fail("namespace: " + n.error().message);
+    ns = *n;
+  }
+  // The control plane already resolved the namespace; the snapshot's name is the cluster default.
+  model::ClusterDefinition cluster{svc->cluster, ns ? std::optional<std::string>(ns->name) : std::nullopt};
+  model::PlanOutcome o = model::buildTaskPlan({*td, *svc, &cluster, ns ? &*ns : nullptr}, {p.task_id, std::nullopt});
+  if (!o.plan) {
+    std::vector<std::string> errors;
+    for (const auto& e : o.errors) errors.push_back(e.text());
+    return fail(join(errors, "; "));
+  }
+  TaskRecord r;
+  r.task_id = p.task_id;
+  r.plan = std::move(*o.plan);
+  r.task_definition_json = p.task_definition.dump();
+  for (const auto& c : td->containers) r.containers.push_back({c.name, c.essential, std::nullopt, std::nullopt});
+  return r;
+}
+
+TaskReport reportOf(const TaskRecord& t) {
+  TaskReport r;
+  r.last_status = taskStatusName(t.status);
+  r.health_status = t.health;
+  if (t.status == TaskStatus::kStopped) r.reason = t.stopped_reason;
+  for (const auto& c : t.containers) {
+    ContainerReport cr{c.name, "PENDING", c.exit_code, ""};
+    if (c.exit_code)
+      cr.last_status = "STOPPED";
+    else if (c.process)
+      cr.last_status = "RUNNING";
+    if (t.status == TaskStatus::kStopped) cr.last_status = "STOPPED";
+    r.containers.push_back(cr);
+  }
+  if (t.status == TaskStatus::kRunning && t.health == "HEALTHY") {
+    for (const auto& e : t.plan.endpoints) {
+      // The sandbox records where other tasks reach each listener: taskIP:port in awsvpc,
+      // hostIP:hostPort in bridge mode.
+      auto ip = t.facts.find("endpoint_ip:" + e.listener);
+      auto port = t.facts.find("endpoint_port:" + e.listener);
+      std::string addr = ip != t.facts.end() ? ip->second : (t.facts.count("task_ip") ? t.facts.at("task_ip") : "");
+      int p = port != t.facts.end() ? std::atoi(port->second.c_str()) : e.target_port;
+      if (!addr.empty() && p > 0) r.endpoints.push_back({e.discovery_name, addr, p});
+    }
+  }
+  return r;
+}
+
+Agent::Agent(AgentConfig config, std::map<std::string, std::string> attributes, AgentDeps deps)
+    : config_(std::move(config)),
+      attributes_(std::move(attributes)),
+      deps_(deps),
+      lifecycle_(deps.steps, deps.store, *this, deps.clock) {
+  deps_.metrics.describe("scagent_tasks", "gauge", "Tasks on this host by ECS state.");
+  deps_.metrics.describe("scagent_task_failures_total", "counter",
+                         "Tasks that failed to start or stopped on their own.");
+  deps_.metrics.describe("scagent_control_plane_up", "gauge", "1 while sccontrol answers, 0 while it is away.");
+  deps_.metrics.describeHistogram("scagent_poll_seconds", "Time from sending a long-poll to its answer.",
+                                  {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60});
+  deps_.metrics.describeHistogram("scagent_reconcile_seconds", "Time to act on one desired state.",
+                                  {0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1});
+  deps_.metrics.describeHistogram("scagent_task_start_seconds", "Desired to RUNNING, per task.",
+                                  {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+}
+
+Agent::~Agent() { waitIdle(); }
+
+std::vector<TaskRecord> Agent::tasks() const {
+  std::lock_guard lock(mu_);
+  std::vector<TaskRecord> out;
+  for (const auto& [id, t] : tasks_) out.push_back(t);
+  return out;
+}
+
+void Agent::taskChanged(const TaskRecord& task) {
+  std::lock_guard lock(mu_);
+  tasks_[task.task_id] = task;
+  TaskReport r = reportOf(task);
+  auto arn = task_arns_.find(task.task_id);
+  r.task_arn = arn != task_arns_.end() ? arn->second : task.task_id;
+  pending_reports_[task.task_id] = std::move(r);
+  log::info("task " + taskStatusName(task.status),
+            {{"task", task.task_id}, {"service", task.plan.service_name}, {"reason", task.stopped_reason}});
+}
+
+void Agent::updateMetrics() {
+  std::map<std::string, int> by_state;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, t] : tasks_) ++by_state[taskStatusName(t.status)];
+  }
+  for (const char* s :
+       {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}) {
+    deps_.metrics.set("scagent_tasks", {{"state", s}}, by_state[s]);
+  }
+}
+
+Result<void> Agent::recoverTasks() {
+  std::vector<std::string> problems;
+  SC_ASSIGN_OR_RETURN(auto records, deps_.store.loadAll(&problems));
+  for (const auto& p : problems) log::warn("ignoring an unreadable task record", {{"error", p}});
+  for (TaskRecord& r : records) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_[r.task_id] = r;
+    }
+    const TaskStatus before = r.status;
+    if (auto res = lifecycle_.recover(r); !res.ok()) {
+      log::warn("task not recovered", {{"task", r.task_id}, {"error", res.error().message}});
+    } else if (before == TaskStatus::kRunning && r.status == TaskStatus::kRunning) {
+      log::info("task adopted", {{"task", r.task_id}});
+    }
+    std::lock_guard lock(mu_);
+    tasks_[r.task_id] = r;
+  }
+  updateMetrics();
+  return ok();
+}
+
+Result<void> Agent::ensureRegistered() {
+  const std::string path = config_.state_dir + "/instance.json";
+  if (auto text = readFile(path); text.ok()) {
+    auto j = Json::parse(*text, nullptr, false);
+    if (!j.is_discarded() && j.value("endpoint", "") == config_.control_plane.endpoint &&
+        j.value("cluster", "") == config_.cluster) {
+      auto reg = registrationFromJson(j);
+      if (reg.ok()) {
+        std::lock_guard lock(mu_);
+        registration_ = *reg;
+        return ok();
+      }
+    }
+  }
+  if (config_.control_plane.bootstrap_token_file.empty()) {
+    return makeError(ErrorCode::kFailedPrecondition, "register with", config_.control_plane.endpoint,
+                     "controlPlane.bootstrapTokenFile is not set");
+  }
+  SC_ASSIGN_OR_RETURN(std::string token, readFile(config_.control_plane.bootstrap_token_file, 4096));
+  RegisterRequest req;
+  req.bootstrap_token = std::string(trim(token));
+  req.cluster = config_.cluster;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  req.hostname = host;
+  req.agent_version = SC_VERSION;
+  req.memory_mib = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / (1024 * 1024);
+  req.cpu_units = ::sysconf(_SC_NPROCESSORS_ONLN) * 1024;
+  req.attributes = attributes_;
+  SC_ASSIGN_OR_RETURN(Registration reg, deps_.control_plane.registerInstance(req));
+  {
+    std::lock_guard lock(mu_);
+    registration_ = reg;
+  }
+  Json saved = {{"endpoint", config_.control_plane.endpoint},
+                {"cluster", config_.cluster},
+                {"containerInstanceArn", registration_.container_instance_arn},
+                {"instanceId", registration_.instance_id},
+                {"token", registration_.token},
+                {"heartbeatIntervalSeconds", registration_.heartbeat_interval_s},
+                {"ttlSeconds", registration_.ttl_s}};
+  SC_TRY(makeDirs(config_.state_dir, 0700));
+  SC_TRY(writeFileAtomic(path, saved.dump() + "\n", 0600));
+  log::info("registered", {{"containerInstanceArn", registration_.container_instance_arn}});
+  return ok();
+}
+
+void Agent::startTask(TaskRecord record) {
+  const std::string id = record.task_id;
+  const auto t0 = deps_.clock.now();
+  std::lock_guard lock(mu_);
+  tasks_[id] = record;
+  busy_[id] = std::async(std::launch::async, [this, record = std::move(record), t0]() mutable {
+    auto r = lifecycle_.start(record);
+    if (!r.ok()) {
+      deps_.metrics.add("scagent_task_failures_total", {}, 1);
+      log::error("task failed to start", {{"task", record.task_id}, {"error", r.error().message}});
+    } else {
+      deps_.metrics.observe("scagent_task_start_seconds", {},
+                            std::chrono::duration<double>(deps_.clock.now() - t0).count());
+    }
+    updateMetrics();
+  });
+}
+
+void Agent::stopTask(const std::string& id, const std::string& reason) {
+  std::lock_guard lock(mu_);
+  TaskRecord record = tasks_.at(id);
+  busy_[id] = std::async(std::launch::async, [this, record = std::move(record), reason]() mutable {
+    if (auto r = lifecycle_.stop(record, reason); !r.ok()) {
+      log::error("task did not stop cleanly", {{"task", record.task_id}, {"error", r.error().message}});
+    }
+    updateMetrics();
+  });
+}
+
+bool Agent::isBusy(const std::string& task_id) {
+  std::lock_guard lock(mu_);
+  auto it = busy_.find(task_id);
+  if (it == busy_.end()) return false;
+  if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return true;
+  busy_.erase(it);
+  return false;
+}
+
+void Agent::waitIdle() {
+  std::map<std::string, std::future<void>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(busy_);
+  }
+  for (auto& [id, f] : all)
+    if (f.valid()) f.wait();
+}
+
+void Agent::applyDesired(const DesiredState& desired) {
+  const auto t0 = deps_.clock.now();
+  std::vector<DesiredTask> wanted;
+  std::map<std::string, const DesiredTaskPayload*> payloads;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& p : desired.tasks) {
+      wanted.push_back({p.task_id, p.desired_status == "RUNNING", ""});
+      payloads[p.task_id] = &p;
+      task_arns_[p.task_id] = p.task_arn;
+      if (!p.ns.is_null()) latest_ns_[p.task_id] = p.ns;
+    }
+  }
+  std::vector<TaskRecord> current = tasks();
+  std::vector<std::string> reported;
+  {
+    std::lock_guard lock(mu_);
+    reported.assign(reported_stopped_.begin(), reported_stopped_.end());
+  }
+  ReconcileActions actions = reconcile(wanted, current, reported);
+
+  for (const std::string& id : actions.start) {
+    if (isBusy(id)) continue;
+    auto record = taskFromPayload(*payloads.at(id));
+    if (!record.ok()) {
+      // Nothing was created: report the task STOPPED with the reason, as ECS does.
+      log::error("task refused", {{"task", id}, {"error", record.error().message}});
+      deps_.metrics.add("scagent_task_failures_total", {}, 1);
+      TaskReport r{payloads.at(id)->task_arn, "STOPPED", "UNKNOWN", record.error().message, {}, {}};
+      std::lock_guard lock(mu_);
+      pending_reports_[id] = r;
+      continue;
+    }
+    startTask(std::move(record).value());
+  }
+  for (const auto& [id, reason] : actions.stop) {
+    if (!isBusy(id)) stopTask(id, reason);
+  }
+  for (const std::string& id : actions.forget) {
+    if (isBusy(id)) continue;
+    if (auto r = deps_.store.remove(id); !r.ok()) {
+      log::warn("task record not removed", {{"task", id}, {"error", r.error().message}});
+    }
+    std::lock_guard lock(mu_);
+    tasks_.erase(id);
+    reported_stopped_.erase(id);
+    latest_ns_.erase(id);
+    task_arns_.erase(id);
+  }
+  updateMetrics();
+  deps_.metrics.observe("scagent_reconcile_seconds", {}, std::chrono::duration<double>(deps_.clock.now() - t0).count());
+}
+
+void Agent::tick() {
+  for (TaskRecord t : tasks()) {
+    if (t.status != TaskStatus::kRunning || !t.desired_running || isBusy(t.task_id)) continue;
+    const std::string before = taskRecordToJson(t);
+    // Namespace changes: new members of the endpoints this task knows.
+    model::Json ns;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = latest_ns_.find(t.task_id); it != latest_ns_.end()) ns = it->second;
+    }
+    if (!ns.is_null()) {
+      if (auto snap = model::namespaceSnapshotFromJson(ns); snap.ok() && snap->revision != t.plan.namespace_revision) {
+        auto changes = membershipChanges(t.plan, *snap);
+        auto r = changes.empty() ? Result<void>() : deps_.membership.apply(t, changes);
+        if (r.ok()) {
+          applyMembership(t.plan, changes);
+          t.plan.namespace_revision = snap->revision;
+        } else {
+          log::warn("members not updated; retrying", {{"task", t.task_id}, {"error", r.error().message}});
+        }
+      }
+    }
+    // Each step's watch: proxy health and restarts, app exits.
+    std::optional<std::string> stop_reason;
+    for (TaskStep* step : deps_.steps) {
+      stop_reason = step->check(t);
+      if (stop_reason) break;
+    }
+    const bool changed = taskRecordToJson(t) != before;
+    if (changed) {
+      if (auto r = deps_.store.save(t); !r.ok()) log::warn("task record not saved", {{"task", t.task_id}});
+    }
+    {
+      std::lock_guard lock(mu_);
+      auto old = tasks_.find(t.task_id);
+      const bool health_changed = old != tasks_.end() && old->second.health != t.health;
+      tasks_[t.task_id] = t;
+      if (health_changed) {
+        TaskReport rep = reportOf(t);
+        rep.task_arn = task_arns_.count(t.task_id) ? task_arns_[t.task_id] : t.task_id;
+        pending_reports_[t.task_id] = std::move(rep);
+      }
+    }
+    if (stop_reason) {
+      deps_.metrics.add("scagent_task_failures_total", {}, 1);
+      log::warn("stopping task", {{"task", t.task_id}, {"reason", *stop_reason}});
+      stopTask(t.task_id, *stop_reason);
+    }
+  }
+}
+
+Result<void> Agent::flushReports() {
+  std::map<std::string, TaskReport> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(pending_reports_);
+  }
+  const std::string tok = token();
+  if (batch.empty() || tok.empty()) {
+    std::lock_guard lock(mu_);
+    for (auto& [id, r] : batch) pending_reports_.try_emplace(id, std::move(r));
+    return ok();
+  }
+  std::vector<TaskReport> list;
+  for (const auto& [id, r] : batch) list.push_back(r);
+  auto res = deps_.control_plane.report(tok, list);
+  std::lock_guard lock(mu_);
+  if (!res.ok()) {
+    // Keep them; a newer report for the same task (already queued) wins.
+    for (auto& [id, r] : batch) pending_reports_.try_emplace(id, std::move(r));
+    return res;
+  }
+  for (const auto& [id, r] : batch)
+    if (r.last_status == "STOPPED") reported_stopped_.insert(id);
+  return ok();
+}
+
+std::chrono::milliseconds Agent::backoff(int failures) {
+  // Full jitter over an exponential ceiling: 1 s, 2 s, 4 s ... 30 s.
+  thread_local std::mt19937 rng{std::random_device{}()};
+  const int64_t ceiling = std::min<int64_t>(30'000, int64_t{1000} << std::min(failures, 5));
+  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(ceiling / 2, ceiling)(rng));
+}
+
+std::string Agent::token() const {
+  std::lock_guard lock(mu_);
+  return registration_.token;
+}
+
+void Agent::wake() {
+  {
+    std::lock_guard lock(wait_mu_);
+    poke_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Agent::run(std::atomic<bool>& stop) {
+  auto sleepUnlessStopped = [&](std::chrono::milliseconds d) {
+    std::unique_lock lock(wait_mu_);
+    wake_.wait_for(lock, d, [&] { return stop.load(); });
+  };
+
+  deps_.notifier.status("recovering tasks");
+  if (auto r = recoverTasks(); !r.ok()) log::error("task recovery failed", {{"error", r.error().message}});
+
+  // The monitor: tick(), reports and the watchdog, once a second and whenever a desired state
+  // arrived, independent of the long-poll.
+  std::thread monitor([&] {
+    auto last_watchdog = std::chrono::steady_clock::now();
+    while (!stop.load()) {
+      tick();
+      (void)flushReports();
+      if (auto every = deps_.notifier.watchdogInterval();
+          every && std::chrono::steady_clock::now() - last_watchdog >= *every) {
+        deps_.notifier.watchdog();
+        last_watchdog = std::chrono::steady_clock::now();
+      }
+      std::unique_lock lock(wait_mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(1000), [&] { return stop.load() || poke_; });
+      poke_ = false;
+    }
+  });
+
+  int failures = 0;
+  bool ready = false;
+  auto last_heartbeat = std::chrono::steady_clock::now();
+  while (!stop.load()) {
+    if (token().empty()) {
+      if (auto r = ensureRegistered(); !r.ok()) {
+        log::error("registration failed; retrying", {{"error", r.error().message}});
+        deps_.notifier.status("cannot register: " + r.error().message);
+        sleepUnlessStopped(backoff(failures++));
+        continue;
+      }
+    }
+    if (!ready) {
+      deps_.notifier.ready("registered as " + registration_.container_instance_arn);
+      ready = true;
+    }
+    if (std::chrono::steady_clock::now() - last_heartbeat >= std::chrono::seconds(registration_.heartbeat_interval_s)) {
+      (void)deps_.control_plane.heartbeat(token(), attributes_);
+      last_heartbeat = std::chrono::steady_clock::now();
+    }
+    const auto t0 = deps_.clock.now();
+    const int wait = std::min(config_.control_plane.poll_timeout_s, std::max(1, registration_.heartbeat_interval_s));
+    auto desired = deps_.control_plane.desired(token(), etag_, wait);
+    if (!desired.ok()) {
+      if (desired.error().code == ErrorCode::kPermission) {
+        log::warn("the instance token was refused; registering again", {{"error", desired.error().message}});
+        {
+          std::lock_guard lock(mu_);
+          registration_ = {};
+        }
+        ::unlink((config_.state_dir + "/instance.json").c_str());
+        continue;
+      }
+      if (!away_since_) {
+        away_since_ = deps_.clock.now();
+        log::warn("control plane unreachable; tasks keep serving with the last known state",
+                  {{"error", desired.error().message}});
+        deps_.notifier.status("control plane unreachable; tasks keep serving");
+      }
+      deps_.metrics.set("scagent_control_plane_up", {}, 0);
+      sleepUnlessStopped(backoff(failures++));
+      continue;
+    }
+    deps_.metrics.observe("scagent_poll_seconds", {}, std::chrono::duration<double>(deps_.clock.now() - t0).count());
+    deps_.metrics.set("scagent_control_plane_up", {}, 1);
+    if (away_since_) {
+      const double away = std::chrono::duration<double>(deps_.clock.now() - *away_since_).count();
+      size_t queued;
+      {
+        std::lock_guard lock(mu_);
+        queued = pending_reports_.size();
+      }
+      log::info("control plane back",
+                {{"awaySeconds", formatMetricValue(away)}, {"queuedReports", std::to_string(queued)}});
+      away_since_.reset();
+    }
+    failures = 0;
+    if (*desired) {
+      etag_ = (*desired)->etag;
+      applyDesired(**desired);
+      wake();
+      deps_.notifier.status(std::to_string(tasks().size()) + " tasks; namespace revision " +
+                            std::to_string((*desired)->revision));
+    }
+    (void)flushReports();
+  }
+  deps_.notifier.stopping();
+  wake();
+  monitor.join();
+  // Operations in flight finish; running tasks stay (an agent restart must not touch traffic).
+  waitIdle();
+  (void)flushReports();
+}
+
+}  // namespace sc::agent

@@ -1,0 +1,110 @@
+// The host agent's main loop (`scagent run`): register, recover, long-poll the desired tasks,
+// reconcile, apply namespace changes, report, and keep going through control-plane outages.
+//
+// Threads: run() owns the poll loop; each task start or stop runs on its own worker thread (one
+// operation per task at a time); a reporter sends status changes (queued while sccontrol is away,
+// latest state per task); heartbeats ride on the poll loop.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/control_plane_client.h"
+#include "agent/lifecycle.h"
+#include "agent/metrics.h"
+#include "agent/reconcile.h"
+#include "agent/service_notifier.h"
+#include "agent/task_record.h"
+#include "common/clock.h"
+
+namespace sc::agent {
+
+// Applies new egress members to a running task's proxy (the runtime API), batched per task.
+class MembershipApplier {
+ public:
+  virtual ~MembershipApplier() = default;
+  virtual Result<void> apply(const TaskRecord& task, const std::vector<MembershipChange>& changes) = 0;
+};
+
+// Turns a control-plane payload into a fresh task record (its plan resolved), or says why not.
+Result<TaskRecord> taskFromPayload(const DesiredTaskPayload& payload);
+
+// The report the control plane gets for a task; endpoints only while it is RUNNING and HEALTHY.
+TaskReport reportOf(const TaskRecord& task);
+
+struct AgentDeps {
+  ControlPlaneClient& control_plane;
+  TaskStore& store;
+  std::vector<TaskStep*> steps;
+  MembershipApplier& membership;
+  ServiceNotifier& notifier;
+  MetricsRegistry& metrics;
+  Clock& clock;
+};
+
+class Agent final : private TaskStatusSink {
+ public:
+  Agent(AgentConfig config, std::map<std::string, std::string> attributes, AgentDeps deps);
+  ~Agent() override;
+
+  // Loads the task records and recovers each (adopt, finish a stop, or roll back a half start).
+  Result<void> recoverTasks();
+  // Registers with sccontrol, or reuses the token saved in the state directory.
+  Result<void> ensureRegistered();
+  // Acts on one desired state: starts, stops and forgets tasks, and hands each running task its
+  // namespace snapshot for the next tick().
+  void applyDesired(const DesiredState& desired);
+  // One pass over the running tasks: new members to their proxies, each step's check() (health,
+  // exits), stops the checks ask for. run() calls it every second and right after applyDesired().
+  void tick();
+  // Sends queued status reports; kept for the next try when sccontrol is away.
+  Result<void> flushReports();
+  // Waits for every task operation in flight (tests, shutdown).
+  void waitIdle();
+  // The loop; returns when `stop` becomes true (tasks keep running, as ECS agents leave them).
+  // Whoever sets `stop` calls wake() so sleeps and waits end at once.
+  void run(std::atomic<bool>& stop);
+  void wake();
+
+  std::vector<TaskRecord> tasks() const;
+  const std::string& instanceArn() const { return registration_.container_instance_arn; }
+
+ private:
+  // TaskStatusSink
+  void taskChanged(const TaskRecord& task) override;
+
+  bool isBusy(const std::string& task_id);
+  void startTask(TaskRecord record);
+  void stopTask(const std::string& task_id, const std::string& reason);
+  void updateMetrics();
+  std::chrono::milliseconds backoff(int failures);
+  std::string token() const;
+
+  AgentConfig config_;
+  std::map<std::string, std::string> attributes_;
+  AgentDeps deps_;
+  Lifecycle lifecycle_;
+  Registration registration_;
+  std::string etag_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, TaskRecord> tasks_;            // latest known state of each task
+  std::map<std::string, std::string> task_arns_;       // task id -> ARN
+  std::map<std::string, std::future<void>> busy_;      // task id -> operation in flight
+  std::map<std::string, model::Json> latest_ns_;       // task id -> newest namespace snapshot
+  std::map<std::string, TaskReport> pending_reports_;  // latest unsent report per task
+  std::set<std::string> reported_stopped_;
+  std::optional<Clock::MonoTime> away_since_;
+
+  std::mutex wait_mu_;
+  std::condition_variable wake_;
+  bool poke_ = false;
+};
+
+}  // namespace sc::agent

@@ -1,0 +1,228 @@
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/support/agent/fakes.h"
+#include "tests/support/golden.h"
+#include "tests/support/temp_dir.h"
+
+namespace sc::agent {
+namespace {
+
+using model::Json;
+
+DesiredTaskPayload dbTask(const std::string& id, const std::string& desired = "RUNNING") {
+  DesiredTaskPayload p;
+  p.task_arn = "arn:aws:ecs:local:000000000000:task/demo/" + id;
+  p.task_id = id;
+  p.desired_status = desired;
+  p.task_definition = Json::parse(testing::readSource("examples/demo/db-task-definition.json"));
+  Json svc = Json::parse(testing::readSource("examples/demo/db-service.json"));
+  p.service = {{"serviceName", "db"},
+               {"cluster", "demo"},
+               {"taskDefinition", "db"},
+               {"serviceConnectConfiguration", svc["serviceConnectConfiguration"]}};
+  p.ns = {{"name", "demo"}, {"revision", 1}, {"services", Json::array()}};
+  return p;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest() {
+    cfg.state_dir = dir.file("state");
+    cfg.control_plane.endpoint = "http://127.0.0.1:1";
+    cfg.control_plane.bootstrap_token_file = dir.file("token");
+    testing::writeTestFile(dir.file("token"), "boot-secret\n");
+    store = std::move(*FileTaskStore::create(dir.file("state/tasks")));
+  }
+  std::unique_ptr<Agent> make() {
+    return std::make_unique<Agent>(
+        cfg, std::map<std::string, std::string>{{"sc.capability.service-connect-v1", "true"}},
+        AgentDeps{cp, *store, {&sandbox, &proxy, &apps}, membership, notifier, metrics, clock});
+  }
+  const TaskReport* lastReport(const std::string& id) {
+    const TaskReport* found = nullptr;
+    for (const auto& r : cp.reports)
+      if (r.task_arn.ends_with("/" + id)) found = &r;
+    return found;
+  }
+  testing::TempDir dir;
+  AgentConfig cfg;
+  std::unique_ptr<FileTaskStore> store;
+  Journal j;
+  FakeStep sandbox{"sandbox", TaskStatus::kProvisioning, j};
+  FakeStep proxy{"proxy", TaskStatus::kPending, j};
+  FakeStep apps{"apps", TaskStatus::kActivating, j};
+  FakeControlPlane cp;
+  FakeMembership membership;
+  FakeNotifier notifier;
+  MetricsRegistry metrics;
+  FakeClock clock;
+};
+
+TEST_F(AgentTest, StartsDesiredTasksAndReportsTheirEndpoints) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  ASSERT_EQ(cp.registered.size(), 1u);
+  EXPECT_EQ(cp.registered[0].bootstrap_token, "boot-secret");
+  EXPECT_EQ(cp.registered[0].attributes.at("sc.capability.service-connect-v1"), "true");
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1"), dbTask("t2")}});
+  agent->waitIdle();
+  agent->tick();  // the proxy's check reports HEALTHY
+  ASSERT_TRUE(agent->flushReports().ok());
+  for (const char* id : {"t1", "t2"}) {
+    const TaskReport* r = lastReport(id);
+    ASSERT_NE(r, nullptr) << id;
+    EXPECT_EQ(r->last_status, "RUNNING");
+    EXPECT_EQ(r->health_status, "HEALTHY");
+    ASSERT_EQ(r->endpoints.size(), 1u);
+    EXPECT_EQ(r->endpoints[0].discovery_name, "db");
+    EXPECT_EQ(r->endpoints[0].ip, "10.88.0.2");
+    EXPECT_EQ(r->endpoints[0].port, 8080);  // awsvpc: clients' proxies dial containerPort
+  }
+  // The records on disk say RUNNING too.
+  std::vector<std::string> problems;
+  auto saved = store->loadAll(&problems);
+  ASSERT_EQ(saved->size(), 2u);
+  EXPECT_EQ((*saved)[0].status, TaskStatus::kRunning);
+}
+
+TEST_F(AgentTest, StopsThenForgetsOnceReported) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  agent->waitIdle();
+  agent->applyDesired({"e2", 2, "ACTIVE", {dbTask("t1", "STOPPED")}});
+  agent->waitIdle();
+  ASSERT_TRUE(agent->flushReports().ok());
+  ASSERT_NE(lastReport("t1"), nullptr);
+  EXPECT_EQ(lastReport("t1")->last_status, "STOPPED");
+  EXPECT_TRUE(lastReport("t1")->endpoints.empty());
+  agent->applyDesired({"e3", 3, "ACTIVE", {}});
+  agent->waitIdle();
+  EXPECT_TRUE(agent->tasks().empty());
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store->loadAll(&problems)->empty());
+}
+
+TEST_F(AgentTest, AnInvalidTaskIsReportedStoppedAndNothingIsCreated) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  DesiredTaskPayload bad = dbTask("t9");
+  bad.task_definition.erase("memory");
+  agent->applyDesired({"e1", 1, "ACTIVE", {bad}});
+  agent->waitIdle();
+  ASSERT_TRUE(agent->flushReports().ok());
+  ASSERT_NE(lastReport("t9"), nullptr);
+  EXPECT_EQ(lastReport("t9")->last_status, "STOPPED");
+  EXPECT_NE(lastReport("t9")->reason.find("[container-limits-without-task-memory]"), std::string::npos)
+      << lastReport("t9")->reason;
+  EXPECT_TRUE(j.lines.empty());
+}
+
+TEST_F(AgentTest, NamespaceChangesReachRunningProxiesOnce) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  agent->waitIdle();
+  DesiredTaskPayload scaled = dbTask("t1");
+  scaled.ns = {{"name", "demo"},
+               {"revision", 2},
+               {"services",
+                {{{"discoveryName", "db"},
+                  {"dnsName", "db"},
+                  {"port", 81},
+                  {"vip", "127.255.0.1"},
+                  {"ownerService", "db"},
+                  {"addresses", {{{"ip", "10.88.0.3"}, {"port", 8080}}, {{"ip", "10.88.0.4"}, {"port", 8080}}}}}}}};
+  agent->applyDesired({"e2", 2, "ACTIVE", {scaled}});
+  agent->tick();
+  agent->tick();
+  EXPECT_EQ(membership.applied, std::vector<std::string>{"t1 db:81 = 10.88.0.3:8080 10.88.0.4:8080"});
+  EXPECT_EQ(agent->tasks()[0].plan.namespace_revision, 2);
+}
+
+TEST_F(AgentTest, AFailingCheckStopsTheTask) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  agent->waitIdle();
+  apps.check_reason = "essential container app exited with status 3";
+  agent->tick();
+  agent->waitIdle();
+  ASSERT_EQ(agent->tasks().size(), 1u);
+  EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kStopped);
+  EXPECT_EQ(agent->tasks()[0].stopped_reason, "essential container app exited with status 3");
+}
+
+TEST_F(AgentTest, ReportsWaitForTheControlPlaneAndTheNewestWins) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  cp.reports_fail = 100;
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  agent->waitIdle();
+  EXPECT_FALSE(agent->flushReports().ok());
+  EXPECT_TRUE(cp.reports.empty());
+  cp.reports_fail = 0;
+  ASSERT_TRUE(agent->flushReports().ok());
+  ASSERT_EQ(cp.reports.size(), 1u);  // one report per task: its latest state
+  EXPECT_EQ(cp.reports[0].last_status, "RUNNING");
+}
+
+TEST_F(AgentTest, ARestartedAgentAdoptsItsTasksAndReusesItsRegistration) {
+  {
+    auto agent = make();
+    ASSERT_TRUE(agent->ensureRegistered().ok());
+    agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
+    agent->waitIdle();
+  }
+  j.lines.clear();
+  auto again = make();
+  ASSERT_TRUE(again->ensureRegistered().ok());
+  EXPECT_EQ(cp.registered.size(), 1u);  // the saved token is used
+  ASSERT_TRUE(again->recoverTasks().ok());
+  EXPECT_EQ(j.lines, (std::vector<std::string>{"adopt sandbox", "adopt proxy", "adopt apps"}));
+  ASSERT_EQ(again->tasks().size(), 1u);
+  EXPECT_EQ(again->tasks()[0].status, TaskStatus::kRunning);
+}
+
+TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
+  auto agent = make();
+  cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent->run(stop); });
+  auto waitFor = [&](auto pred) {
+    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  };
+  ASSERT_TRUE(waitFor([&] {
+    std::lock_guard lock(cp.mu);
+    for (const auto& r : cp.reports)
+      if (r.last_status == "RUNNING") return true;
+    return false;
+  }));
+  {
+    std::lock_guard lock(cp.mu);
+    cp.polls_fail = 2;  // the control plane goes away for two polls
+  }
+  ASSERT_TRUE(waitFor([&] {
+    std::lock_guard lock(cp.mu);
+    return cp.polls_fail == 0;
+  }));
+  stop = true;
+  agent->wake();
+  loop.join();
+  EXPECT_EQ(notifier.lines.front().rfind("STATUS recovering", 0), 0u);
+  bool ready = false;
+  for (const auto& l : notifier.lines) ready = ready || l.starts_with("READY registered as arn:");
+  EXPECT_TRUE(ready);
+  EXPECT_EQ(notifier.lines.back(), "STOPPING");
+  // Stopping the agent left the task alone.
+  for (const auto& l : j.lines) EXPECT_FALSE(l.starts_with("down")) << l;
+  EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kRunning);
+}
+
+}  // namespace
+}  // namespace sc::agent
