@@ -30,14 +30,16 @@ Result<Ipam> Ipam::open(std::string path, const Cidr& cidr, int port_min, int po
                      "it leases from '" + j.value("cidr", "") + "', not '" + cidr.toString() +
                          "'; remove every task before changing the task CIDR");
   }
-  for (const auto& [addr, task] : j.value("addresses", ordered_json::object()).items()) {
+  const ordered_json addresses = j.value("addresses", ordered_json::object());
+  const ordered_json ports = j.value("ports", ordered_json::object());
+  for (const auto& [addr, task] : addresses.items()) {
     auto ip = IpAddress::parse(addr);
     if (!ip.ok() || !cidr.contains(*ip) || !task.is_string()) {
       return makeError(ErrorCode::kFailedPrecondition, "parse", ipam.path_, "bad address lease '" + addr + "'");
     }
     ipam.addresses_[ip->v4()] = task.get<std::string>();
   }
-  for (const auto& [key, task] : j.value("ports", ordered_json::object()).items()) {
+  for (const auto& [key, task] : ports.items()) {
     std::vector<std::string> parts = split(key, '/');
     auto port = parts.size() == 2 ? parseUint(parts[1], 65535) : std::nullopt;
     if (!port || (parts[0] != "tcp" && parts[0] != "udp") || !task.is_string()) {

@@ -277,7 +277,8 @@ Result<void> NetlinkKernel::createVeth(const VethRequest& req) {
   rtnl_link_set_master(veth.get(), rtnl_link_get_ifindex(br.get()));
   rtnl_link_set_flags(veth.get(), IFF_UP);
   rtnl_link_set_name(peer.get(), req.peer_name.c_str());
-  rtnl_link_set_flags(peer.get(), IFF_UP);
+  // Not IFF_UP here: the kernel opens the peer before it links the pair and refuses with
+  // ENOTCONN (veth_open()); configureTask() brings eth0 up.
   // The peer is born in the task namespace: no move afterwards, so no unregister/re-register
   // under rtnl_lock and no rcu_barrier() (amazon-vpc-cni-k8s PR #3764).
   rtnl_link_set_ns_fd(peer.get(), ns.get());

@@ -40,8 +40,9 @@ Result<void> RealHostSystem::sysctlSet(SysNet key, const std::string& value) {
 Result<std::set<int>> RealHostSystem::portsInUse(Proto proto) {
   std::set<int> out;
   const bool tcp = proto == Proto::kTcp;
-  for (const char* path : tcp ? std::initializer_list<const char*>{"/proc/net/tcp", "/proc/net/tcp6"}
-                              : std::initializer_list<const char*>{"/proc/net/udp", "/proc/net/udp6"}) {
+  const char* const tcp_paths[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+  const char* const udp_paths[] = {"/proc/net/udp", "/proc/net/udp6"};
+  for (const char* path : tcp ? tcp_paths : udp_paths) {
     auto text = readFile(path);
     if (!text.ok()) {
       if (text.error().sys_errno == ENOENT) continue;  // no IPv6
