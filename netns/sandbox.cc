@@ -275,6 +275,7 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
     SC_TRY_CTX(removeLocked(task), "clean up before applying network of task", task);
   }
 
+  const auto t0 = std::chrono::steady_clock::now();
   UndoStack undo;
   auto fail = [&](Error e) -> Error {
     std::string rollback = undo.run();
@@ -370,6 +371,7 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   });
   SC_STEP(writeFileAtomic(info.hosts_path, renderHostsFile(spec, info.address), 0644));
 
+  const auto t1 = std::chrono::steady_clock::now();
   // 8. Rules in the task namespace (they die with it).
   SC_STEP(failpoint::check("netns.task_rules"));
   const RuleDocument task_doc = taskNamespaceRules(spec, chains_);
@@ -398,7 +400,8 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   SC_STEP(writeRecord(info));
 #undef SC_STEP
   undo.dismiss();
-  return ApplyResult{std::move(info), Outcome::kCreated};
+  const auto t2 = std::chrono::steady_clock::now();
+  return ApplyResult{std::move(info), Outcome::kCreated, {t1 - t0, t2 - t1}};
 }
 
 Result<void> SandboxManager::setupHost() {
