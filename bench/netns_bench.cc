@@ -158,9 +158,13 @@ int main(int argc, char** argv) {
           status = 1;
         }
         samples["remove"].push_back(ms(t1 - t0));
+        const sc::netns::RemoveTimings rt = (*mgr)->lastRemoveTimings();
+        samples["rm-rules"].push_back(ms(rt.rules));
+        samples["rm-kernel"].push_back(ms(rt.kernel));
+        samples["rm-state"].push_back(ms(rt.state));
       }
     }
-    for (const char* phase : {"create", "apply-rules", "total-up", "remove"}) {
+    for (const char* phase : {"create", "apply-rules", "total-up", "remove", "rm-rules", "rm-kernel", "rm-state"}) {
       Stats s = stats(samples[phase]);
       results[n][phase] = s;
       std::printf("%-6d %-12s %10.2f %10.2f %10.2f %10.2f %10.2f\n", n, phase, s.median, s.p10, s.p90, s.min, s.max);

@@ -30,22 +30,27 @@ Result<Ipam> Ipam::open(std::string path, const Cidr& cidr, int port_min, int po
                      "it leases from '" + j.value("cidr", "") + "', not '" + cidr.toString() +
                          "'; remove every task before changing the task CIDR");
   }
-  const ordered_json addresses = j.value("addresses", ordered_json::object());
-  const ordered_json ports = j.value("ports", ordered_json::object());
-  for (const auto& [addr, task] : addresses.items()) {
+  std::map<std::string, std::string> addresses, ports;
+  try {
+    addresses = j.value("addresses", ordered_json::object()).get<std::map<std::string, std::string>>();
+    ports = j.value("ports", ordered_json::object()).get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return makeError(ErrorCode::kFailedPrecondition, "parse", ipam.path_, e.what());
+  }
+  for (const auto& [addr, task] : addresses) {
     auto ip = IpAddress::parse(addr);
-    if (!ip.ok() || !cidr.contains(*ip) || !task.is_string()) {
+    if (!ip.ok() || !cidr.contains(*ip)) {
       return makeError(ErrorCode::kFailedPrecondition, "parse", ipam.path_, "bad address lease '" + addr + "'");
     }
-    ipam.addresses_[ip->v4()] = task.get<std::string>();
+    ipam.addresses_[ip->v4()] = task;
   }
-  for (const auto& [key, task] : ports.items()) {
+  for (const auto& [key, task] : ports) {
     std::vector<std::string> parts = split(key, '/');
     auto port = parts.size() == 2 ? parseUint(parts[1], 65535) : std::nullopt;
-    if (!port || (parts[0] != "tcp" && parts[0] != "udp") || !task.is_string()) {
+    if (!port || (parts[0] != "tcp" && parts[0] != "udp")) {
       return makeError(ErrorCode::kFailedPrecondition, "parse", ipam.path_, "bad port lease '" + key + "'");
     }
-    ipam.ports_[{parts[0] == "tcp" ? Proto::kTcp : Proto::kUdp, static_cast<int>(*port)}] = task.get<std::string>();
+    ipam.ports_[{parts[0] == "tcp" ? Proto::kTcp : Proto::kUdp, static_cast<int>(*port)}] = task;
   }
   return ipam;
 }

@@ -385,7 +385,7 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   //    the earlier ones.
   const RuleDocument host_doc = hostTaskRules(spec, {info.address, cidr_, info.port_mappings}, chains_);
   for (Table t : tablesOf(host_doc)) {
-    SC_STEP(failpoint::check(t == Table::kNat ? "netns.host_rules_nat" : "netns.host_rules_filter"));
+    SC_STEP(failpoint::check("netns.host_rules"));
     auto text = renderInstall(host_doc, t);
     if (!text.ok()) return fail(std::move(text).error());
     auto del = renderRemove(host_doc, t, false);
@@ -428,7 +428,7 @@ Result<void> SandboxManager::setupHost() {
   if (!hs.ip_forward_previous.empty()) SC_TRY(deps_.system.sysctlSet(SysNet::kIpv4Forward, "1"));
   SC_TRY(failpoint::check("netns.host_base"));
   if (!have_chains) {
-    const RuleDocument base = hostBaseRules(chains_);
+    const RuleDocument base = hostBaseRules(chains_, cidr_);
     for (Table t : tablesOf(base)) {
       SC_ASSIGN_OR_RETURN(std::string text, renderInstall(base, t));
       SC_TRY(deps_.rules.restore("", base.family, text));
@@ -438,7 +438,7 @@ Result<void> SandboxManager::setupHost() {
 }
 
 Result<void> SandboxManager::removeBase() {
-  const RuleDocument base = hostBaseRules(chains_);
+  const RuleDocument base = hostBaseRules(chains_, cidr_);
   std::vector<std::string> errors;
   for (Table t : {Table::kFilter, Table::kNat}) {
     auto text = renderRemove(base, t, true);
@@ -547,12 +547,13 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
   found |= rec.has_value();
   const bool host_base = ::access(hostStatePath().c_str(), F_OK) == 0;
 
+  const auto t0 = std::chrono::steady_clock::now();
   // Host rules: exactly as applied when the record says so; else whatever carries the tag.
   if (host_base) {
     bool done = false;
     if (rec && rec->state == "applied") {
       const RuleDocument doc = hostTaskRules(rec->spec, {rec->address, cidr_, rec->port_mappings}, chains_);
-      done = true;
+      done = true;  // nothing to do when the task has no host rules
       for (Table t : {Table::kFilter, Table::kNat}) {
         auto text = renderRemove(doc, t, false);
         if (!text.ok() || (!text->empty() && !deps_.rules.restore("", 4, *text).ok())) done = false;
@@ -561,6 +562,7 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     if (!done) note(removeTaskHostRulesByTag(task));
   }
 
+  const auto t1 = std::chrono::steady_clock::now();
   // The veth (its eth0 end goes with it), then the namespace (its rules go with it).
   std::string veth;
   if (rec) {
@@ -579,6 +581,7 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     if (!r.ok()) errors.push_back(r.error().message);
     else found |= *r == Outcome::kRemoved;
   }
+  const auto t2 = std::chrono::steady_clock::now();
   const std::string hosts_dir = config_.etc_netns_dir + "/" + ns;
   if (::unlink((hosts_dir + "/hosts").c_str()) == 0) found = true;
   if (::rmdir(hosts_dir.c_str()) != 0 && errno != ENOENT) errors.push_back("failed to remove '" + hosts_dir + "': " + std::strerror(errno));
@@ -594,6 +597,7 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     }
   }
   if (errors.empty()) note(teardownHostIfIdle());
+  last_remove_ = {t1 - t0, t2 - t1, std::chrono::steady_clock::now() - t2};
   if (!errors.empty()) {
     return makeError(ErrorCode::kFailedPrecondition, "remove network of task", task, joinErrors(errors));
   }

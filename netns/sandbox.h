@@ -42,7 +42,7 @@ namespace sc::netns {
 inline constexpr const char* kApplyFailpoints[] = {
     "netns.lease",       "netns.host_setup",  "netns.bridge",    "netns.ip_forward",  "netns.host_base",
     "netns.record",      "netns.create_netns", "netns.create_veth", "netns.configure_task",
-    "netns.hosts_file",  "netns.task_rules",  "netns.host_rules_nat", "netns.host_rules_filter", "netns.commit",
+    "netns.hosts_file",  "netns.task_rules",  "netns.host_rules",  "netns.commit",
 };
 
 struct SandboxInfo {
@@ -61,6 +61,14 @@ struct SandboxInfo {
 struct ApplyTimings {
   std::chrono::nanoseconds create{0};
   std::chrono::nanoseconds rules{0};
+};
+
+// Where the last remove() spent its time (benchmarks): host rules, veth and namespace, files
+// and state.
+struct RemoveTimings {
+  std::chrono::nanoseconds rules{0};
+  std::chrono::nanoseconds kernel{0};
+  std::chrono::nanoseconds state{0};
 };
 
 struct ApplyResult {
@@ -93,6 +101,7 @@ class SandboxManager {
   // The rules of a live task, rendered (renderAllRules()).
   Result<std::string> renderRules(const SandboxInfo& info) const;
 
+  RemoveTimings lastRemoveTimings() const { return last_remove_; }
   const NetConfig& config() const { return config_; }
   const ChainNames& chains() const { return chains_; }
   std::string netnsName(const std::string& task_id) const { return config_.netns_prefix + task_id; }
@@ -121,6 +130,7 @@ class SandboxManager {
   Ipam ipam_;
   UniqueFd lock_fd_;
   std::mutex mu_;
+  RemoveTimings last_remove_;
 };
 
 // Spec <-> JSON (the task record; `scagent net show`).

@@ -3,12 +3,6 @@
 #include "netns/names.h"
 
 namespace sc::netns {
-namespace {
-
-Cidr hostCidr(const IpAddress& a) { return Cidr{a, a.family == 4 ? 32 : 128}; }
-
-}  // namespace
-
 RuleDocument taskNamespaceRules(const SandboxSpec& spec, const ChainNames& chains) {
   RuleDocument doc;
   const std::string tag = ruleComment(spec.task_id);
@@ -48,28 +42,10 @@ RuleDocument hostTaskRules(const SandboxSpec& spec, const TaskAddressing& a, con
     r.match.dport = m.host_port;
     doc.rules.push_back(r);
   }
-  Rule masq{.table = Table::kNat, .chain = chains.postrouting, .target = Target::masquerade(), .comment = tag};
-  masq.match.src = hostCidr(a.address);
-  masq.match.dst = a.task_cidr;
-  masq.match.not_dst = true;
-  doc.rules.push_back(masq);
-  if (!a.mappings.empty()) {
-    Rule hairpin{.table = Table::kNat, .chain = chains.postrouting, .target = Target::masquerade(), .comment = tag};
-    hairpin.match.src = a.task_cidr;
-    hairpin.match.dst = hostCidr(a.address);
-    hairpin.match.ctstate_dnat = true;
-    doc.rules.push_back(hairpin);
-  }
-  Rule in{.table = Table::kFilter, .chain = chains.forward, .target = Target::accept(), .comment = tag};
-  in.match.dst = hostCidr(a.address);
-  doc.rules.push_back(in);
-  Rule out{.table = Table::kFilter, .chain = chains.forward, .target = Target::accept(), .comment = tag};
-  out.match.src = hostCidr(a.address);
-  doc.rules.push_back(out);
   return doc;
 }
 
-RuleDocument hostBaseRules(const ChainNames& chains) {
+RuleDocument hostBaseRules(const ChainNames& chains, const Cidr& task_cidr) {
   RuleDocument doc;
   doc.chains = {{Table::kNat, chains.portmap}, {Table::kNat, chains.postrouting}, {Table::kFilter, chains.forward}};
   Rule pre{.table = Table::kNat, .chain = "PREROUTING", .target = Target::jump(chains.portmap), .comment = kAgentComment};
@@ -79,9 +55,21 @@ RuleDocument hostBaseRules(const ChainNames& chains) {
   out.match.not_dst = true;
   out.match.dst_type_local = true;
   Rule post{.table = Table::kNat, .chain = "POSTROUTING", .target = Target::jump(chains.postrouting), .comment = kAgentComment};
+  Rule masq{.table = Table::kNat, .chain = chains.postrouting, .target = Target::masquerade(), .comment = kAgentComment};
+  masq.match.src = task_cidr;
+  masq.match.dst = task_cidr;
+  masq.match.not_dst = true;
+  Rule hairpin{.table = Table::kNat, .chain = chains.postrouting, .target = Target::masquerade(), .comment = kAgentComment};
+  hairpin.match.src = task_cidr;
+  hairpin.match.dst = task_cidr;
+  hairpin.match.ctstate_dnat = true;
   Rule fwd{.table = Table::kFilter, .chain = "FORWARD", .target = Target::jump(chains.forward), .comment = kAgentComment,
            .insert = true};
-  doc.rules = {pre, out, post, fwd};
+  Rule in{.table = Table::kFilter, .chain = chains.forward, .target = Target::accept(), .comment = kAgentComment};
+  in.match.dst = task_cidr;
+  Rule from{.table = Table::kFilter, .chain = chains.forward, .target = Target::accept(), .comment = kAgentComment};
+  from.match.src = task_cidr;
+  doc.rules = {pre, out, post, masq, hairpin, fwd, in, from};
   return doc;
 }
 
@@ -100,10 +88,10 @@ Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing
     return ok();
   };
   SC_TRY(section("task namespace " + netns_name + ": iptables-restore --noflush --wait", taskNamespaceRules(spec, chains)));
-  SC_TRY(section("host, task " + spec.task_id + ": iptables-restore --noflush --wait (one call per table)",
+  SC_TRY(section("host, task " + spec.task_id + ": iptables-restore --noflush --wait (only port mappings)",
                  hostTaskRules(spec, a, chains)));
   SC_TRY(section("host, shared by every task, installed with the first: iptables-restore --noflush --wait",
-                 hostBaseRules(chains)));
+                 hostBaseRules(chains, a.task_cidr)));
   return out;
 }
 

@@ -51,7 +51,7 @@ TEST_F(SandboxTest, AppliesInOrderAndRecordsTheTask) {
                              "createVeth scv02 sc-t1/eth0 master scbr0",
                              "configureTask sc-t1 eth0 10.9.0.2/24 via 10.9.0.1",
                          }));
-  ASSERT_EQ(rules_.ops.size(), 5u);  // base nat, base filter, task ns nat, task host nat, task host filter
+  ASSERT_EQ(rules_.ops.size(), 4u);  // base nat, base filter, task namespace nat, the task's host nat
   EXPECT_TRUE(rules_.ops[0].starts_with("restore host\n*nat\n:SC_PORTMAP - [0:0]\n"));
   EXPECT_TRUE(rules_.ops[2].starts_with("restore /run/netns/sc-t1\n*nat\n:SC_INGRESS"));
   EXPECT_NE(rules_.ops[3].find("-j DNAT --to-destination 10.9.0.2:36547"), std::string::npos);
@@ -65,7 +65,7 @@ TEST_F(SandboxTest, AppliesInOrderAndRecordsTheTask) {
   auto again = mgr_->apply(spec("t1"));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->outcome, Outcome::kAlreadyPresent);
-  EXPECT_EQ(rules_.ops.size(), 5u);
+  EXPECT_EQ(rules_.ops.size(), 4u);
   SandboxSpec changed = spec("t1");
   changed.intercepts[0].listener_port = 40000;
   auto refused = mgr_->apply(changed);
@@ -82,9 +82,10 @@ TEST_F(SandboxTest, RemoveUndoesExactlyWhatApplyDidAndRestoresTheHost) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, Outcome::kRemoved);
   EXPECT_EQ(kernel_.ops, (std::vector<std::string>{"deleteLink scv02", "deleteNetns sc-t1"}));
-  ASSERT_EQ(rules_.ops.size(), 2u);  // the task's filter and nat rules, with -D
-  EXPECT_NE(rules_.ops[0].find("-D SC_FORWARD -d 10.9.0.2/32"), std::string::npos);
-  EXPECT_EQ(rules_.ops[1].find("sc:t2"), std::string::npos);
+  ASSERT_EQ(rules_.ops.size(), 1u);  // the task's port mapping, with -D
+  EXPECT_EQ(rules_.ops[0],
+            "restore host\n*nat\n-D SC_PORTMAP -p tcp -m tcp --dport 49153 -m comment --comment sc:t1 -j DNAT "
+            "--to-destination 10.9.0.2:36547\nCOMMIT\n");
   EXPECT_EQ(system_.ip_forward, "1");  // t2 still needs it
   ASSERT_TRUE(mgr_->remove("t2").ok());
   EXPECT_EQ(system_.ip_forward, "0");
@@ -96,15 +97,15 @@ TEST_F(SandboxTest, RemoveUndoesExactlyWhatApplyDidAndRestoresTheHost) {
   EXPECT_EQ(*readFile(config_.state_dir + "/ipam.json"), "{\n  \"cidr\": \"10.9.0.0/24\",\n  \"addresses\": {},\n  \"ports\": {}\n}\n");
 }
 
-TEST_F(SandboxTest, AFailedHostTableRollsBackTheOtherAndEverythingBefore) {
-  rules_.fail_on_call = 5;  // the task's host filter rules
+TEST_F(SandboxTest, AFailedHostTransactionRollsBackEverythingBefore) {
+  rules_.fail_on_call = 4;  // the task's host rules
   auto r = mgr_->apply(spec("t1"));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("refused"), std::string::npos);
-  // The nat rules just applied are deleted, then the veth, the namespace, and the host base.
-  ASSERT_GE(rules_.ops.size(), 7u);
-  EXPECT_TRUE(rules_.ops[5].starts_with("restore host\n*nat\n-D SC_POSTROUTING")) << rules_.ops[5];
-  EXPECT_NE(rules_.ops[5].find("-D SC_PORTMAP -p tcp -m tcp --dport 49153"), std::string::npos);
+  // The veth and the namespace go, then the shared base the first task installed.
+  ASSERT_EQ(rules_.ops.size(), 6u);
+  EXPECT_TRUE(rules_.ops[4].starts_with("restore host\n*filter\n-D SC_FORWARD -s 10.9.0.0/24")) << rules_.ops[4];
+  EXPECT_NE(rules_.ops[5].find("-X SC_PORTMAP"), std::string::npos);
   EXPECT_TRUE(kernel_.links.empty());
   EXPECT_TRUE(kernel_.namespaces.empty());
   EXPECT_EQ(system_.ip_forward, "0");
