@@ -1,4 +1,5 @@
 #include "agent/cli.h"
+#include "agent/cli_net.h"
 
 #include <map>
 #include <optional>
@@ -33,6 +34,9 @@ constexpr const char* kUsage =
     "      the configuration is wrong. FILEs are the JSON you give the aws CLI\n"
     "      (register-task-definition, create-service, create-cluster --cli-input-json); the\n"
     "      namespace file is a snapshot as docs/service-connect-model.md describes.\n"
+    "  net up|down|show --task ID [--plan FILE] [settings]; net recover [--remove-orphans]\n"
+    "      Create, remove or show one task's network sandbox (namespace, veth, address, rules,\n"
+    "      hosts file) from a plan printed by `scagent plan`; `scagent net` lists the settings.\n"
     "  version\n"
     "      Print the version.\n";
 
@@ -171,6 +175,7 @@ int runCli(const std::vector<std::string>& args, CliIo io) {
   }
   if (cmd == "check-host") return cmdCheckHost(args, io);
   if (cmd == "plan") return cmdPlan(args, io);
+  if (cmd == "net") return cmdNet(args, io);
   return usageError(io, "unknown command '" + cmd + "'");
 }
 

@@ -1,0 +1,45 @@
+// The rules of one task, built from its spec: pure functions, golden-tested.
+//
+// In the task namespace (nat):
+//   PREROUTING -p tcp -m addrtype ! --src-type LOCAL -j <P>_INGRESS     (when anything is intercepted)
+//   <P>_INGRESS -p tcp --dport <containerPort> -j REDIRECT --to-ports <listenerPort>
+//   OUTPUT -d <vip range> -p tcp -j <P>_EGRESS                          (non-loopback VIP range only)
+//   <P>_EGRESS -d <vip range> -p tcp -j REDIRECT --to-ports <egress listener>
+// On the host, per task (bridge port mappings only; nat):
+//   <P>_PORTMAP -p <proto> --dport <hostPort> -j DNAT --to-destination <taskIP>:<port>
+// Host base (once, shared by every task; comment sc:agent):
+//   nat PREROUTING -m addrtype --dst-type LOCAL -j <P>_PORTMAP
+//   nat OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j <P>_PORTMAP
+//   nat POSTROUTING -j <P>_POSTROUTING
+//   <P>_POSTROUTING -s <task CIDR> ! -d <task CIDR> -j MASQUERADE
+//   <P>_POSTROUTING -s <task CIDR> -d <task CIDR> -m conntrack --ctstate DNAT -j MASQUERADE  (hairpin)
+//   filter -I FORWARD -j <P>_FORWARD
+//   <P>_FORWARD -d <task CIDR> -j ACCEPT ; <P>_FORWARD -s <task CIDR> -j ACCEPT
+// Everything that can be said of the whole task CIDR lives in the base: per-task host rules
+// cost an nf_tables transaction (and a deletion an RCU grace period) on every start and stop.
+// docs/networking.md explains each rule.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "netns/rules.h"
+#include "netns/spec.h"
+
+namespace sc::netns {
+
+struct TaskAddressing {
+  IpAddress address;
+  Cidr task_cidr;
+  std::vector<PortMapping> mappings;  // host ports resolved
+};
+
+RuleDocument taskNamespaceRules(const SandboxSpec& spec, const ChainNames& chains);
+RuleDocument hostTaskRules(const SandboxSpec& spec, const TaskAddressing& addressing, const ChainNames& chains);
+RuleDocument hostBaseRules(const ChainNames& chains, const Cidr& task_cidr);
+
+// Every document of a task as one readable text (golden files, `scagent net show`).
+Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing& addressing, const ChainNames& chains,
+                                   const std::string& netns_name);
+
+}  // namespace sc::netns

@@ -1,0 +1,152 @@
+// SandboxManager over fakes: the exact order of kernel and rule operations, rollback, idempotency.
+#include "netns/sandbox.h"
+
+#include <gtest/gtest.h>
+
+#include "common/failpoint.h"
+#include "common/file.h"
+#include "common/strings.h"
+#include "tests/support/netns/fakes.h"
+#include "tests/support/temp_dir.h"
+
+namespace sc::netns {
+namespace {
+
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.state_dir = dir_.path() + "/state";
+    config_.etc_netns_dir = dir_.path() + "/etc-netns";
+    config_.task_cidr = "10.9.0.0/24";
+    auto m = SandboxManager::create(config_, {kernel_, rules_, system_});
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    mgr_ = std::move(m).value();
+  }
+  void TearDown() override { ASSERT_TRUE(failpoint::set("").ok()); }
+
+  SandboxSpec spec(const std::string& task) {
+    SandboxSpec s;
+    s.task_id = task;
+    s.hostname = task;
+    s.intercepts = {{80, 36547}};
+    s.port_mappings = {{"ingress", Proto::kTcp, 0, 36547}};
+    s.hosts = {{"127.255.0.3", "db"}};
+    return s;
+  }
+
+  testing::TempDir dir_;
+  NetConfig config_;
+  testing::FakeNetworkKernel kernel_;
+  testing::FakeRuleApplier rules_;
+  testing::FakeHostSystem system_;
+  std::unique_ptr<SandboxManager> mgr_;
+};
+
+TEST_F(SandboxTest, AppliesInOrderAndRecordsTheTask) {
+  auto r = mgr_->apply(spec("t1"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(kernel_.ops, (std::vector<std::string>{
+                             "ensureBridge scbr0 10.9.0.1/24",
+                             "createNetns sc-t1",
+                             "createVeth scv02 sc-t1/eth0 master scbr0",
+                             "configureTask sc-t1 eth0 10.9.0.2/24 via 10.9.0.1",
+                         }));
+  ASSERT_EQ(rules_.ops.size(), 4u);  // base nat, base filter, task namespace nat, the task's host nat
+  EXPECT_TRUE(rules_.ops[0].starts_with("restore host\n*nat\n:SC_PORTMAP - [0:0]\n"));
+  EXPECT_TRUE(rules_.ops[2].starts_with("restore /run/netns/sc-t1\n*nat\n:SC_INGRESS"));
+  EXPECT_NE(rules_.ops[3].find("-j DNAT --to-destination 10.9.0.2:36547"), std::string::npos);
+  EXPECT_EQ(system_.ip_forward, "1");
+  EXPECT_EQ(r->info.port_mappings[0].host_port, 49153);
+  auto hosts = readFile(config_.etc_netns_dir + "/sc-t1/hosts");
+  ASSERT_TRUE(hosts.ok());
+  EXPECT_NE(hosts->find("10.9.0.2\tt1\n127.255.0.3\tdb\n"), std::string::npos);
+
+  // Idempotent, and a changed spec is refused.
+  auto again = mgr_->apply(spec("t1"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, Outcome::kAlreadyPresent);
+  EXPECT_EQ(rules_.ops.size(), 4u);
+  SandboxSpec changed = spec("t1");
+  changed.intercepts[0].listener_port = 40000;
+  auto refused = mgr_->apply(changed);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(SandboxTest, RemoveUndoesExactlyWhatApplyDidAndRestoresTheHost) {
+  ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
+  ASSERT_TRUE(mgr_->apply(spec("t2")).ok());
+  kernel_.ops.clear();
+  rules_.ops.clear();
+  auto r = mgr_->remove("t1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, Outcome::kRemoved);
+  EXPECT_EQ(kernel_.ops, (std::vector<std::string>{"deleteLink scv02", "deleteNetns sc-t1"}));
+  ASSERT_EQ(rules_.ops.size(), 1u);  // the task's port mapping, with -D
+  EXPECT_EQ(rules_.ops[0],
+            "restore host\n*nat\n-D SC_PORTMAP -p tcp -m tcp --dport 49153 -m comment --comment sc:t1 -j DNAT "
+            "--to-destination 10.9.0.2:36547\nCOMMIT\n");
+  EXPECT_EQ(system_.ip_forward, "1");  // t2 still needs it
+  ASSERT_TRUE(mgr_->remove("t2").ok());
+  EXPECT_EQ(system_.ip_forward, "0");
+  EXPECT_TRUE(kernel_.links.empty());  // the bridge the agent created went with the last task
+  EXPECT_TRUE(kernel_.namespaces.empty());
+  auto absent = mgr_->remove("t2");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_EQ(*absent, Outcome::kAbsent);
+  EXPECT_EQ(*readFile(config_.state_dir + "/ipam.json"), "{\n  \"cidr\": \"10.9.0.0/24\",\n  \"addresses\": {},\n  \"ports\": {}\n}\n");
+}
+
+TEST_F(SandboxTest, AFailedHostTransactionRollsBackEverythingBefore) {
+  rules_.fail_on_call = 4;  // the task's host rules
+  auto r = mgr_->apply(spec("t1"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("refused"), std::string::npos);
+  // The veth and the namespace go, then the shared base the first task installed.
+  ASSERT_EQ(rules_.ops.size(), 6u);
+  EXPECT_TRUE(rules_.ops[4].starts_with("restore host\n*filter\n-D SC_FORWARD -s 10.9.0.0/24")) << rules_.ops[4];
+  EXPECT_NE(rules_.ops[5].find("-X SC_PORTMAP"), std::string::npos);
+  EXPECT_TRUE(kernel_.links.empty());
+  EXPECT_TRUE(kernel_.namespaces.empty());
+  EXPECT_EQ(system_.ip_forward, "0");
+  EXPECT_FALSE(readFile(config_.state_dir + "/host.json").ok());
+  EXPECT_FALSE(readFile(config_.state_dir + "/tasks/t1.json").ok());
+  rules_.fail_on_call = 0;
+  auto again = mgr_->apply(spec("t1"));
+  EXPECT_TRUE(again.ok()) << again.error().message;
+}
+
+TEST_F(SandboxTest, BadInputRunsNothing) {
+  SandboxSpec bad = spec("t1");
+  bad.hosts.push_back({"127.255.0.9", "evil\n1.2.3.4 x"});
+  EXPECT_FALSE(mgr_->apply(bad).ok());
+  SandboxSpec bad_id = spec("../etc");
+  EXPECT_FALSE(mgr_->apply(bad_id).ok());
+  EXPECT_FALSE(mgr_->remove("a/b").ok());
+  EXPECT_TRUE(kernel_.ops.empty());
+  EXPECT_TRUE(rules_.ops.empty());
+}
+
+TEST_F(SandboxTest, SpecRoundTripsThroughJson) {
+  SandboxSpec s = spec("t1");
+  s.egress = EgressRedirect{*Cidr::parse("198.18.0.0/16"), 15001};
+  auto back = specFromJson(specToJson(s));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(specToJson(*back), specToJson(s));
+}
+
+TEST_F(SandboxTest, ConfigIsChecked) {
+  NetConfig c;
+  EXPECT_TRUE(validateConfig(c).ok());
+  c.veth_prefix = "averylongprefix";
+  EXPECT_FALSE(validateConfig(c).ok());
+  c = NetConfig{};
+  c.task_cidr = "127.0.0.0/16";
+  EXPECT_FALSE(validateConfig(c).ok());
+  c = NetConfig{};
+  c.chain_prefix = "sc";
+  EXPECT_FALSE(validateConfig(c).ok());
+}
+
+}  // namespace
+}  // namespace sc::netns
