@@ -91,8 +91,9 @@ struct ChildPlan {
   close(p.go_fd);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(rep, kStepPrivate);
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
-  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
+  // Bind sources first: a source under /tmp would be hidden by the private /tmp.
   if (p.hosts && mount(p.hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
   if (mount(p.run_dir, p.run_dir, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRunDir);
   if (mountSetattr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) != 0) fail(rep, kStepReadOnly);
   if (mountSetattr("/tmp", 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepTmpRw);
