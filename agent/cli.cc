@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 
+#include "agent/cli_proxy.h"
 #include "agent/config.h"
 #include "agent/host_check.h"
 #include "common/file.h"
@@ -33,6 +34,9 @@ constexpr const char* kUsage =
     "      the configuration is wrong. FILEs are the JSON you give the aws CLI\n"
     "      (register-task-definition, create-service, create-cluster --cli-input-json); the\n"
     "      namespace file is a snapshot as docs/service-connect-model.md describes.\n"
+    "  proxy up|down|status --task ID --plan FILE [--netns PATH] [--run-root DIR]\n"
+    "       [--uid N] [--gid N] [--drain-seconds N] [--wait-seconds N]\n"
+    "      Run, drain and stop, or probe one task's proxy (HAProxy) from a plan (`scagent plan`).\n"
     "  version\n"
     "      Print the version.\n";
 
@@ -171,6 +175,7 @@ int runCli(const std::vector<std::string>& args, CliIo io) {
   }
   if (cmd == "check-host") return cmdCheckHost(args, io);
   if (cmd == "plan") return cmdPlan(args, io);
+  if (cmd == "proxy") return cmdProxy(args, io);
   return usageError(io, "unknown command '" + cmd + "'");
 }
 
