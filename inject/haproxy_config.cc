@@ -92,7 +92,11 @@ std::string ingressName(const IngressSpec& in) {
 std::string egressName(const EgressSpec& eg) {
   return "egress_" + safeName(eg.dns_name) + "_" + std::to_string(eg.port);
 }
-std::string slotName(int index) { return "s" + std::to_string(index); }
+std::string slotName(int index) {
+  std::string s = "s";  // not "s" + to_string(): g++ 12 -O3 reports a false -Wrestrict
+  s += std::to_string(index);
+  return s;
+}
 std::string adminSocketPath(const std::string& run_dir) { return run_dir + "/admin.sock"; }
 std::string httpSocketPath(const std::string& run_dir) { return run_dir + "/http.sock"; }
 std::string masterSocketPath(const std::string& run_dir) { return run_dir + "/master.sock"; }

@@ -57,7 +57,8 @@ NetFixture::~NetFixture() {
 
 std::string NetFixture::addTask(const std::string& name, int host) {
   const std::string ns = nsName(name);
-  const std::string hub_if = "v" + std::to_string(host);
+  std::string hub_if = "v";  // not "v" + to_string(): g++ 12 -O3 false -Wrestrict
+  hub_if += std::to_string(host);
   run({"netns", "add", ns});
   hosts_[name] = host;
   run({"-n", nsName("hub"), "link", "add", hub_if, "type", "veth", "peer", "name", "eth0", "netns", ns});
