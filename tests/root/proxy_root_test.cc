@@ -335,5 +335,50 @@ TEST_F(ProxyRootTest, DrainStopsIngressThenTeardownLeavesNothing) {
   s.proxy.reset();
 }
 
+TEST_F(ProxyRootTest, DrainLetsInFlightRequestsFinishAndRefusesNewOnes) {
+  Task& s = startServer("s1", 11);
+  ASSERT_TRUE(s.proxy);
+  std::vector<testing::GetResult> slow;
+  std::thread in_flight([&] { slow = testing::getInNetns(s.netns, "http://127.0.0.1:99/cgi-bin/slow", 1); });
+  // Wait until the proxy counts the request on its ingress frontend.
+  for (int i = 0; i < 200; ++i) {
+    auto n = s.proxy->driver().ingressSessions();
+    if (n.ok() && *n > 0) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  std::vector<testing::GetResult> refused;
+  std::thread late([&] {
+    std::this_thread::sleep_for(300ms);
+    refused = testing::getInNetns(s.netns, "http://127.0.0.1:99/id", 1);
+  });
+  ASSERT_TRUE(s.proxy->stop({.drain = 10s, .kill_after = 3s}, realClock()).ok());
+  in_flight.join();
+  late.join();
+  ASSERT_EQ(slow.size(), 1u);
+  EXPECT_EQ(slow[0].status, 200) << slow[0].error;
+  EXPECT_EQ(slow[0].body, "slow");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].status, 0);  // not accepted while draining
+  s.proxy.reset();
+}
+
+TEST_F(ProxyRootTest, AccessLogsFollowTheServiceConfiguration) {
+  inject::ProxyConfig c;
+  c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db"}, .listener_port = kOverridePort,
+                       .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
+  c.log.access = inject::AccessLogFormat::kJson;
+  Task& s = startTask("s1", 11, c, true);
+  ASSERT_TRUE(s.proxy);
+  auto r = testing::getInNetns(s.netns, "http://127.0.0.1:99/id?secret=1", 1);
+  ASSERT_EQ(r[0].status, 200);
+  std::string log;
+  for (int i = 0; i < 100 && log.find("\"status\":200") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+    log = orEmpty(readFile(s.proxy->logPath()));
+  }
+  EXPECT_NE(log.find("\"path\":\"/id\",\"status\":200"), std::string::npos) << log;
+  EXPECT_EQ(log.find("secret"), std::string::npos);  // query strings only when includeQueryParameters
+}
+
 }  // namespace
 }  // namespace sc

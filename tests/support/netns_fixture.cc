@@ -124,6 +124,11 @@ std::unique_ptr<BackgroundProcess> startHttpd(const std::string& netns_path, con
     f << "#!/bin/sh\nprintf 'Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nfail'\n";
   }
   ::chmod((dir + "/cgi-bin/fail").c_str(), 0755);
+  {
+    std::ofstream f(dir + "/cgi-bin/slow");
+    f << "#!/bin/sh\nsleep 1\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslow'\n";
+  }
+  ::chmod((dir + "/cgi-bin/slow").c_str(), 0755);
   auto p = std::make_unique<BackgroundProcess>(
       netns_path, std::vector<std::string>{"/bin/busybox", "httpd", "-f", "-p", std::to_string(port), "-h", dir});
   // Wait until it answers.

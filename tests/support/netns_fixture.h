@@ -50,7 +50,7 @@ class BackgroundProcess {
 };
 
 // busybox httpd serving `dir` on `port` in the namespace; `dir/id` holds `id`, and
-// `dir/cgi-bin/fail` answers 500.
+// `dir/cgi-bin/fail` answers 500, `dir/cgi-bin/slow` answers 200 after 1 s.
 std::unique_ptr<BackgroundProcess> startHttpd(const std::string& netns_path, const std::string& dir,
                                               const std::string& id, int port);
 
