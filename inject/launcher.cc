@@ -142,11 +142,11 @@ struct ChildPlan {
   if (init == 0) containerInit(p);
   // Only the init reports from here on.
   [[maybe_unused]] ssize_t n = write(rep, &init, sizeof init);
-  close(rep);
-  close(p.go_fd);
-  for (int fd : {p.netns_fd, p.stdin_fd, p.log_fd}) {
-    if (fd >= 0) close(fd);
-  }
+  // Hold nothing of the agent's: its stdio (a caller may wait for EOF on it) and every other fd.
+  dup2(p.stdin_fd, 0);
+  dup2(p.stdin_fd, 1);
+  dup2(p.stdin_fd, 2);
+  close_range(3, ~0u, 0);
   // Ignore job-control and terminal signals aimed at the whole group; the agent signals the init.
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);

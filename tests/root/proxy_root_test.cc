@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,11 +15,13 @@
 
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/process.h"
 #include "common/http_client.h"
 #include "common/strings.h"
 #include "health/health.h"
 #include "health/proxy_prober.h"
 #include "inject/proxy_instance.h"
+#include "tests/support/golden.h"
 #include "tests/support/netns_fixture.h"
 #include "tests/support/root_guard.h"
 #include "tests/support/temp_dir.h"
@@ -378,6 +382,56 @@ TEST_F(ProxyRootTest, AccessLogsFollowTheServiceConfiguration) {
   }
   EXPECT_NE(log.find("\"path\":\"/id\",\"status\":200"), std::string::npos) << log;
   EXPECT_EQ(log.find("secret"), std::string::npos);  // query strings only when includeQueryParameters
+}
+
+// `scagent proxy up|status|down` on the seed example's plan. The CLI exits while the proxy runs, so
+// its shim is re-parented: this test makes itself the subreaper to reap it and leave nothing behind.
+TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {
+  const std::string scagent = std::string(SC_BINARY_DIR) + "/agent/scagent";
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+  const std::string ns = net_->addTask("cli", 30);
+  const std::string task = net_->prefix() + "cli";
+  auto plan = runProcess({.path = scagent, .args = {"plan", "--task-definition",
+                                                    testing::sourcePath("examples/seed-example/task-definition.json"),
+                                                    "--service", testing::sourcePath("examples/seed-example/service.json"),
+                                                    "--seed", "1"}});
+  ASSERT_TRUE(plan.ok() && plan->success());
+  const std::string plan_file = tmp_.file("plan.json");
+  testing::writeTestFile(plan_file, plan->out);
+  auto cli = [&](const std::string& verb) {
+    return runProcess({.path = scagent,
+                       .args = {"proxy", verb, "--task", task, "--plan", plan_file, "--netns", ns, "--drain-seconds", "1"},
+                       .timeout = std::chrono::milliseconds(30000)});
+  };
+  auto up = cli("up");
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->exit_code, 0) << up->out << up->err;
+  EXPECT_NE(up->out.find("\"state\":\"HEALTHY\""), std::string::npos) << up->out;
+  auto again = cli("up");  // adopts: the same pid, never a second proxy
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->exit_code, 0);
+  auto pidOf = [](const std::string& out) { return out.substr(out.find("\"pid\":"), out.find(",\"running\"") - out.find("\"pid\":")); };
+  EXPECT_EQ(pidOf(up->out), pidOf(again->out));
+  auto status = cli("status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->exit_code, 0) << status->out;
+  auto down = cli("down");
+  ASSERT_TRUE(down.ok());
+  EXPECT_EQ(down->exit_code, 0) << down->err;
+  auto after = cli("status");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists("/run/scagent/tasks/" + task));
+  EXPECT_FALSE(std::filesystem::exists("/run/scagent/tasks/" + task + ".hosts"));
+  EXPECT_FALSE(std::filesystem::exists(inject::TaskCgroup::memoryDir("scagent-" + task)));
+  // Reap the re-parented shim(s).
+  for (int i = 0; i < 100; ++i) {
+    int st = 0;
+    pid_t r = ::waitpid(-1, &st, WNOHANG);
+    if (r < 0) break;
+    if (r == 0) std::this_thread::sleep_for(10ms);
+  }
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 }
 
 }  // namespace
