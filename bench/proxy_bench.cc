@@ -184,7 +184,8 @@ WrkResult wrk(const std::string& netns, const std::string& url, int threads, int
 }
 
 struct Mem {
-  long rss_kb = 0, pss_kb = 0;
+  long rss_kb = 0, pss_kb = 0;  // summed over master and worker
+  long max_rss_kb = 0;          // the larger single process
 };
 long kbField(const std::string& text, const std::string& key) {
   for (const std::string& l : sc::split(text, '\n')) {
@@ -199,7 +200,10 @@ Mem memoryOf(ProxyInstance& p) {
   for (pid_t pid : *pids) {
     auto st = sc::readFile("/proc/" + std::to_string(pid) + "/status");
     auto sm = sc::readFile("/proc/" + std::to_string(pid) + "/smaps_rollup");
-    if (st.ok()) m.rss_kb += kbField(*st, "VmRSS");
+    if (st.ok()) {
+      m.rss_kb += kbField(*st, "VmRSS");
+      m.max_rss_kb = std::max(m.max_rss_kb, kbField(*st, "VmRSS"));
+    }
     if (sm.ok()) m.pss_kb += kbField(*sm, "Pss");
   }
   return m;
@@ -257,6 +261,8 @@ int trafficBench(int rounds, int seconds) {
           Mem c = memoryOf(**client), s = memoryOf(**server);
           load_c.rss_kb = std::max(load_c.rss_kb, c.rss_kb);
           load_c.pss_kb = std::max(load_c.pss_kb, c.pss_kb);
+          load_c.max_rss_kb = std::max(load_c.max_rss_kb, c.max_rss_kb);
+          load_s.max_rss_kb = std::max(load_s.max_rss_kb, s.max_rss_kb);
           load_s.rss_kb = std::max(load_s.rss_kb, s.rss_kb);
           load_s.pss_kb = std::max(load_s.pss_kb, s.pss_kb);
         }
@@ -286,11 +292,15 @@ int trafficBench(int rounds, int seconds) {
     std::cout << "  " << k << ": " << median(rps[k]) << " req/s [" << pct(rps[k], 0) << "-" << pct(rps[k], 1) << "]"
               << " = " << 100 * median(rps[k]) / std::max(1.0, median(rps["direct"])) << " % of direct\n";
   }
-  std::cout << "proxy memory (master + worker), KiB:\n"
-            << "  client proxy idle: VmRSS " << idle_c.rss_kb << ", Pss " << idle_c.pss_kb << "\n"
-            << "  server proxy idle: VmRSS " << idle_s.rss_kb << ", Pss " << idle_s.pss_kb << "\n"
-            << "  client proxy under load: VmRSS " << load_c.rss_kb << ", Pss " << load_c.pss_kb << "\n"
-            << "  server proxy under load: VmRSS " << load_s.rss_kb << ", Pss " << load_s.pss_kb << "\n";
+  auto mem = [](const char* what, const Mem& m) {
+    std::cout << "  " << what << ": Pss " << m.pss_kb << ", VmRSS sum " << m.rss_kb << ", largest process VmRSS "
+              << m.max_rss_kb << "\n";
+  };
+  std::cout << "proxy memory (master + worker), KiB:\n";
+  mem("client proxy idle", idle_c);
+  mem("server proxy idle", idle_s);
+  mem("client proxy under load", load_c);
+  mem("server proxy under load", load_s);
   std::cout << "wrk error lines: " << errors << "\n";
   (void)(*client)->destroy();
   (void)(*server)->destroy();
