@@ -260,7 +260,7 @@ TEST_F(ProxyRootTest, MembershipChangesUnderLoadLoseNothingAndNeverRestart) {
 }
 
 TEST_F(ProxyRootTest, SlotsRunningOutReloadsHitlessly) {
-  for (int i = 1; i <= 3; ++i) startServer("s" + std::to_string(i), 10 + i);
+  for (const char* s : {"s1", "s2", "s3"}) startServer(s, 10 + (s[1] - '0'));
   inject::ProxyConfig c;
   inject::EgressSpec e{.dns_name = "db", .vip = kVip, .port = 81, .discovery_name = "db",
                        .protocol = inject::ProxyProtocol::kHttp, .upstreams = upstreams({"s1"}), .slots = 1};

@@ -41,10 +41,53 @@ void removeStale(pid_t self) {
   }
 }
 
+// The pid in "<prefix><pid>-…", or 0.
+pid_t ownerPid(const std::string& name, const std::string& prefix) {
+  if (!name.starts_with(prefix)) return 0;
+  size_t dash = name.find('-', prefix.size());
+  if (dash == std::string::npos) return 0;
+  return static_cast<pid_t>(std::atoi(name.substr(prefix.size(), dash - prefix.size()).c_str()));
+}
+
+void killAndRemoveCgroup(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.is_directory()) killAndRemoveCgroup(e.path());
+  }
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream procs(dir / "cgroup.procs");
+    pid_t pid;
+    bool any = false;
+    while (procs >> pid) {
+      ::kill(pid, SIGKILL);
+      any = true;
+    }
+    if (!any) break;
+    usleep(10'000);
+  }
+  ::rmdir(dir.c_str());
+}
+
+// Proxies, cgroups and run directories of earlier test processes that died before cleaning up.
+void removeStaleProxies(pid_t self) {
+  std::error_code ec;
+  for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"}) {
+    for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+      pid_t pid = ownerPid(e.path().filename().string(), "scagent-sct");
+      if (pid > 0 && (pid == self || !pidAlive(pid)) && e.is_directory()) killAndRemoveCgroup(e.path());
+    }
+  }
+  for (const auto& e : std::filesystem::directory_iterator("/run/scagent/tasks", ec)) {
+    pid_t pid = ownerPid(e.path().filename().string(), "sct");
+    if (pid > 0 && (pid == self || !pidAlive(pid))) std::filesystem::remove_all(e.path(), ec);
+  }
+}
+
 }  // namespace
 
 NetFixture::NetFixture() : prefix_("sct" + std::to_string(getpid()) + "-") {
   removeStale(getpid());
+  removeStaleProxies(getpid());
   run({"netns", "add", nsName("hub")});
   run({"-n", nsName("hub"), "link", "add", "br0", "type", "bridge"});
   run({"-n", nsName("hub"), "link", "set", "br0", "up"});

@@ -2,7 +2,8 @@
 // Everything lives in namespaces named "sct<pid>-<name>": a hub namespace holding a bridge, and one
 // namespace per task with eth0 on that bridge, lo up, an address from 10.77.0.0/24 and, on
 // request, the ingress REDIRECT rule. Nothing touches the host's own network namespace. Stale
-// namespaces of earlier, dead test processes are removed first; the destructor removes ours.
+// namespaces, proxy cgroups ("scagent-sct<pid>-*") and run directories of earlier, dead test
+// processes are removed first; the destructor removes our namespaces.
 #pragma once
 
 #include <sys/types.h>
