@@ -357,11 +357,18 @@ Result<void> Container::signal(int sig) {
   return ok();
 }
 
-void Container::reap() {
-  if (!shim_is_child_) return;
-  int st = 0;
-  pid_t r = waitpid(record_.shim_pid, &st, WNOHANG);
-  if (r == record_.shim_pid || (r < 0 && errno == ECHILD)) shim_is_child_ = false;
+void Container::reap(std::chrono::milliseconds wait) {
+  const auto end = std::chrono::steady_clock::now() + wait;
+  while (shim_is_child_) {
+    int st = 0;
+    pid_t r = waitpid(record_.shim_pid, &st, WNOHANG);
+    if (r == record_.shim_pid || (r < 0 && errno != EINTR)) {
+      shim_is_child_ = false;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= end) break;
+    usleep(1000);
+  }
 }
 
 }  // namespace sc::inject

@@ -75,8 +75,8 @@ class Container {
   // Waits up to `timeout` for the init to exit; true when it did.
   bool waitExit(std::chrono::milliseconds timeout);
   Result<void> signal(int sig);
-  // Reaps the shim if it is our child. Safe to call many times.
-  void reap();
+  // Reaps the shim if it is our child, waiting up to `wait` for it to exit. Safe to call many times.
+  void reap(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
 
  private:
   ContainerRecord record_;

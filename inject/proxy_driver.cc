@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/file.h"
+#include "common/strings.h"
 
 namespace sc::inject {
 
@@ -112,7 +113,9 @@ Result<int64_t> HaproxyDriver::ingressSessions() {
     auto sv = row.find("svname");
     auto cur = row.find("scur");
     if (px == row.end() || sv == row.end() || cur == row.end()) continue;
-    if (px->second.starts_with("ingress_") && sv->second == "FRONTEND") total += std::stoll(cur->second.empty() ? "0" : cur->second);
+    if (px->second.starts_with("ingress_") && sv->second == "FRONTEND") {
+      total += static_cast<int64_t>(parseUint(cur->second, INT32_MAX).value_or(0));
+    }
   }
   return total;
 }

@@ -108,7 +108,8 @@ Result<void> ProxyInstance::killAll(std::chrono::milliseconds wait) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  container_.reap();
+  // The shim exits right after its init; reap it so restarts leave no zombies behind.
+  container_.reap(wait);
   return ok();
 }
 
