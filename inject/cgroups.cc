@@ -1,5 +1,6 @@
 #include "inject/cgroups.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -73,6 +74,17 @@ Result<int64_t> readInt(const std::string& file) {
   return static_cast<int64_t>(*v);
 }
 
+// cgroupfs files take one write(2) in place (no temporary file and rename).
+Result<void> writeControlFile(const std::string& path, std::string_view value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errnoError(errno, "open", path);
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) return errnoError(err, "write", path);
+  return ok();
+}
+
 }  // namespace
 
 CgroupMode detectCgroupMode() {
@@ -100,7 +112,7 @@ Result<std::unique_ptr<TaskCgroup>> TaskCgroup::create(const CgroupSpec& spec) {
   h->mode = detectCgroupMode();
   if (h->mode == CgroupMode::kV2) {
     // Children of the task cgroup need the controllers delegated to them.
-    SC_TRY(writeFileAtomic("/sys/fs/cgroup/cgroup.subtree_control", "+memory +cpu"));
+    SC_TRY(writeControlFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory +cpu"));
   }
   SC_ASSIGN_OR_RETURN(h->task, build(spec.task_cgroup, spec.task_memory_bytes, spec.cpu_shares, h->mode));
   int rc = cgroup_create_cgroup(h->task.get(), 0);
