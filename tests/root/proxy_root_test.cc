@@ -384,6 +384,27 @@ TEST_F(ProxyRootTest, AccessLogsFollowTheServiceConfiguration) {
   EXPECT_EQ(log.find("secret"), std::string::npos);  // query strings only when includeQueryParameters
 }
 
+TEST_F(ProxyRootTest, LaunchFailuresNameTheStepAndUndoEverything) {
+  const std::string ns = net_->addTask("bad", 40);
+  inject::ProxyConfig c;
+  c.ingress.push_back({.name = "ingress-x", .listener_port = 40080, .container_port = 80});
+  ProxyInstanceSpec sp = spec("bad", c);
+  sp.netns_path = "/run/netns/" + net_->prefix() + "missing";
+  auto r = ProxyInstance::start(sp);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("failed to open '" + sp.netns_path + "'"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(std::filesystem::exists(inject::TaskCgroup::memoryDir(sp.cgroup.task_cgroup)));
+  EXPECT_FALSE(std::filesystem::exists(sp.config.run_dir));
+
+  // A failure inside the child names its step.
+  inject::ContainerSpec cs{.name = "bad", .netns_path = ns, .run_dir = sp.config.run_dir, .binary = "/nonexistent/haproxy"};
+  auto launched = inject::Container::launch(cs);
+  ASSERT_FALSE(launched.ok());
+  EXPECT_NE(launched.error().message.find("exec: No such file or directory"), std::string::npos)
+      << launched.error().message;
+  std::filesystem::remove_all(sp.config.run_dir);
+}
+
 // `scagent proxy up|status|down` on the seed example's plan. The CLI exits while the proxy runs, so
 // its shim is re-parented: this test makes itself the subreaper to reap it and leave nothing behind.
 TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {
