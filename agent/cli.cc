@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 
+#include "agent/cli_proxy.h"
 #include "agent/config.h"
 #include "agent/host_check.h"
 #include "common/file.h"
@@ -37,6 +38,9 @@ constexpr const char* kUsage =
     "  net up|down|show --task ID [--plan FILE] [settings]; net recover [--remove-orphans]\n"
     "      Create, remove or show one task's network sandbox (namespace, veth, address, rules,\n"
     "      hosts file) from a plan printed by `scagent plan`; `scagent net` lists the settings.\n"
+    "  proxy up|down|status --task ID --plan FILE [--netns PATH] [--run-root DIR]\n"
+    "       [--uid N] [--gid N] [--drain-seconds N] [--wait-seconds N]\n"
+    "      Run, drain and stop, or probe one task's proxy (HAProxy) from a plan (`scagent plan`).\n"
     "  version\n"
     "      Print the version.\n";
 
@@ -176,6 +180,7 @@ int runCli(const std::vector<std::string>& args, CliIo io) {
   if (cmd == "check-host") return cmdCheckHost(args, io);
   if (cmd == "plan") return cmdPlan(args, io);
   if (cmd == "net") return cmdNet(args, io);
+  if (cmd == "proxy") return cmdProxy(args, io);
   return usageError(io, "unknown command '" + cmd + "'");
 }
 

@@ -1,0 +1,326 @@
+// Proxy benchmarks (root): launch-to-HEALTHY latency, latency added by client proxy + server proxy
+// against a direct connection, throughput through one proxy against direct, and proxy memory.
+// Prints figures with the same-run baseline; see docs/benchmarks.md, section "Proxy".
+//
+//   bench_proxy launch [N]      N launches (default 50)
+//   bench_proxy traffic [R] [S] R interleaved rounds (default 5) of S seconds (default 5) per run
+//   bench_proxy serve PORT      (internal) a keep-alive HTTP/1.1 server answering 1 KiB bodies
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/file.h"
+#include "common/process.h"
+#include "common/strings.h"
+#include "health/health.h"
+#include "health/proxy_prober.h"
+#include "inject/proxy_instance.h"
+#include "tests/support/proxy_net_fixture.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sc::inject::ProxyInstance;
+
+// --- a tiny keep-alive server: one thread per connection, fixed 1 KiB answer ---
+int serve(int port) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(s, 1024) != 0) return 1;
+  const std::string body(1024, 'x');
+  const std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + body;
+  for (;;) {
+    int c = accept(s, nullptr, nullptr);
+    if (c < 0) continue;
+    std::thread([c, &resp] {
+      int nd = 1;
+      setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &nd, sizeof nd);
+      std::string buf;
+      char tmp[4096];
+      for (;;) {
+        ssize_t n = read(c, tmp, sizeof tmp);
+        if (n <= 0) break;
+        buf.append(tmp, static_cast<size_t>(n));
+        size_t end;
+        while ((end = buf.find("\r\n\r\n")) != std::string::npos) {
+          buf.erase(0, end + 4);
+          if (write(c, resp.data(), resp.size()) < 0) break;
+        }
+      }
+      close(c);
+    }).detach();
+  }
+}
+
+std::string self() {
+  char p[4096];
+  ssize_t n = readlink("/proc/self/exe", p, sizeof p - 1);
+  return std::string(p, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+sc::inject::ProxyInstanceSpec spec(sc::testing::NetFixture& net, const std::string& name, sc::inject::ProxyConfig c,
+                                   const std::string& hosts) {
+  sc::inject::ProxyInstanceSpec s;
+  c.task_id = net.prefix() + name;
+  c.run_dir = "/run/scagent/tasks/" + net.prefix() + name;
+  s.config = std::move(c);
+  s.netns_path = net.netnsPath(name);
+  s.hosts_file = hosts;
+  s.hostname = name;
+  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + name, .task_memory_bytes = 512ll << 20, .cpu_shares = 512,
+              .proxy_memory_bytes = 64ll << 20};
+  return s;
+}
+
+sc::inject::ProxyConfig serverConfig() {
+  sc::inject::ProxyConfig c;
+  c.ingress.push_back({.name = "ingress-http", .discovery_names = {"db"}, .listener_port = 40080, .container_port = 80,
+                       .protocol = sc::inject::ProxyProtocol::kHttp});
+  c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db-direct"}, .listener_port = 99,
+                       .container_port = 80, .protocol = sc::inject::ProxyProtocol::kHttp});
+  return c;
+}
+
+bool waitHealthy(ProxyInstance& p) {
+  sc::health::ProxyProber prober(p, 500ms);
+  sc::health::HealthPolicy policy;
+  policy.pending_interval = 2ms;
+  sc::health::HealthMonitor m(prober, prober, sc::realClock(), policy);
+  return m.runUntil([&] { return m.state() == sc::health::HealthState::kHealthy; }, 5s);
+}
+
+int launchBench(int n) {
+  sc::testing::NetFixture net;
+  sc::testing::TempDir tmp;
+  sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n127.255.0.3 db\n");
+  net.addTask("launch", 20);
+  sc::inject::ProxyConfig c = serverConfig();
+  c.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
+                      .protocol = sc::inject::ProxyProtocol::kHttp, .upstreams = {{"10.77.0.11", 80}}});
+  std::vector<double> ms;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto p = ProxyInstance::start(spec(net, "launch", c, tmp.file("hosts")));
+    if (!p.ok()) {
+      std::cerr << p.error().message << "\n";
+      return 1;
+    }
+    bool ok = waitHealthy(**p);
+    auto t1 = std::chrono::steady_clock::now();
+    if (!ok) std::cerr << "launch " << i << " not healthy\n";
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    (void)(*p)->destroy();
+  }
+  std::cout << "launch-to-HEALTHY over " << n << " launches (cgroups + config + namespaces + exec + probes):\n"
+            << "  median " << median(ms) << " ms, p95 " << pct(ms, 0.95) << " ms, min "
+            << *std::min_element(ms.begin(), ms.end()) << " ms, max " << *std::max_element(ms.begin(), ms.end())
+            << " ms\n";
+  return 0;
+}
+
+struct WrkResult {
+  double p50_us = 0, p99_us = 0, rps = 0;
+  int errors = 0;
+};
+
+double toUs(const std::string& v) {
+  double x = std::atof(v.c_str());
+  if (v.ends_with("us")) return x;
+  if (v.ends_with("ms")) return x * 1000;
+  if (v.ends_with("s")) return x * 1e6;
+  return x;
+}
+
+WrkResult wrk(const std::string& netns, const std::string& url, int threads, int conns, int seconds) {
+  auto r = sc::runProcess({.path = "/usr/bin/wrk",
+                           .args = {"-t" + std::to_string(threads), "-c" + std::to_string(conns),
+                                    "-d" + std::to_string(seconds) + "s", "--latency", url},
+                           .timeout = std::chrono::milliseconds((seconds + 20) * 1000),
+                           .netns_path = netns});
+  WrkResult w;
+  if (!r.ok()) {
+    std::cerr << r.error().message << "\n";
+    return w;
+  }
+  for (const std::string& raw : sc::split(r->out, '\n')) {
+    std::vector<std::string> f;
+    for (const std::string& x : sc::split(sc::trim(raw), ' ')) {
+      if (!x.empty()) f.push_back(x);
+    }
+    if (f.size() >= 2 && f[0] == "50%") w.p50_us = toUs(f[1]);
+    if (f.size() >= 2 && f[0] == "99%") w.p99_us = toUs(f[1]);
+    if (f.size() >= 2 && f[0] == "Requests/sec:") w.rps = std::atof(f[1].c_str());
+    if (raw.find("Non-2xx") != std::string::npos || raw.find("Socket errors") != std::string::npos) ++w.errors;
+  }
+  return w;
+}
+
+struct Mem {
+  long rss_kb = 0, pss_kb = 0;  // summed over master and worker
+  long max_rss_kb = 0;          // the larger single process
+};
+long kbField(const std::string& text, const std::string& key) {
+  for (const std::string& l : sc::split(text, '\n')) {
+    if (l.starts_with(key + ":")) return std::atol(l.c_str() + key.size() + 1);
+  }
+  return 0;
+}
+Mem memoryOf(ProxyInstance& p) {
+  Mem m;
+  auto pids = p.cgroup().proxyPids();
+  if (!pids.ok()) return m;
+  for (pid_t pid : *pids) {
+    auto st = sc::readFile("/proc/" + std::to_string(pid) + "/status");
+    auto sm = sc::readFile("/proc/" + std::to_string(pid) + "/smaps_rollup");
+    if (st.ok()) {
+      m.rss_kb += kbField(*st, "VmRSS");
+      m.max_rss_kb = std::max(m.max_rss_kb, kbField(*st, "VmRSS"));
+    }
+    if (sm.ok()) m.pss_kb += kbField(*sm, "Pss");
+  }
+  return m;
+}
+
+int trafficBench(int rounds, int seconds) {
+  sc::testing::NetFixture net;
+  sc::testing::TempDir tmp;
+  sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n127.255.0.3 db\n");
+  const std::string client_ns = net.addTask("client", 2);
+  const std::string server_ns = net.addTask("server", 11);
+  sc::testing::BackgroundProcess app(server_ns, {self(), "serve", "80"});
+  sc::testing::BackgroundProcess direct_app(server_ns, {self(), "serve", "8080"});
+  auto server = ProxyInstance::start(spec(net, "server", serverConfig(), tmp.file("hosts")));
+  if (!server.ok()) {
+    std::cerr << server.error().message << "\n";
+    return 1;
+  }
+  net.addRedirect("server", 80, 40080);
+  sc::inject::ProxyConfig cc;
+  cc.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
+                       .protocol = sc::inject::ProxyProtocol::kHttp, .upstreams = {{net.address("server"), 80}}});
+  auto client = ProxyInstance::start(spec(net, "client", cc, tmp.file("hosts")));
+  if (!client.ok() || !waitHealthy(**server) || !waitHealthy(**client)) {
+    std::cerr << "proxies did not come up\n";
+    return 1;
+  }
+  std::this_thread::sleep_for(200ms);
+  Mem idle_c = memoryOf(**client), idle_s = memoryOf(**server);
+
+  const std::map<std::string, std::string> urls = {
+      {"direct", "http://" + net.address("server") + ":8080/"},
+      {"one-proxy", "http://" + net.address("server") + ":99/"},
+      {"two-proxies", "http://127.255.0.3:81/"}};
+  const std::vector<std::string> order = {"direct", "one-proxy", "two-proxies"};
+  std::map<std::string, std::vector<double>> p50, p99, rps;
+  int errors = 0;
+  // Warm-up.
+  for (const auto& k : order) (void)wrk(client_ns, urls.at(k), 1, 1, 1);
+  for (int r = 0; r < rounds; ++r) {
+    for (const auto& k : order) {
+      WrkResult w = wrk(client_ns, urls.at(k), 1, 1, seconds);
+      p50[k].push_back(w.p50_us);
+      p99[k].push_back(w.p99_us);
+      errors += w.errors;
+    }
+  }
+  Mem load_c, load_s;
+  for (int r = 0; r < rounds; ++r) {
+    for (const auto& k : order) {
+      std::atomic<bool> sampled{false};
+      std::thread sampler([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(seconds * 500));
+        if (k == "two-proxies") {
+          Mem c = memoryOf(**client), s = memoryOf(**server);
+          load_c.rss_kb = std::max(load_c.rss_kb, c.rss_kb);
+          load_c.pss_kb = std::max(load_c.pss_kb, c.pss_kb);
+          load_c.max_rss_kb = std::max(load_c.max_rss_kb, c.max_rss_kb);
+          load_s.max_rss_kb = std::max(load_s.max_rss_kb, s.max_rss_kb);
+          load_s.rss_kb = std::max(load_s.rss_kb, s.rss_kb);
+          load_s.pss_kb = std::max(load_s.pss_kb, s.pss_kb);
+        }
+        sampled = true;
+      });
+      WrkResult w = wrk(client_ns, urls.at(k), 2, 32, seconds);
+      sampler.join();
+      rps[k].push_back(w.rps);
+      errors += w.errors;
+    }
+  }
+  auto line = [](const std::string& name, double v, double base, const char* unit) {
+    std::cout << "  " << name << ": " << v << " " << unit << " (" << (v - base >= 0 ? "+" : "") << v - base << " "
+              << unit << " vs direct, x" << (base > 0 ? v / base : 0) << ")\n";
+  };
+  std::cout << "latency, wrk -t1 -c1 (closed loop, one keep-alive connection), 1 KiB bodies, median of " << rounds
+            << " interleaved runs of " << seconds << " s:\n";
+  for (const auto& k : order) {
+    std::cout << "  " << k << ": p50 " << median(p50[k]) << " us [" << pct(p50[k], 0) << "-" << pct(p50[k], 1)
+              << "], p99 " << median(p99[k]) << " us [" << pct(p99[k], 0) << "-" << pct(p99[k], 1) << "]\n";
+  }
+  line("added p50, two proxies", median(p50["two-proxies"]), median(p50["direct"]), "us");
+  line("added p99, two proxies", median(p99["two-proxies"]), median(p99["direct"]), "us");
+  line("added p50, one proxy", median(p50["one-proxy"]), median(p50["direct"]), "us");
+  std::cout << "throughput, wrk -t2 -c32, median of " << rounds << " runs:\n";
+  for (const auto& k : order) {
+    std::cout << "  " << k << ": " << median(rps[k]) << " req/s [" << pct(rps[k], 0) << "-" << pct(rps[k], 1) << "]"
+              << " = " << 100 * median(rps[k]) / std::max(1.0, median(rps["direct"])) << " % of direct\n";
+  }
+  auto mem = [](const char* what, const Mem& m) {
+    std::cout << "  " << what << ": Pss " << m.pss_kb << ", VmRSS sum " << m.rss_kb << ", largest process VmRSS "
+              << m.max_rss_kb << "\n";
+  };
+  std::cout << "proxy memory (master + worker), KiB:\n";
+  mem("client proxy idle", idle_c);
+  mem("server proxy idle", idle_s);
+  mem("client proxy under load", load_c);
+  mem("server proxy under load", load_s);
+  std::cout << "wrk error lines: " << errors << "\n";
+  (void)(*client)->destroy();
+  (void)(*server)->destroy();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.size() >= 2 && a[0] == "serve") return serve(std::atoi(a[1].c_str()));
+  if (getuid() != 0) {
+    std::cerr << "bench_proxy: needs root (namespaces, cgroups)\n";
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (!a.empty() && a[0] == "launch") return launchBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 50);
+  if (!a.empty() && a[0] == "traffic") {
+    return trafficBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5);
+  }
+  std::cerr << "usage: bench_proxy launch [N] | traffic [ROUNDS] [SECONDS]\n";
+  return 2;
+}

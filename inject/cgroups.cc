@@ -1,0 +1,176 @@
+#include "inject/cgroups.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <libcgroup.h>
+#include <linux/magic.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "common/file.h"
+#include "common/strings.h"
+
+namespace sc::inject {
+namespace {
+
+Result<void> initOnce() {
+  static std::once_flag once;
+  static int rc = 0;
+  std::call_once(once, [] { rc = cgroup_init(); });
+  if (rc != 0) return makeError(ErrorCode::kFailedPrecondition, "initialise", "libcgroup", cgroup_strerror(rc));
+  return ok();
+}
+
+struct CgroupDeleter {
+  void operator()(struct cgroup* cg) const {
+    if (cg) cgroup_free(&cg);
+  }
+};
+using CgroupPtr = std::unique_ptr<struct cgroup, CgroupDeleter>;
+
+Error cgError(int rc, std::string_view verb, const std::string& object) {
+  int e = rc == ECGOTHER ? cgroup_get_last_errno() : 0;
+  return makeError(rc == ECGROUPNOTEXIST ? ErrorCode::kNotFound : ErrorCode::kInternal, verb, object,
+                   e ? std::string(cgroup_strerror(rc)) + ": " + std::strerror(e) : std::string(cgroup_strerror(rc)));
+}
+
+// One cgroup in the memory and cpu controllers.
+Result<CgroupPtr> build(const std::string& name, int64_t memory, uint64_t shares, CgroupMode mode) {
+  CgroupPtr cg(cgroup_new_cgroup(name.c_str()));
+  if (!cg) return makeError(ErrorCode::kInternal, "allocate", name, "cgroup_new_cgroup");
+  struct cgroup_controller* mem = cgroup_add_controller(cg.get(), "memory");
+  struct cgroup_controller* cpu = cgroup_add_controller(cg.get(), "cpu");
+  if (!mem || !cpu) return makeError(ErrorCode::kInternal, "add controllers", name, "cgroup_add_controller");
+  if (memory > 0) {
+    int rc = mode == CgroupMode::kV1 ? cgroup_add_value_int64(mem, "memory.limit_in_bytes", memory)
+                                     : cgroup_add_value_int64(mem, "memory.max", memory);
+    if (rc != 0) return cgError(rc, "set memory limit of", name);
+  }
+  if (shares > 0) {
+    int rc = 0;
+    if (mode == CgroupMode::kV1) {
+      rc = cgroup_add_value_uint64(cpu, "cpu.shares", shares);
+    } else {
+      // The kernel's own mapping of shares (2..262144) onto weight (1..10000).
+      uint64_t weight = 1 + ((shares - 2) * 9999) / 262142;
+      rc = cgroup_add_value_uint64(cpu, "cpu.weight", weight);
+    }
+    if (rc != 0) return cgError(rc, "set cpu shares of", name);
+  }
+  return cg;
+}
+
+Result<int64_t> readInt(const std::string& file) {
+  SC_ASSIGN_OR_RETURN(std::string text, readFile(file));
+  std::string_view t = trim(text);
+  if (t == "max") return INT64_MAX;
+  auto v = parseUint(t);
+  if (!v) return makeError(ErrorCode::kInternal, "parse", file, "not a number: '" + std::string(t) + "'");
+  return static_cast<int64_t>(*v);
+}
+
+// cgroupfs files take one write(2) in place (no temporary file and rename).
+Result<void> writeControlFile(const std::string& path, std::string_view value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errnoError(errno, "open", path);
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size())) return errnoError(err, "write", path);
+  return ok();
+}
+
+}  // namespace
+
+CgroupMode detectCgroupMode() {
+  struct statfs fs {};
+  if (::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return CgroupMode::kV2;
+  return CgroupMode::kV1;
+}
+
+struct TaskCgroup::Handles {
+  CgroupMode mode = CgroupMode::kV1;
+  CgroupPtr task;
+  CgroupPtr proxy;
+};
+
+TaskCgroup::TaskCgroup(std::string name, std::unique_ptr<Handles> h) : name_(std::move(name)), h_(std::move(h)) {}
+TaskCgroup::~TaskCgroup() = default;
+
+std::string TaskCgroup::memoryDir(const std::string& relative) {
+  return detectCgroupMode() == CgroupMode::kV1 ? "/sys/fs/cgroup/memory/" + relative : "/sys/fs/cgroup/" + relative;
+}
+
+Result<std::unique_ptr<TaskCgroup>> TaskCgroup::create(const CgroupSpec& spec) {
+  SC_TRY(initOnce());
+  auto h = std::make_unique<Handles>();
+  h->mode = detectCgroupMode();
+  if (h->mode == CgroupMode::kV2) {
+    // Children of the task cgroup need the controllers delegated to them.
+    SC_TRY(writeControlFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory +cpu"));
+  }
+  SC_ASSIGN_OR_RETURN(h->task, build(spec.task_cgroup, spec.task_memory_bytes, spec.cpu_shares, h->mode));
+  int rc = cgroup_create_cgroup(h->task.get(), 0);
+  if (rc != 0) return cgError(rc, "create cgroup", spec.task_cgroup);
+  const std::string proxy = spec.task_cgroup + "/proxy";
+  SC_ASSIGN_OR_RETURN(h->proxy, build(proxy, spec.proxy_memory_bytes, 0, h->mode));
+  rc = cgroup_create_cgroup(h->proxy.get(), 0);
+  if (rc != 0) {
+    cgroup_delete_cgroup(h->task.get(), 0);
+    return cgError(rc, "create cgroup", proxy);
+  }
+  return std::unique_ptr<TaskCgroup>(new TaskCgroup(spec.task_cgroup, std::move(h)));
+}
+
+Result<std::unique_ptr<TaskCgroup>> TaskCgroup::open(const std::string& task_cgroup) {
+  SC_TRY(initOnce());
+  auto h = std::make_unique<Handles>();
+  h->mode = detectCgroupMode();
+  struct stat st {};
+  if (::stat(memoryDir(task_cgroup + "/proxy").c_str(), &st) != 0) return errnoError(errno, "open cgroup", task_cgroup);
+  SC_ASSIGN_OR_RETURN(h->task, build(task_cgroup, 0, 0, h->mode));
+  SC_ASSIGN_OR_RETURN(h->proxy, build(task_cgroup + "/proxy", 0, 0, h->mode));
+  return std::unique_ptr<TaskCgroup>(new TaskCgroup(task_cgroup, std::move(h)));
+}
+
+Result<void> TaskCgroup::attachProxy(pid_t pid) {
+  int rc = cgroup_attach_task_pid(h_->proxy.get(), pid);
+  if (rc != 0) return cgError(rc, "attach pid " + std::to_string(pid) + " to", proxyPath());
+  return ok();
+}
+
+Result<std::vector<pid_t>> TaskCgroup::proxyPids() const {
+  SC_ASSIGN_OR_RETURN(std::string text, readFile(memoryDir(proxyPath()) + "/cgroup.procs"));
+  std::vector<pid_t> pids;
+  for (const std::string& l : split(text, '\n')) {
+    if (auto v = parseUint(trim(l), INT32_MAX)) pids.push_back(static_cast<pid_t>(*v));
+  }
+  return pids;
+}
+
+Result<int64_t> TaskCgroup::proxyMemoryLimit() const {
+  return readInt(memoryDir(proxyPath()) + (h_->mode == CgroupMode::kV1 ? "/memory.limit_in_bytes" : "/memory.max"));
+}
+
+Result<int64_t> TaskCgroup::taskMemoryLimit() const {
+  return readInt(memoryDir(name_) + (h_->mode == CgroupMode::kV1 ? "/memory.limit_in_bytes" : "/memory.max"));
+}
+
+Result<void> TaskCgroup::destroy() {
+  // Children first; a cgroup that is already gone counts as removed.
+  for (struct cgroup* cg : {h_->proxy.get(), h_->task.get()}) {
+    int rc = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION);
+    if (rc != 0 && rc != ECGROUPNOTEXIST) {
+      // libcgroup reports a missing directory as ECGOTHER/ENOENT on some paths.
+      if (!(rc == ECGOTHER && cgroup_get_last_errno() == ENOENT)) return cgError(rc, "remove cgroup", name_);
+    }
+  }
+  return ok();
+}
+
+}  // namespace sc::inject

@@ -1,0 +1,87 @@
+// Container launcher: runs a program in new mount, PID, UTS and IPC namespaces inside an existing
+// network namespace, with a read-only view of the host, a private /tmp, the task's hosts file at
+// /etc/hosts, a shared run directory, a cgroup, a seccomp filter, only NET_BIND_SERVICE, no new
+// privileges and an unprivileged uid/gid.
+//
+// Process shape: agent -> shim (the agent's forked child: joins the netns, unshares, waits) ->
+// container init (pid 1 of the new PID namespace, execs the program). The shim relays the exit
+// status; the agent supervises the container through a pidfd on its init, which also works after an
+// agent restart (re-adoption by pid + start time + cgroup).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace sc::inject {
+
+inline constexpr uid_t kProxyUid = 20000;  // AppNetUID in the ECS agent
+inline constexpr gid_t kProxyGid = 20000;
+
+struct ContainerSpec {
+  std::string name;        // for messages
+  std::string netns_path;  // /run/netns/<name>; empty: stay in the agent's network namespace
+  std::string hostname;
+  std::string hosts_file;  // bind-mounted read-only at /etc/hosts; empty: the host's
+  std::string run_dir;     // stays writable inside; created 0700 and owned by uid/gid
+  std::string log_file;    // stdout and stderr (appended); empty: /dev/null
+  std::string binary;      // absolute path
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // empty: PATH only
+  uid_t uid = kProxyUid;
+  gid_t gid = kProxyGid;
+  bool net_bind_service = true;  // keep CAP_NET_BIND_SERVICE (ambient)
+  bool seccomp = true;
+  std::string cgroup;  // the task cgroup name (TaskCgroup); empty: none
+};
+
+// What the agent persists to find a running container again.
+struct ContainerRecord {
+  pid_t pid = 0;               // container init, in the host PID namespace
+  uint64_t start_time = 0;     // /proc/<pid>/stat field 22
+  pid_t shim_pid = 0;
+  std::string cgroup;          // task cgroup name
+};
+
+// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot).
+Result<uint64_t> processStartTime(pid_t pid);
+
+class Container {
+ public:
+  Container() = default;
+  Container(Container&&) noexcept = default;
+  Container& operator=(Container&&) noexcept = default;
+  ~Container();
+
+  // Launches and returns once the program has been exec'd (or an error naming the failed step).
+  // `place` runs in the agent with the init's pid before the init may continue (cgroup placement).
+  static Result<Container> launch(const ContainerSpec& spec, const std::function<Result<void>(pid_t)>& place = {});
+  // Finds a container launched earlier (maybe by another agent process); kNotFound when it is gone
+  // or the pid was reused.
+  static Result<Container> adopt(const ContainerRecord& record);
+
+  const ContainerRecord& record() const { return record_; }
+  pid_t pid() const { return record_.pid; }
+  int pidfd() const { return pidfd_.get(); }
+  // True while the container's init runs.
+  bool running() const;
+  // Waits up to `timeout` for the init to exit; true when it did.
+  bool waitExit(std::chrono::milliseconds timeout);
+  Result<void> signal(int sig);
+  // Reaps the shim if it is our child, waiting up to `wait` for it to exit. Safe to call many times.
+  void reap(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+
+ private:
+  ContainerRecord record_;
+  UniqueFd pidfd_;
+  bool shim_is_child_ = false;
+};
+
+}  // namespace sc::inject

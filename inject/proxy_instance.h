@@ -1,0 +1,73 @@
+// One task's proxy: its cgroups, configuration, container and driver, from start to teardown.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "inject/cgroups.h"
+#include "inject/launcher.h"
+#include "inject/proxy_driver.h"
+
+namespace sc::inject {
+
+inline constexpr std::chrono::seconds kDefaultDrain{20};     // ECS/AppNet drain period
+inline constexpr std::chrono::seconds kDefaultKillAfter{3};  // AppNet PID_STOP_DELAY_SEC
+
+struct ProxyInstanceSpec {
+  ProxyConfig config;      // config.run_dir: /run/scagent/tasks/<task>
+  std::string netns_path;  // the task's network namespace
+  std::string hosts_file;  // the task's hosts file (bind-mounted at /etc/hosts)
+  std::string hostname;
+  CgroupSpec cgroup;       // task_cgroup "scagent-<task>", limits from the carve
+  uid_t uid = kProxyUid;
+  gid_t gid = kProxyGid;
+  bool seccomp = true;
+};
+
+struct StopOptions {
+  std::chrono::milliseconds drain{kDefaultDrain};
+  std::chrono::milliseconds kill_after{kDefaultKillAfter};
+};
+
+class ProxyInstance {
+ public:
+  // Creates the cgroups, writes the configuration and launches the proxy. Undoes its own partial
+  // work on failure.
+  static Result<std::unique_ptr<ProxyInstance>> start(const ProxyInstanceSpec& spec);
+  // Finds a proxy started earlier from the record in its run directory; kNotFound when none runs.
+  static Result<std::unique_ptr<ProxyInstance>> adopt(const ProxyInstanceSpec& spec);
+
+  // Kills what is left of the old proxy (the whole cgroup) and launches a new one.
+  Result<void> restart();
+  // Drain: stop accepting on ingress, wait for in-flight connections up to `drain`, soft-stop
+  // (SIGUSR1), SIGKILL after `kill_after`. Then removes cgroups and the run directory.
+  Result<void> stop(const StopOptions& options, Clock& clock);
+  // Kills and removes everything now (no drain). Idempotent; reports every failure.
+  Result<void> destroy();
+
+  ProxyDriver& driver() { return *driver_; }
+  Container& container() { return container_; }
+  TaskCgroup& cgroup() { return *cgroup_; }
+  const ProxyInstanceSpec& spec() const { return spec_; }
+  std::string recordPath() const { return spec_.config.run_dir + "/proxy.state"; }
+  std::string logPath() const { return spec_.config.run_dir + "/proxy.log"; }
+
+ private:
+  ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup> cg, std::unique_ptr<ProxyDriver> driver);
+  Result<void> launch();
+  Result<void> killAll(std::chrono::milliseconds wait);
+
+  ProxyInstanceSpec spec_;
+  std::unique_ptr<TaskCgroup> cgroup_;
+  std::unique_ptr<ProxyDriver> driver_;
+  Container container_;
+};
+
+// The record in the run directory: "pid=..\nstart_time=..\nshim_pid=..\ncgroup=..\n".
+std::string formatContainerRecord(const ContainerRecord& r);
+Result<ContainerRecord> parseContainerRecord(std::string_view text);
+
+}  // namespace sc::inject

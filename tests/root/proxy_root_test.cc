@@ -1,0 +1,459 @@
+// The proxy with real namespaces, cgroups, HAProxy and traffic. Topology (tests/support/netns_fixture):
+// one client task and three server tasks on a private bridge, each with its own proxy. Servers run
+// busybox httpd on containerPort 80; their proxies listen on 40080 (intercepted: REDIRECT 80 ->
+// 40080) and on the override port 99. The client's proxy binds db:81 on VIP 127.255.0.3.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/file.h"
+#include "common/process.h"
+#include "common/http_client.h"
+#include "common/strings.h"
+#include "health/health.h"
+#include "health/proxy_prober.h"
+#include "inject/proxy_instance.h"
+#include "tests/support/golden.h"
+#include "tests/support/proxy_net_fixture.h"
+#include "tests/support/root_guard.h"
+#include "tests/support/temp_dir.h"
+
+namespace sc {
+namespace {
+
+using namespace std::chrono_literals;
+using inject::ProxyInstance;
+using inject::ProxyInstanceSpec;
+
+constexpr int kContainerPort = 80;
+constexpr int kListenerPort = 40080;
+constexpr int kOverridePort = 99;
+constexpr int64_t kProxyMemoryMib = 64;
+constexpr const char* kVip = "127.255.0.3";
+
+std::string orEmpty(const Result<std::string>& r) { return r.ok() ? *r : std::string(); }
+
+std::string statusField(pid_t pid, const std::string& key) {
+  auto text = readFile("/proc/" + std::to_string(pid) + "/status");
+  if (!text.ok()) return "";
+  for (const std::string& line : split(*text, '\n')) {
+    if (line.starts_with(key + ":")) return std::string(trim(std::string_view(line).substr(key.size() + 1)));
+  }
+  return "";
+}
+
+struct Task {
+  std::string name;
+  std::string netns;
+  std::unique_ptr<ProxyInstance> proxy;
+  std::unique_ptr<health::ProxyProber> prober;
+  std::unique_ptr<health::HealthMonitor> monitor;
+  std::unique_ptr<testing::BackgroundProcess> app;
+
+  bool waitHealthy(std::chrono::milliseconds deadline) {
+    return monitor->runUntil([&] { return monitor->state() == health::HealthState::kHealthy; }, deadline);
+  }
+};
+
+class ProxyRootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SC_REQUIRE_ROOT();
+    net_ = std::make_unique<testing::NetFixture>();
+    hosts_file_ = tmp_.file("hosts");
+    testing::writeTestFile(hosts_file_, "127.0.0.1 localhost\n" + std::string(kVip) + " db\n");
+  }
+
+  void TearDown() override {
+    for (auto& [name, t] : tasks_) {
+      if (t.proxy) {
+        EXPECT_TRUE(t.proxy->destroy().ok());
+      }
+      t.app.reset();
+    }
+    tasks_.clear();
+    net_.reset();
+  }
+
+  ProxyInstanceSpec spec(const std::string& name, inject::ProxyConfig config) {
+    ProxyInstanceSpec s;
+    config.task_id = net_->prefix() + name;
+    config.run_dir = "/run/scagent/tasks/" + net_->prefix() + name;
+    s.config = std::move(config);
+    s.netns_path = net_->netnsPath(name);
+    s.hosts_file = hosts_file_;
+    s.hostname = name;
+    s.cgroup = {.task_cgroup = "scagent-" + net_->prefix() + name,
+                .task_memory_bytes = 512ll << 20,
+                .cpu_shares = 512,
+                .proxy_memory_bytes = kProxyMemoryMib << 20};
+    return s;
+  }
+
+  Task& startTask(const std::string& name, int host, inject::ProxyConfig config, bool app) {
+    Task& t = tasks_[name];
+    t.name = name;
+    t.netns = net_->addTask(name, host);
+    if (app) t.app = testing::startHttpd(t.netns, tmp_.file("www-" + name), name, kContainerPort);
+    auto p = ProxyInstance::start(spec(name, std::move(config)));
+    EXPECT_TRUE(p.ok()) << p.error().message;
+    if (!p.ok()) return t;
+    t.proxy = std::move(*p);
+    t.prober = std::make_unique<health::ProxyProber>(*t.proxy);
+    t.monitor = std::make_unique<health::HealthMonitor>(*t.prober, *t.prober, realClock());
+    EXPECT_TRUE(t.waitHealthy(5s)) << name << ": " << t.monitor->lastFacts().detail << "\n"
+                                   << orEmpty(readFile(t.proxy->logPath()));
+    return t;
+  }
+
+  Task& startServer(const std::string& name, int host) {
+    inject::ProxyConfig c;
+    c.ingress.push_back({.name = "ingress-http", .discovery_names = {"db"}, .listener_port = kListenerPort,
+                         .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
+    c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db-direct"}, .listener_port = kOverridePort,
+                         .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
+    Task& t = startTask(name, host, c, true);
+    net_->addRedirect(name, kContainerPort, kListenerPort);
+    return t;
+  }
+
+  Task& startClient(const std::vector<std::string>& servers) {
+    inject::ProxyConfig c;
+    inject::EgressSpec e{.dns_name = "db", .vip = kVip, .port = 81, .discovery_name = "db",
+                         .protocol = inject::ProxyProtocol::kHttp};
+    for (const std::string& s : servers) e.upstreams.push_back({net_->address(s), kContainerPort, s});
+    c.egress.push_back(e);
+    return startTask("client", 2, c, false);
+  }
+
+  std::vector<inject::Upstream> upstreams(const std::vector<std::string>& servers) {
+    std::vector<inject::Upstream> u;
+    for (const std::string& s : servers) u.push_back({net_->address(s), kContainerPort, s});
+    return u;
+  }
+
+  std::string dbUrl(const std::string& path = "/id") { return std::string("http://") + kVip + ":81" + path; }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<testing::NetFixture> net_;
+  std::string hosts_file_;
+  std::map<std::string, Task> tasks_;
+};
+
+TEST_F(ProxyRootTest, ClientReachesDbThroughBothProxiesAndSpreadsOverThreeServers) {
+  startServer("s1", 11);
+  startServer("s2", 12);
+  startServer("s3", 13);
+  Task& client = startClient({"s1", "s2", "s3"});
+  ASSERT_EQ(client.monitor->state(), health::HealthState::kHealthy);
+
+  std::map<std::string, int> seen;
+  for (const auto& r : testing::getInNetns(client.netns, dbUrl(), 30)) {
+    ASSERT_EQ(r.status, 200) << r.error;
+    ++seen[r.body];
+  }
+  EXPECT_EQ(seen.size(), 3u);
+  for (const auto& [id, n] : seen) EXPECT_GE(n, 5) << id;
+
+  // Every request passed the server's intercepting ingress (containerPort 80 -> listener 40080).
+  auto m = httpRequest({.url = "http://localhost/metrics",
+                        .unix_socket = inject::httpSocketPath(tasks_["s1"].proxy->spec().config.run_dir)});
+  ASSERT_TRUE(m.ok());
+  EXPECT_NE(m->body.find("haproxy_frontend_http_requests_total{proxy=\"ingress_http\"} " + std::to_string(seen["s1"])),
+            std::string::npos);
+
+  // The override port reaches the server's proxy directly (no interception rule for it).
+  auto direct = testing::getInNetns(client.netns, "http://" + net_->address("s2") + ":99/id", 1);
+  EXPECT_EQ(direct[0].status, 200);
+  EXPECT_EQ(direct[0].body, "s2");
+  m = httpRequest({.url = "http://localhost/metrics",
+                   .unix_socket = inject::httpSocketPath(tasks_["s2"].proxy->spec().config.run_dir)});
+  ASSERT_TRUE(m.ok());
+  EXPECT_NE(m->body.find("haproxy_frontend_http_requests_total{proxy=\"ingress_override\"} 1"), std::string::npos);
+}
+
+TEST_F(ProxyRootTest, SandboxCgroupSeccompCapabilitiesUidAndMounts) {
+  Task& s = startServer("s1", 11);
+  ASSERT_TRUE(s.proxy);
+  const pid_t pid = s.proxy->container().pid();
+  EXPECT_EQ(statusField(pid, "Seccomp"), "2");
+  EXPECT_EQ(statusField(pid, "CapEff"), "0000000000000400");
+  EXPECT_EQ(statusField(pid, "CapPrm"), "0000000000000400");
+  EXPECT_EQ(statusField(pid, "CapBnd"), "0000000000000400");
+  EXPECT_EQ(statusField(pid, "NoNewPrivs"), "1");
+  EXPECT_TRUE(statusField(pid, "Uid").starts_with("20000\t20000\t20000"));
+  EXPECT_TRUE(statusField(pid, "Gid").starts_with("20000\t20000\t20000"));
+  // PID namespace: the proxy is pid 1 of its own namespace.
+  EXPECT_EQ(statusField(pid, "NSpid").substr(statusField(pid, "NSpid").rfind('\t') + 1), "1");
+  // The proxy cgroup's limit is the carve; the proxy and its worker are in it.
+  auto limit = s.proxy->cgroup().proxyMemoryLimit();
+  ASSERT_TRUE(limit.ok()) << limit.error().message;
+  EXPECT_EQ(*limit, kProxyMemoryMib << 20);
+  auto task_limit = s.proxy->cgroup().taskMemoryLimit();
+  ASSERT_TRUE(task_limit.ok());
+  EXPECT_EQ(*task_limit, 512ll << 20);
+  auto pids = s.proxy->cgroup().proxyPids();
+  ASSERT_TRUE(pids.ok());
+  EXPECT_GE(pids->size(), 2u);  // master and worker
+  EXPECT_NE(std::find(pids->begin(), pids->end(), pid), pids->end());
+  // Mounts, seen through the proxy's own mount namespace.
+  const std::string root = "/proc/" + std::to_string(pid) + "/root";
+  EXPECT_EQ(orEmpty(readFile(root + "/etc/hosts")), orEmpty(readFile(hosts_file_)));
+  EXPECT_EQ(readFile("/proc/" + std::to_string(pid) + "/net/tcp").ok(), true);
+  auto mounts = readFile("/proc/" + std::to_string(pid) + "/mountinfo");
+  ASSERT_TRUE(mounts.ok());
+  bool root_ro = false, tmp_rw = false;
+  for (const std::string& line : split(*mounts, '\n')) {
+    std::vector<std::string> f = split(line, ' ');
+    if (f.size() < 6) continue;
+    if (f[4] == "/" && f[5].starts_with("ro")) root_ro = true;
+    if (f[4] == "/tmp" && f[5].starts_with("rw")) tmp_rw = true;
+  }
+  EXPECT_TRUE(root_ro);
+  EXPECT_TRUE(tmp_rw);
+}
+
+TEST_F(ProxyRootTest, MembershipChangesUnderLoadLoseNothingAndNeverRestart) {
+  startServer("s1", 11);
+  startServer("s2", 12);
+  startServer("s3", 13);
+  Task& client = startClient({"s1", "s2"});
+  ASSERT_TRUE(client.proxy);
+  const pid_t pid = client.proxy->container().pid();
+
+  testing::LoadLoop load(client.netns, dbUrl());
+  std::this_thread::sleep_for(300ms);
+  auto added = client.proxy->driver().applyMembership({{"db", 81, upstreams({"s1", "s2", "s3"})}});
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_FALSE(added->reloaded);
+  EXPECT_EQ(added->commands, 2u);
+  std::this_thread::sleep_for(300ms);
+  auto removed = client.proxy->driver().applyMembership({{"db", 81, upstreams({"s2", "s3"})}});
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_FALSE(removed->reloaded);
+  // s1 is out of rotation; stopping it now must not fail a request.
+  std::this_thread::sleep_for(100ms);
+  tasks_["s1"].app->stop();
+  std::this_thread::sleep_for(300ms);
+  // Idempotent: the same membership again sends nothing.
+  auto again = client.proxy->driver().applyMembership({{"db", 81, upstreams({"s2", "s3"})}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->commands, 0u);
+  load.stop();
+
+  EXPECT_EQ(load.failed(), 0) << (load.errors().empty() ? "" : load.errors()[0]);
+  EXPECT_GT(load.ok(), 50);
+  EXPECT_GT(load.bodies()["s3"], 0);
+  EXPECT_EQ(client.proxy->container().pid(), pid);  // no restart
+  EXPECT_TRUE(client.proxy->container().running());
+  auto applied = client.proxy->driver().membershipApplied();
+  ASSERT_TRUE(applied.ok());
+  EXPECT_TRUE(*applied);
+}
+
+TEST_F(ProxyRootTest, SlotsRunningOutReloadsHitlessly) {
+  for (const char* s : {"s1", "s2", "s3"}) startServer(s, 10 + (s[1] - '0'));
+  inject::ProxyConfig c;
+  inject::EgressSpec e{.dns_name = "db", .vip = kVip, .port = 81, .discovery_name = "db",
+                       .protocol = inject::ProxyProtocol::kHttp, .upstreams = upstreams({"s1"}), .slots = 1};
+  c.egress.push_back(e);
+  Task& client = startTask("client", 2, c, false);
+  ASSERT_TRUE(client.proxy);
+  const pid_t pid = client.proxy->container().pid();
+  testing::LoadLoop load(client.netns, dbUrl());
+  std::this_thread::sleep_for(200ms);
+  auto r = client.proxy->driver().applyMembership({{"db", 81, upstreams({"s1", "s2", "s3"})}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->reloaded);
+  std::this_thread::sleep_for(1000ms);
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << (load.errors().empty() ? "" : load.errors()[0]);
+  EXPECT_EQ(client.proxy->container().pid(), pid);  // the master stays; workers change
+  EXPECT_GT(load.bodies()["s3"], 0);
+}
+
+TEST_F(ProxyRootTest, KilledProxyIsHealthyAgainWithinTwoSeconds) {
+  Task& s = startServer("s1", 11);
+  ASSERT_TRUE(s.proxy);
+  const pid_t old_pid = s.proxy->container().pid();
+  ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  // The monitor notices through the pidfd, restarts with backoff, and probes until HEALTHY.
+  EXPECT_TRUE(s.monitor->runUntil(
+      [&] { return s.proxy->container().pid() != old_pid && s.monitor->state() == health::HealthState::kHealthy; }, 2s))
+      << s.monitor->lastFacts().detail;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "healthy again after " << ms << " ms\n";
+  EXPECT_EQ(s.monitor->restarts(), 1);
+  // And it serves again.
+  auto r = testing::getInNetns(s.netns, "http://127.0.0.1:99/id", 1);
+  EXPECT_EQ(r[0].status, 200);
+}
+
+TEST_F(ProxyRootTest, MetricsCount2xxAnd5xxPerEndpoint) {
+  startServer("s1", 11);
+  startServer("s2", 12);
+  Task& client = startClient({"s1", "s2"});
+  for (const auto& r : testing::getInNetns(client.netns, dbUrl(), 4)) EXPECT_EQ(r.status, 200);
+  for (const auto& r : testing::getInNetns(client.netns, dbUrl("/cgi-bin/fail"), 2)) EXPECT_EQ(r.status, 500);
+  auto m = httpRequest({.url = "http://localhost/metrics",
+                        .unix_socket = inject::httpSocketPath(client.proxy->spec().config.run_dir)});
+  ASSERT_TRUE(m.ok());
+  for (const char* slot : {"s1", "s2"}) {
+    const std::string prefix = std::string("haproxy_server_http_responses_total{proxy=\"egress_db_81\",server=\"") + slot;
+    EXPECT_NE(m->body.find(prefix + "\",code=\"2xx\"} 2"), std::string::npos) << slot;
+    EXPECT_NE(m->body.find(prefix + "\",code=\"5xx\"} 1"), std::string::npos) << slot;
+  }
+}
+
+TEST_F(ProxyRootTest, DrainStopsIngressThenTeardownLeavesNothing) {
+  Task& s = startServer("s1", 11);
+  ASSERT_TRUE(s.proxy);
+  const pid_t pid = s.proxy->container().pid();
+  const std::string run_dir = s.proxy->spec().config.run_dir;
+  const std::string cg = inject::TaskCgroup::memoryDir(s.proxy->cgroup().name());
+  ASSERT_TRUE(std::filesystem::exists(cg));
+  // Re-adoption: a second handle (as after an agent restart) finds the same proxy.
+  auto adopted = ProxyInstance::adopt(s.proxy->spec());
+  ASSERT_TRUE(adopted.ok()) << adopted.error().message;
+  EXPECT_EQ((*adopted)->container().pid(), pid);
+
+  ASSERT_TRUE(s.proxy->driver().disableIngress().ok());
+  auto r = testing::getInNetns(s.netns, "http://127.0.0.1:99/id", 1);
+  EXPECT_EQ(r[0].status, 0);  // no longer accepting
+  ASSERT_TRUE(s.proxy->stop({.drain = 1s, .kill_after = 3s}, realClock()).ok());
+  EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(pid)));
+  EXPECT_FALSE(std::filesystem::exists(run_dir));
+  EXPECT_FALSE(std::filesystem::exists(cg));
+  EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/cpu/" + s.proxy->cgroup().name()));
+  // Destroy again: idempotent.
+  EXPECT_TRUE(s.proxy->destroy().ok());
+  s.proxy.reset();
+}
+
+TEST_F(ProxyRootTest, DrainLetsInFlightRequestsFinishAndRefusesNewOnes) {
+  Task& s = startServer("s1", 11);
+  ASSERT_TRUE(s.proxy);
+  std::vector<testing::GetResult> slow;
+  std::thread in_flight([&] { slow = testing::getInNetns(s.netns, "http://127.0.0.1:99/cgi-bin/slow", 1); });
+  // Wait until the proxy counts the request on its ingress frontend.
+  for (int i = 0; i < 200; ++i) {
+    auto n = s.proxy->driver().ingressSessions();
+    if (n.ok() && *n > 0) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  std::vector<testing::GetResult> refused;
+  std::thread late([&] {
+    std::this_thread::sleep_for(300ms);
+    refused = testing::getInNetns(s.netns, "http://127.0.0.1:99/id", 1);
+  });
+  ASSERT_TRUE(s.proxy->stop({.drain = 10s, .kill_after = 3s}, realClock()).ok());
+  in_flight.join();
+  late.join();
+  ASSERT_EQ(slow.size(), 1u);
+  EXPECT_EQ(slow[0].status, 200) << slow[0].error;
+  EXPECT_EQ(slow[0].body, "slow");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].status, 0);  // not accepted while draining
+  s.proxy.reset();
+}
+
+TEST_F(ProxyRootTest, AccessLogsFollowTheServiceConfiguration) {
+  inject::ProxyConfig c;
+  c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db"}, .listener_port = kOverridePort,
+                       .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
+  c.log.access = inject::AccessLogFormat::kJson;
+  Task& s = startTask("s1", 11, c, true);
+  ASSERT_TRUE(s.proxy);
+  auto r = testing::getInNetns(s.netns, "http://127.0.0.1:99/id?secret=1", 1);
+  ASSERT_EQ(r[0].status, 200);
+  std::string log;
+  for (int i = 0; i < 100 && log.find("\"status\":200") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+    log = orEmpty(readFile(s.proxy->logPath()));
+  }
+  EXPECT_NE(log.find("\"path\":\"/id\",\"status\":200"), std::string::npos) << log;
+  EXPECT_EQ(log.find("secret"), std::string::npos);  // query strings only when includeQueryParameters
+}
+
+TEST_F(ProxyRootTest, LaunchFailuresNameTheStepAndUndoEverything) {
+  const std::string ns = net_->addTask("bad", 40);
+  inject::ProxyConfig c;
+  c.ingress.push_back({.name = "ingress-x", .listener_port = 40080, .container_port = 80});
+  ProxyInstanceSpec sp = spec("bad", c);
+  sp.netns_path = "/run/netns/" + net_->prefix() + "missing";
+  auto r = ProxyInstance::start(sp);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("failed to open '" + sp.netns_path + "'"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(std::filesystem::exists(inject::TaskCgroup::memoryDir(sp.cgroup.task_cgroup)));
+  EXPECT_FALSE(std::filesystem::exists(sp.config.run_dir));
+
+  // A failure inside the child names its step.
+  inject::ContainerSpec cs{.name = "bad", .netns_path = ns, .run_dir = sp.config.run_dir, .binary = "/nonexistent/haproxy"};
+  auto launched = inject::Container::launch(cs);
+  ASSERT_FALSE(launched.ok());
+  EXPECT_NE(launched.error().message.find("exec: No such file or directory"), std::string::npos)
+      << launched.error().message;
+  std::filesystem::remove_all(sp.config.run_dir);
+}
+
+// `scagent proxy up|status|down` on the seed example's plan. The CLI exits while the proxy runs, so
+// its shim is re-parented: this test makes itself the subreaper to reap it and leave nothing behind.
+TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {
+  const std::string scagent = std::string(SC_BINARY_DIR) + "/agent/scagent";
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+  const std::string ns = net_->addTask("cli", 30);
+  const std::string task = net_->prefix() + "cli";
+  auto plan = runProcess({.path = scagent, .args = {"plan", "--task-definition",
+                                                    testing::sourcePath("examples/seed-example/task-definition.json"),
+                                                    "--service", testing::sourcePath("examples/seed-example/service.json"),
+                                                    "--seed", "1"}});
+  ASSERT_TRUE(plan.ok() && plan->success());
+  const std::string plan_file = tmp_.file("plan.json");
+  testing::writeTestFile(plan_file, plan->out);
+  auto cli = [&](const std::string& verb) {
+    return runProcess({.path = scagent,
+                       .args = {"proxy", verb, "--task", task, "--plan", plan_file, "--netns", ns, "--drain-seconds", "1"},
+                       .timeout = std::chrono::milliseconds(30000)});
+  };
+  auto up = cli("up");
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->exit_code, 0) << up->out << up->err;
+  EXPECT_NE(up->out.find("\"state\":\"HEALTHY\""), std::string::npos) << up->out;
+  auto again = cli("up");  // adopts: the same pid, never a second proxy
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->exit_code, 0);
+  auto pidOf = [](const std::string& out) { return out.substr(out.find("\"pid\":"), out.find(",\"running\"") - out.find("\"pid\":")); };
+  EXPECT_EQ(pidOf(up->out), pidOf(again->out));
+  auto status = cli("status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->exit_code, 0) << status->out;
+  auto down = cli("down");
+  ASSERT_TRUE(down.ok());
+  EXPECT_EQ(down->exit_code, 0) << down->err;
+  auto after = cli("status");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists("/run/scagent/tasks/" + task));
+  EXPECT_FALSE(std::filesystem::exists("/run/scagent/tasks/" + task + ".hosts"));
+  EXPECT_FALSE(std::filesystem::exists(inject::TaskCgroup::memoryDir("scagent-" + task)));
+  // Reap the re-parented shim(s).
+  for (int i = 0; i < 100; ++i) {
+    int st = 0;
+    pid_t r = ::waitpid(-1, &st, WNOHANG);
+    if (r < 0) break;
+    if (r == 0) std::this_thread::sleep_for(10ms);
+  }
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+}
+
+}  // namespace
+}  // namespace sc

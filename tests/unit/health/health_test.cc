@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include "health/health.h"
+
+namespace sc::health {
+namespace {
+
+class FakeClock final : public Clock {
+ public:
+  MonoTime t{};
+  MonoTime now() const override { return t; }
+  WallTime wallNow() const override { return WallTime{}; }
+  void sleepFor(std::chrono::nanoseconds d) override { t += std::chrono::duration_cast<MonoTime::duration>(d); }
+};
+
+class FakeProber final : public Prober {
+ public:
+  bool is_alive = true;
+  ProbeFacts facts{true, true, true, true, ""};
+  int probes = 0;
+  bool alive() override { return is_alive; }
+  ProbeFacts probe() override {
+    ++probes;
+    return facts;
+  }
+};
+
+class FakeRestarter final : public Restarter {
+ public:
+  FakeProber* prober = nullptr;
+  int calls = 0;
+  Result<void> restart() override {
+    ++calls;
+    prober->is_alive = true;
+    return ok();
+  }
+};
+
+struct Fixture {
+  FakeClock clock;
+  FakeProber prober;
+  FakeRestarter restarter;
+  HealthMonitor monitor{prober, restarter, clock};
+  std::vector<std::string> changes;
+  Fixture() {
+    restarter.prober = &prober;
+    monitor.on_change = [this](HealthState a, HealthState b, const std::string&) {
+      changes.push_back(std::string(healthStateName(a)) + "->" + healthStateName(b));
+    };
+  }
+  void advance(std::chrono::milliseconds total) {
+    auto end = clock.t + total;
+    while (clock.t < end) clock.sleepFor(std::min(monitor.tick(), std::chrono::duration_cast<std::chrono::milliseconds>(end - clock.t)));
+  }
+};
+
+TEST(HealthMonitorTest, PendingUntilEveryFactHoldsThenHealthy) {
+  Fixture f;
+  f.prober.facts.listeners_bound = false;
+  f.advance(std::chrono::milliseconds(200));
+  EXPECT_EQ(f.monitor.state(), HealthState::kPending);
+  f.prober.facts.listeners_bound = true;
+  f.advance(std::chrono::milliseconds(100));
+  EXPECT_EQ(f.monitor.state(), HealthState::kHealthy);
+  // Healthy: full probes on the 10 s interval only.
+  int before = f.prober.probes;
+  f.advance(std::chrono::seconds(30));
+  EXPECT_LE(f.prober.probes - before, 4);
+  EXPECT_EQ(f.changes, std::vector<std::string>{"PENDING->HEALTHY"});
+}
+
+TEST(HealthMonitorTest, CrashRestartsWithBackoffAndRecovers) {
+  Fixture f;
+  f.advance(std::chrono::milliseconds(50));
+  ASSERT_EQ(f.monitor.state(), HealthState::kHealthy);
+  f.prober.is_alive = false;
+  f.advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(f.restarter.calls, 1);
+  EXPECT_EQ(f.monitor.state(), HealthState::kHealthy);
+  EXPECT_EQ(f.changes, (std::vector<std::string>{"PENDING->HEALTHY", "HEALTHY->UNHEALTHY", "UNHEALTHY->HEALTHY"}));
+}
+
+TEST(HealthMonitorTest, FailedProbesRestartAndMoreThanThreeInFiveMinutesFailTheTask) {
+  Fixture f;
+  f.advance(std::chrono::milliseconds(50));
+  f.prober.facts.ready = false;
+  f.prober.facts.detail = "/ready did not answer";
+  f.advance(std::chrono::seconds(120));
+  EXPECT_TRUE(f.monitor.failed());
+  EXPECT_EQ(f.restarter.calls, 3);
+  EXPECT_EQ(f.monitor.state(), HealthState::kUnhealthy);
+  EXPECT_NE(f.monitor.reason().find("/ready did not answer"), std::string::npos) << f.monitor.reason();
+}
+
+TEST(HealthMonitorTest, RestartsSpreadOverMoreThanFiveMinutesAreFine) {
+  Fixture f;
+  for (int i = 0; i < 6; ++i) {
+    f.advance(std::chrono::seconds(1));
+    ASSERT_EQ(f.monitor.state(), HealthState::kHealthy) << i;
+    f.prober.is_alive = false;
+    f.advance(std::chrono::seconds(120));
+  }
+  EXPECT_FALSE(f.monitor.failed());
+  EXPECT_EQ(f.restarter.calls, 6);
+}
+
+}  // namespace
+}  // namespace sc::health
