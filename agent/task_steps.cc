@@ -1,0 +1,226 @@
+#include "agent/task_steps.h"
+
+#include "agent/proxy_mapping.h"
+#include "agent/task_net.h"
+#include "common/http_client.h"
+#include "common/log.h"
+
+namespace sc::agent {
+
+// ---- SandboxStep ----
+
+void SandboxStep::recordFacts(TaskRecord& task, const netns::SandboxInfo& info) const {
+  task.facts["task_ip"] = info.address.toString();
+  task.facts["netns_path"] = info.netns_path;
+  task.facts["hosts_path"] = info.hosts_path;
+  const std::string host = host_address_.empty() ? info.gateway.toString() : host_address_;
+  for (const auto& l : task.plan.ingress) {
+    if (!l.publish) continue;
+    for (const auto& m : info.port_mappings) {
+      if (m.name != l.name) continue;
+      task.facts["endpoint_ip:" + l.name] = host;
+      task.facts["endpoint_port:" + l.name] = std::to_string(m.host_port);
+    }
+  }
+}
+
+Result<void> SandboxStep::up(TaskRecord& task) {
+  SC_ASSIGN_OR_RETURN(netns::SandboxSpec spec, sandboxSpecFromPlan(task.plan, task.task_id));
+  SC_ASSIGN_OR_RETURN(netns::ApplyResult applied, sandboxes_.apply(spec));
+  recordFacts(task, applied.info);
+  return ok();
+}
+
+Result<void> SandboxStep::down(TaskRecord& task) {
+  SC_ASSIGN_OR_RETURN(netns::Outcome outcome, sandboxes_.remove(task.task_id));
+  (void)outcome;  // kAbsent is fine: down() tolerates what was never made
+  for (const char* k : {"task_ip", "netns_path", "hosts_path"}) task.facts.erase(k);
+  return ok();
+}
+
+Result<bool> SandboxStep::adopt(TaskRecord& task) {
+  SC_ASSIGN_OR_RETURN(auto info, sandboxes_.show(task.task_id));
+  if (!info || info->state != "applied") return false;
+  recordFacts(task, *info);
+  return true;
+}
+
+// ---- ProxyStep ----
+
+inject::ProxyInstanceSpec ProxyStep::specFor(const TaskRecord& task) const {
+  inject::ProxyInstanceSpec spec;
+  const std::string run_dir = taskRunDir(settings_.run_root, task.task_id);
+  spec.config = proxyConfigFromPlan(task.plan, run_dir);
+  auto fact = [&](const char* k) {
+    auto it = task.facts.find(k);
+    return it == task.facts.end() ? std::string() : it->second;
+  };
+  spec.netns_path = fact("netns_path");
+  spec.hosts_file = fact("hosts_path");
+  spec.hostname = task.plan.hostname.empty() ? task.task_id : task.plan.hostname;
+  spec.uid = settings_.uid;
+  spec.gid = settings_.gid;
+  spec.cgroup = {.task_cgroup = "scagent-" + task.task_id,
+                 .task_memory_bytes = static_cast<int64_t>(task.plan.carve.task_memory_mib) << 20,
+                 .cpu_shares = static_cast<uint64_t>(task.plan.carve.task_cpu_units.value_or(0)),
+                 .proxy_memory_bytes = static_cast<int64_t>(task.plan.carve.proxy_memory_mib) << 20};
+  return spec;
+}
+
+void ProxyStep::keep(const std::string& task_id, std::unique_ptr<inject::ProxyInstance> instance) {
+  auto r = std::make_shared<Running>();
+  r->instance = std::move(instance);
+  r->prober = std::make_unique<health::ProxyProber>(*r->instance);
+  r->monitor = std::make_unique<health::HealthMonitor>(*r->prober, *r->prober, clock_, settings_.health);
+  std::lock_guard lock(mu_);
+  running_[task_id] = std::move(r);
+}
+
+Result<void> ProxyStep::up(TaskRecord& task) {
+  inject::ProxyInstanceSpec spec = specFor(task);
+  if (spec.netns_path.empty()) {
+    return makeError(ErrorCode::kFailedPrecondition, "start the proxy of task", task.task_id, "no network sandbox");
+  }
+  SC_ASSIGN_OR_RETURN(auto instance, inject::ProxyInstance::start(spec));
+  // Members known at start (the snapshot the plan was made from).
+  std::vector<inject::MembershipUpdate> updates;
+  for (const auto& a : task.plan.egress) {
+    inject::MembershipUpdate u{a.dns_name, a.port, {}};
+    for (const auto& ad : a.addresses) u.upstreams.push_back({ad.ip, ad.port, ad.task_id, ad.healthy});
+    if (!u.upstreams.empty()) updates.push_back(std::move(u));
+  }
+  if (!updates.empty()) {
+    if (auto r = instance->driver().applyMembership(updates); !r.ok()) {
+      (void)instance->destroy();
+      return std::move(r).error();
+    }
+  }
+  const auto& rec = instance->container().record();
+  task.proxy = ProcessRecord{rec.pid, rec.start_time, rec.cgroup};
+  keep(task.task_id, std::move(instance));
+  std::shared_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    r = running_[task.task_id];
+  }
+  const bool healthy = r->monitor->runUntil([&] { return r->monitor->state() == health::HealthState::kHealthy; },
+                                            settings_.healthy_within);
+  if (!healthy) {
+    return makeError(ErrorCode::kTimeout, "start the proxy of task", task.task_id,
+                     "not HEALTHY within " + std::to_string(settings_.healthy_within.count()) +
+                         " ms: " + r->monitor->lastFacts().detail);
+  }
+  task.health = "HEALTHY";
+  return ok();
+}
+
+Result<void> ProxyStep::prepareStop(TaskRecord& task) {
+  std::shared_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(task.task_id); it != running_.end()) r = it->second;
+  }
+  if (!r) return ok();
+  return r->instance->driver().disableIngress();
+}
+
+Result<void> ProxyStep::down(TaskRecord& task) {
+  std::shared_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(task.task_id); it != running_.end()) {
+      r = it->second;
+      running_.erase(it);
+    }
+  }
+  if (!r) {
+    // Not ours in this process (an agent restart, or up() failed early): find it, else clean the
+    // cgroups and run directory a half-made start may have left.
+    auto adopted = inject::ProxyInstance::adopt(specFor(task));
+    if (!adopted.ok()) {
+      task.proxy.reset();
+      return ok();
+    }
+    SC_TRY((*adopted)->destroy());
+    task.proxy.reset();
+    return ok();
+  }
+  SC_TRY(r->instance->stop({settings_.drain, inject::kDefaultKillAfter}, clock_));
+  task.proxy.reset();
+  task.health = "UNKNOWN";
+  return ok();
+}
+
+Result<bool> ProxyStep::adopt(TaskRecord& task) {
+  auto adopted = inject::ProxyInstance::adopt(specFor(task));
+  if (!adopted.ok()) {
+    if (adopted.error().code == ErrorCode::kNotFound) return false;
+    return std::move(adopted).error();
+  }
+  keep(task.task_id, std::move(*adopted));
+  return true;
+}
+
+std::optional<std::string> ProxyStep::check(TaskRecord& task) {
+  std::shared_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(task.task_id); it != running_.end()) r = it->second;
+  }
+  if (!r) return std::nullopt;
+  r->monitor->tick();
+  const auto state = r->monitor->state();
+  task.health = state == health::HealthState::kHealthy     ? "HEALTHY"
+                : state == health::HealthState::kUnhealthy ? "UNHEALTHY"
+                                                           : task.health;
+  const auto& rec = r->instance->container().record();
+  task.proxy = ProcessRecord{rec.pid, rec.start_time, rec.cgroup};
+  if (r->monitor->failed()) return "proxy unhealthy: " + r->monitor->reason();
+  return std::nullopt;
+}
+
+Result<void> ProxyStep::apply(const TaskRecord& task, const std::vector<MembershipChange>& changes) {
+  std::shared_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(task.task_id); it != running_.end()) r = it->second;
+  }
+  if (!r) return makeError(ErrorCode::kNotFound, "update the members of task", task.task_id, "no proxy runs");
+  std::vector<inject::MembershipUpdate> updates;
+  for (const auto& c : changes) {
+    inject::MembershipUpdate u{c.dns_name, c.port, {}};
+    for (const auto& a : c.addresses) u.upstreams.push_back({a.ip, a.port, a.task_id, a.healthy});
+    updates.push_back(std::move(u));
+  }
+  SC_ASSIGN_OR_RETURN(inject::ApplyOutcome outcome, r->instance->driver().applyMembership(updates));
+  log::info("proxy members updated", {{"task", task.task_id},
+                                      {"commands", std::to_string(outcome.commands)},
+                                      {"reloaded", outcome.reloaded ? "true" : "false"}});
+  return ok();
+}
+
+Result<std::string> ProxyStep::metricsPage(const std::string& task_id) {
+  std::shared_ptr<Running> r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = running_.find(task_id); it != running_.end()) r = it->second;
+  }
+  if (!r) return makeError(ErrorCode::kNotFound, "scrape the proxy of task", task_id, "no proxy runs");
+  SC_ASSIGN_OR_RETURN(HttpResponse resp,
+                      httpRequest({.url = "http://localhost/metrics",
+                                   .unix_socket = inject::httpSocketPath(r->instance->spec().config.run_dir),
+                                   .timeout = std::chrono::milliseconds(1000)}));
+  if (resp.status != 200) {
+    return makeError(ErrorCode::kUnavailable, "scrape the proxy of task", task_id,
+                     "HTTP " + std::to_string(resp.status));
+  }
+  return resp.body;
+}
+
+int ProxyStep::restarts(const std::string& task_id) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(task_id);
+  return it == running_.end() ? 0 : it->second->monitor->restarts();
+}
+
+}  // namespace sc::agent

@@ -1,0 +1,85 @@
+// The real steps of a task's life, over the libraries: the network sandbox (netns/), the proxy
+// (inject/ + health/), and (apps_step.h) the app containers. The Lifecycle drives them in order.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/agent.h"
+#include "agent/lifecycle.h"
+#include "common/clock.h"
+#include "health/health.h"
+#include "health/proxy_prober.h"
+#include "inject/proxy_instance.h"
+#include "netns/sandbox.h"
+
+namespace sc::agent {
+
+// PROVISIONING: namespace, veth, address, rules, hosts file. Records task_ip, netns_path,
+// hosts_path and, per listener, where other tasks reach it (endpoint_ip:/endpoint_port:<listener>).
+class SandboxStep final : public TaskStep {
+ public:
+  // `host_address`: the address bridge-mode endpoints are published on; empty: the bridge gateway.
+  SandboxStep(netns::SandboxManager& sandboxes, std::string host_address)
+      : sandboxes_(sandboxes), host_address_(std::move(host_address)) {}
+  // TaskStep
+  std::string name() const override { return "sandbox"; }
+  TaskStatus upStatus() const override { return TaskStatus::kProvisioning; }
+  Result<void> up(TaskRecord& task) override;
+  Result<void> down(TaskRecord& task) override;
+  Result<bool> adopt(TaskRecord& task) override;
+
+ private:
+  void recordFacts(TaskRecord& task, const netns::SandboxInfo& info) const;
+  netns::SandboxManager& sandboxes_;
+  std::string host_address_;
+};
+
+struct ProxySettings {
+  std::string run_root = "/run/scagent";
+  uid_t uid = inject::kProxyUid;
+  gid_t gid = inject::kProxyGid;
+  std::chrono::milliseconds drain{inject::kDefaultDrain};
+  std::chrono::milliseconds healthy_within{10'000};
+  health::HealthPolicy health;
+};
+
+// PENDING: the proxy container, started and probed until HEALTHY (apps start only after). Drains
+// on stop. check() runs the health monitor (restarts under its policy); a spent restart budget
+// stops the task. Also the MembershipApplier: endpoint changes go through the runtime API.
+class ProxyStep final : public TaskStep, public MembershipApplier {
+ public:
+  ProxyStep(ProxySettings settings, Clock& clock) : settings_(std::move(settings)), clock_(clock) {}
+  // TaskStep
+  std::string name() const override { return "proxy"; }
+  TaskStatus upStatus() const override { return TaskStatus::kPending; }
+  Result<void> up(TaskRecord& task) override;
+  Result<void> prepareStop(TaskRecord& task) override;
+  Result<void> down(TaskRecord& task) override;
+  Result<bool> adopt(TaskRecord& task) override;
+  std::optional<std::string> check(TaskRecord& task) override;
+  // MembershipApplier
+  Result<void> apply(const TaskRecord& task, const std::vector<MembershipChange>& changes) override;
+
+  // The proxy's /metrics page of a task (the agent relabels and merges them).
+  Result<std::string> metricsPage(const std::string& task_id);
+  int restarts(const std::string& task_id);
+
+ private:
+  struct Running {
+    std::unique_ptr<inject::ProxyInstance> instance;
+    std::unique_ptr<health::ProxyProber> prober;
+    std::unique_ptr<health::HealthMonitor> monitor;
+  };
+  inject::ProxyInstanceSpec specFor(const TaskRecord& task) const;
+  void keep(const std::string& task_id, std::unique_ptr<inject::ProxyInstance> instance);
+
+  ProxySettings settings_;
+  Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Running>> running_;
+};
+
+}  // namespace sc::agent
