@@ -45,6 +45,9 @@ struct HealthPolicy {
   std::chrono::milliseconds probe_interval{10'000};     // AppNet HC_POLL_INTERVAL_MS default
   std::chrono::milliseconds pending_interval{20};       // while PENDING or after a restart
   int failures_to_unhealthy = 3;                        // consecutive failed probes
+  // After a restart, failed probes do not count until the proxy was HEALTHY once or this passed
+  // (a proxy that is still starting is not failing).
+  std::chrono::milliseconds startup_grace{10'000};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5'000};
   int max_restarts = 3;                                 // more than this in the window: task UNHEALTHY
@@ -84,6 +87,7 @@ class HealthMonitor {
   int consecutive_failures_ = 0;
   std::optional<Clock::MonoTime> next_probe_;
   std::optional<Clock::MonoTime> restart_at_;
+  std::optional<Clock::MonoTime> starting_until_;
   std::chrono::milliseconds backoff_{0};
   std::deque<Clock::MonoTime> restart_times_;
   int total_restarts_ = 0;

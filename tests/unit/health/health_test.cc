@@ -92,6 +92,20 @@ TEST(HealthMonitorTest, FailedProbesRestartAndMoreThanThreeInFiveMinutesFailTheT
   EXPECT_NE(f.monitor.reason().find("/ready did not answer"), std::string::npos) << f.monitor.reason();
 }
 
+TEST(HealthMonitorTest, AProxyStillStartingAfterARestartIsNotRestartedAgain) {
+  Fixture f;
+  f.advance(std::chrono::milliseconds(50));
+  f.prober.is_alive = false;
+  f.prober.facts.ready = false;  // the new proxy takes a while to answer /ready
+  f.advance(std::chrono::seconds(5));
+  EXPECT_EQ(f.restarter.calls, 1);
+  EXPECT_EQ(f.monitor.state(), HealthState::kUnhealthy);
+  f.prober.facts.ready = true;
+  f.advance(std::chrono::milliseconds(100));
+  EXPECT_EQ(f.monitor.state(), HealthState::kHealthy);
+  EXPECT_EQ(f.restarter.calls, 1);
+}
+
 TEST(HealthMonitorTest, RestartsSpreadOverMoreThanFiveMinutesAreFine) {
   Fixture f;
   for (int i = 0; i < 6; ++i) {
