@@ -159,10 +159,20 @@ double toUs(const std::string& v) {
   return x;
 }
 
-WrkResult wrk(const std::string& netns, const std::string& url, int threads, int conns, int seconds) {
+// `script`: a wrk Lua script (empty: none). With `function delay() return 1 end` every connection
+// waits 1 ms between requests, so C connections send at most ~1000 x C requests/s: a fixed-rate
+// approximation (Debian's wrk 4.1 has no -R; the delay is not counted in the latency).
+WrkResult wrk(const std::string& netns, const std::string& url, int threads, int conns, int seconds,
+              const std::string& script = "") {
+  std::vector<std::string> args = {"-t" + std::to_string(threads), "-c" + std::to_string(conns),
+                                   "-d" + std::to_string(seconds) + "s", "--latency"};
+  if (!script.empty()) {
+    args.push_back("-s");
+    args.push_back(script);
+  }
+  args.push_back(url);
   auto r = sc::runProcess({.path = "/usr/bin/wrk",
-                           .args = {"-t" + std::to_string(threads), "-c" + std::to_string(conns),
-                                    "-d" + std::to_string(seconds) + "s", "--latency", url},
+                           .args = args,
                            .timeout = std::chrono::milliseconds((seconds + 20) * 1000),
                            .netns_path = netns});
   WrkResult w;
@@ -251,6 +261,23 @@ int trafficBench(int rounds, int seconds) {
       errors += w.errors;
     }
   }
+  // Fixed rates: 1 ms think time per connection; 1 connection ~ 1000 req/s, 4 connections ~ 4000.
+  const std::string lua = tmp.file("delay.lua");
+  sc::testing::writeTestFile(lua, "function delay()\n  return 1\nend\n");
+  const std::vector<int> rate_conns = {1, 4};
+  std::map<std::string, std::vector<double>> fp50, fp99, frps;
+  for (int r = 0; r < rounds; ++r) {
+    for (int c : rate_conns) {
+      for (const auto& k : order) {
+        WrkResult w = wrk(client_ns, urls.at(k), 1, c, seconds, lua);
+        const std::string key = k + "@" + std::to_string(c);
+        fp50[key].push_back(w.p50_us);
+        fp99[key].push_back(w.p99_us);
+        frps[key].push_back(w.rps);
+        errors += w.errors;
+      }
+    }
+  }
   Mem load_c, load_s;
   for (int r = 0; r < rounds; ++r) {
     for (const auto& k : order) {
@@ -287,6 +314,19 @@ int trafficBench(int rounds, int seconds) {
   line("added p50, two proxies", median(p50["two-proxies"]), median(p50["direct"]), "us");
   line("added p99, two proxies", median(p99["two-proxies"]), median(p99["direct"]), "us");
   line("added p50, one proxy", median(p50["one-proxy"]), median(p50["direct"]), "us");
+  for (int c : rate_conns) {
+    std::cout << "latency at a fixed rate (wrk -c" << c << " with 1 ms delay per request), median of " << rounds
+              << " runs:\n";
+    for (const auto& k : order) {
+      const std::string key = k + "@" + std::to_string(c);
+      std::cout << "  " << k << ": " << median(frps[key]) << " req/s, p50 " << median(fp50[key]) << " us [" << pct(fp50[key], 0)
+                << "-" << pct(fp50[key], 1) << "], p99 " << median(fp99[key]) << " us [" << pct(fp99[key], 0) << "-"
+                << pct(fp99[key], 1) << "]\n";
+    }
+    const std::string d = "direct@" + std::to_string(c), two = "two-proxies@" + std::to_string(c);
+    line("added p50, two proxies", median(fp50[two]), median(fp50[d]), "us");
+    line("added p99, two proxies", median(fp99[two]), median(fp99[d]), "us");
+  }
   std::cout << "throughput, wrk -t2 -c32, median of " << rounds << " runs:\n";
   for (const auto& k : order) {
     std::cout << "  " << k << ": " << median(rps[k]) << " req/s [" << pct(rps[k], 0) << "-" << pct(rps[k], 1) << "]"
