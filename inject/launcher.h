@@ -31,6 +31,10 @@ struct ContainerSpec {
   std::string hostname;
   std::string hosts_file;  // bind-mounted read-only at /etc/hosts; empty: the host's
   std::string run_dir;     // stays writable inside; created 0700 and owned by uid/gid
+  // Empty: a read-only view of the host (the proxy). Otherwise the container's root directory (apps):
+  // it becomes / (pivot_root), writable, with /proc, a private /tmp, /etc/hosts, the run directory and
+  // /dev/{null,zero,random,urandom} mounted in it.
+  std::string rootfs;
   std::string log_file;    // stdout and stderr (appended); empty: /dev/null
   std::string binary;      // absolute path
   std::vector<std::string> args;

@@ -405,6 +405,44 @@ TEST_F(ProxyRootTest, LaunchFailuresNameTheStepAndUndoEverything) {
   std::filesystem::remove_all(sp.config.run_dir);
 }
 
+// The launcher with a rootfs directory (app containers): pivot_root into it, same identity and filter.
+TEST_F(ProxyRootTest, AppContainerRunsInItsOwnRootfs) {
+  const std::string ns = net_->addTask("app", 50);
+  const std::string rootfs = tmp_.file("rootfs");
+  std::filesystem::create_directories(rootfs + "/bin");
+  std::filesystem::create_directories(rootfs + "/www");
+  std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
+  ::chmod((rootfs + "/bin/busybox").c_str(), 0755);
+  testing::writeTestFile(rootfs + "/www/id", "app");
+  ::chmod((rootfs + "/www").c_str(), 0755);
+  ::chmod((rootfs + "/www/id").c_str(), 0644);
+  const std::string run_dir = "/run/scagent/tasks/" + net_->prefix() + "app";
+  inject::ContainerSpec cs{.name = "app", .netns_path = ns, .hostname = "app", .hosts_file = hosts_file_,
+                           .run_dir = run_dir, .rootfs = rootfs, .binary = "/bin/busybox",
+                           .args = {"httpd", "-f", "-p", "8080", "-h", "/www"}, .net_bind_service = false};
+  auto c = inject::Container::launch(cs);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  testing::GetResult got;
+  for (int i = 0; i < 200 && got.status != 200; ++i) {
+    got = testing::getInNetns(ns, "http://127.0.0.1:8080/id", 1)[0];
+    if (got.status != 200) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(got.status, 200) << got.error;
+  EXPECT_EQ(got.body, "app");
+  const pid_t pid = c->pid();
+  const std::string root = "/proc/" + std::to_string(pid) + "/root";
+  EXPECT_TRUE(std::filesystem::exists(root + "/bin/busybox"));
+  EXPECT_FALSE(std::filesystem::exists(root + "/usr"));
+  EXPECT_EQ(orEmpty(readFile(root + "/etc/hosts")), orEmpty(readFile(hosts_file_)));
+  EXPECT_EQ(statusField(pid, "Seccomp"), "2");
+  EXPECT_EQ(statusField(pid, "CapEff"), "0000000000000000");
+  EXPECT_TRUE(statusField(pid, "Uid").starts_with("20000\t"));
+  ASSERT_TRUE(c->signal(SIGKILL).ok());
+  EXPECT_TRUE(c->waitExit(2s));
+  c->reap(2s);
+  std::filesystem::remove_all(run_dir);
+}
+
 // `scagent proxy up|status|down` on the seed example's plan. The CLI exits while the proxy runs, so
 // its shim is re-parented: this test makes itself the subreaper to reap it and leave nothing behind.
 TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {
