@@ -178,11 +178,8 @@ int cmdProxy(const std::vector<std::string>& args, CliIo io) {
   if (adopted.ok()) {
     stopped = (*adopted)->stop({.drain = std::chrono::seconds(drain), .kill_after = inject::kDefaultKillAfter}, realClock());
   } else {
-    // Nothing running: still remove what a crashed run may have left.
-    auto cg = inject::TaskCgroup::open(spec.cgroup.task_cgroup);
-    if (cg.ok()) stopped = (*cg)->destroy();
-    std::error_code ec;
-    std::filesystem::remove_all(run_dir, ec);
+    // Nothing to adopt: still remove what a crashed run may have left (processes included).
+    stopped = inject::ProxyInstance::removeLeftovers(spec);
   }
   std::error_code ec;
   std::filesystem::remove(spec.hosts_file, ec);
