@@ -95,17 +95,25 @@ sc::inject::ProxyInstanceSpec spec(sc::testing::NetFixture& net, const std::stri
   s.netns_path = net.netnsPath(name);
   s.hosts_file = hosts;
   s.hostname = name;
-  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + name, .task_memory_bytes = 512ll << 20, .cpu_shares = 512,
+  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + name,
+              .task_memory_bytes = 512ll << 20,
+              .cpu_shares = 512,
               .proxy_memory_bytes = 64ll << 20};
   return s;
 }
 
 sc::inject::ProxyConfig serverConfig() {
   sc::inject::ProxyConfig c;
-  c.ingress.push_back({.name = "ingress-http", .discovery_names = {"db"}, .listener_port = 40080, .container_port = 80,
+  c.ingress.push_back({.name = "ingress-http",
+                       .discovery_names = {"db"},
+                       .listener_port = 40080,
+                       .container_port = 80,
                        .protocol = sc::inject::ProxyProtocol::kHttp});
-  c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db-direct"}, .listener_port = 99,
-                       .container_port = 80, .protocol = sc::inject::ProxyProtocol::kHttp});
+  c.ingress.push_back({.name = "ingress-override",
+                       .discovery_names = {"db-direct"},
+                       .listener_port = 99,
+                       .container_port = 80,
+                       .protocol = sc::inject::ProxyProtocol::kHttp});
   return c;
 }
 
@@ -123,8 +131,12 @@ int launchBench(int n) {
   sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n127.255.0.3 db\n");
   net.addTask("launch", 20);
   sc::inject::ProxyConfig c = serverConfig();
-  c.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
-                      .protocol = sc::inject::ProxyProtocol::kHttp, .upstreams = {{"10.77.0.11", 80}}});
+  c.egress.push_back({.dns_name = "db",
+                      .vip = "127.255.0.3",
+                      .port = 81,
+                      .discovery_name = "db",
+                      .protocol = sc::inject::ProxyProtocol::kHttp,
+                      .upstreams = {{"10.77.0.11", 80}}});
   std::vector<double> ms;
   for (int i = 0; i < n; ++i) {
     auto t0 = std::chrono::steady_clock::now();
@@ -234,8 +246,12 @@ int trafficBench(int rounds, int seconds) {
   }
   net.addRedirect("server", 80, 40080);
   sc::inject::ProxyConfig cc;
-  cc.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
-                       .protocol = sc::inject::ProxyProtocol::kHttp, .upstreams = {{net.address("server"), 80}}});
+  cc.egress.push_back({.dns_name = "db",
+                       .vip = "127.255.0.3",
+                       .port = 81,
+                       .discovery_name = "db",
+                       .protocol = sc::inject::ProxyProtocol::kHttp,
+                       .upstreams = {{net.address("server"), 80}}});
   auto client = ProxyInstance::start(spec(net, "client", cc, tmp.file("hosts")));
   if (!client.ok() || !waitHealthy(**server) || !waitHealthy(**client)) {
     std::cerr << "proxies did not come up\n";
@@ -244,10 +260,9 @@ int trafficBench(int rounds, int seconds) {
   std::this_thread::sleep_for(200ms);
   Mem idle_c = memoryOf(**client), idle_s = memoryOf(**server);
 
-  const std::map<std::string, std::string> urls = {
-      {"direct", "http://" + net.address("server") + ":8080/"},
-      {"one-proxy", "http://" + net.address("server") + ":99/"},
-      {"two-proxies", "http://127.255.0.3:81/"}};
+  const std::map<std::string, std::string> urls = {{"direct", "http://" + net.address("server") + ":8080/"},
+                                                   {"one-proxy", "http://" + net.address("server") + ":99/"},
+                                                   {"two-proxies", "http://127.255.0.3:81/"}};
   const std::vector<std::string> order = {"direct", "one-proxy", "two-proxies"};
   std::map<std::string, std::vector<double>> p50, p99, rps;
   int errors = 0;
@@ -319,9 +334,9 @@ int trafficBench(int rounds, int seconds) {
               << " runs:\n";
     for (const auto& k : order) {
       const std::string key = k + "@" + std::to_string(c);
-      std::cout << "  " << k << ": " << median(frps[key]) << " req/s, p50 " << median(fp50[key]) << " us [" << pct(fp50[key], 0)
-                << "-" << pct(fp50[key], 1) << "], p99 " << median(fp99[key]) << " us [" << pct(fp99[key], 0) << "-"
-                << pct(fp99[key], 1) << "]\n";
+      std::cout << "  " << k << ": " << median(frps[key]) << " req/s, p50 " << median(fp50[key]) << " us ["
+                << pct(fp50[key], 0) << "-" << pct(fp50[key], 1) << "], p99 " << median(fp99[key]) << " us ["
+                << pct(fp99[key], 0) << "-" << pct(fp99[key], 1) << "]\n";
     }
     const std::string d = "direct@" + std::to_string(c), two = "two-proxies@" + std::to_string(c);
     line("added p50, two proxies", median(fp50[two]), median(fp50[d]), "us");

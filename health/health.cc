@@ -8,9 +8,12 @@ namespace sc::health {
 
 const char* healthStateName(HealthState s) {
   switch (s) {
-    case HealthState::kPending: return "PENDING";
-    case HealthState::kHealthy: return "HEALTHY";
-    case HealthState::kUnhealthy: return "UNHEALTHY";
+    case HealthState::kPending:
+      return "PENDING";
+    case HealthState::kHealthy:
+      return "HEALTHY";
+    case HealthState::kUnhealthy:
+      return "UNHEALTHY";
   }
   return "?";
 }

@@ -29,21 +29,64 @@ namespace {
 // The steps of the child, in order (Mesos' launch order: mounts, hostname, rlimits, identity,
 // capabilities, no_new_privs, seccomp, exec). A failure reports {step, errno}.
 enum Step : int {
-  kStepSetns = 1, kStepUnshare, kStepFork, kStepWaitGo, kStepPrivate, kStepProc, kStepTmp, kStepHosts,
-  kStepRunDir, kStepReadOnly, kStepTmpRw, kStepRunDirRw, kStepHostname, kStepStdio, kStepRlimit,
-  kStepBounding, kStepKeepCaps, kStepGroups, kStepGid, kStepUid, kStepCapset, kStepAmbient,
-  kStepNoNewPrivs, kStepSeccomp, kStepExec, kStepRootfs, kStepPivot
+  kStepSetns = 1,
+  kStepUnshare,
+  kStepFork,
+  kStepWaitGo,
+  kStepPrivate,
+  kStepProc,
+  kStepTmp,
+  kStepHosts,
+  kStepRunDir,
+  kStepReadOnly,
+  kStepTmpRw,
+  kStepRunDirRw,
+  kStepHostname,
+  kStepStdio,
+  kStepRlimit,
+  kStepBounding,
+  kStepKeepCaps,
+  kStepGroups,
+  kStepGid,
+  kStepUid,
+  kStepCapset,
+  kStepAmbient,
+  kStepNoNewPrivs,
+  kStepSeccomp,
+  kStepExec,
+  kStepRootfs,
+  kStepPivot
 };
 
 const char* stepName(int step) {
-  static const char* kNames[] = {"?", "join network namespace", "unshare namespaces", "fork container init",
-                                 "wait for the agent", "make mounts private", "mount /proc", "mount /tmp",
-                                 "bind /etc/hosts", "bind the run directory", "make the root read-only",
-                                 "make /tmp writable", "make the run directory writable", "set the hostname",
-                                 "set up stdio", "raise the open files limit", "drop the bounding set",
-                                 "keep capabilities", "drop supplementary groups", "set gid", "set uid",
-                                 "set capabilities", "raise ambient NET_BIND_SERVICE", "set no_new_privs",
-                                 "load the seccomp filter", "exec", "mount the rootfs", "pivot_root"};
+  static const char* kNames[] = {"?",
+                                 "join network namespace",
+                                 "unshare namespaces",
+                                 "fork container init",
+                                 "wait for the agent",
+                                 "make mounts private",
+                                 "mount /proc",
+                                 "mount /tmp",
+                                 "bind /etc/hosts",
+                                 "bind the run directory",
+                                 "make the root read-only",
+                                 "make /tmp writable",
+                                 "make the run directory writable",
+                                 "set the hostname",
+                                 "set up stdio",
+                                 "raise the open files limit",
+                                 "drop the bounding set",
+                                 "keep capabilities",
+                                 "drop supplementary groups",
+                                 "set gid",
+                                 "set uid",
+                                 "set capabilities",
+                                 "raise ambient NET_BIND_SERVICE",
+                                 "set no_new_privs",
+                                 "load the seccomp filter",
+                                 "exec",
+                                 "mount the rootfs",
+                                 "pivot_root"};
   return step > 0 && step <= kStepPivot ? kNames[step] : "?";
 }
 
@@ -146,7 +189,8 @@ void enterRootfs(const ChildPlan& p) {
     data[0].effective = data[0].permitted = data[0].inheritable = bit;
   }
   if (syscall(SYS_capset, &hdr, data) != 0) fail(rep, kStepCapset);
-  if (p.net_bind && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0) fail(rep, kStepAmbient);
+  if (p.net_bind && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0)
+    fail(rep, kStepAmbient);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(rep, kStepNoNewPrivs);
   sigset_t all;
   sigemptyset(&all);
@@ -197,7 +241,8 @@ std::vector<char*> cStrings(std::vector<std::string>& v) {
 Result<uint64_t> processStartTime(pid_t pid) {
   SC_ASSIGN_OR_RETURN(std::string stat, readFile("/proc/" + std::to_string(pid) + "/stat"));
   size_t close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return makeError(ErrorCode::kInternal, "parse", "/proc/" + std::to_string(pid) + "/stat", "no ')'");
+  if (close_paren == std::string::npos)
+    return makeError(ErrorCode::kInternal, "parse", "/proc/" + std::to_string(pid) + "/stat", "no ')'");
   std::vector<std::string> f = split(std::string_view(stat).substr(close_paren + 2), ' ');
   // f[0] is field 3 (state); field 22 is f[19].
   if (f.size() < 20) return makeError(ErrorCode::kInternal, "parse", "/proc/" + std::to_string(pid) + "/stat", "short");
@@ -247,7 +292,8 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
 
   std::vector<std::string> argv_s{spec.binary};
   argv_s.insert(argv_s.end(), spec.args.begin(), spec.args.end());
-  std::vector<std::string> env_s = spec.env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} : spec.env;
+  std::vector<std::string> env_s =
+      spec.env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} : spec.env;
   std::vector<char*> argv = cStrings(argv_s);
   std::vector<char*> envp = cStrings(env_s);
   sock_fprog prog{};

@@ -37,7 +37,8 @@ Result<ContainerRecord> parseContainerRecord(std::string_view text) {
   return r;
 }
 
-ProxyInstance::ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup> cg, std::unique_ptr<ProxyDriver> driver)
+ProxyInstance::ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup> cg,
+                             std::unique_ptr<ProxyDriver> driver)
     : spec_(std::move(spec)), cgroup_(std::move(cg)), driver_(std::move(driver)) {}
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::start(const ProxyInstanceSpec& spec) {
@@ -51,7 +52,8 @@ Result<std::unique_ptr<ProxyInstance>> ProxyInstance::start(const ProxyInstanceS
   const std::string parent = std::filesystem::path(spec.config.run_dir).parent_path().string();
   if (Result<void> r = makeDirs(parent, 0755); !r.ok()) return undo(r.error());
   if (Result<void> r = makeDirs(spec.config.run_dir, 0700); !r.ok()) return undo(r.error());
-  if (chown(spec.config.run_dir.c_str(), spec.uid, spec.gid) != 0) return undo(errnoError(errno, "own", spec.config.run_dir));
+  if (chown(spec.config.run_dir.c_str(), spec.uid, spec.gid) != 0)
+    return undo(errnoError(errno, "own", spec.config.run_dir));
   if (Result<void> r = failpoint::check("proxy.after_cgroup"); !r.ok()) return undo(r.error());
   if (Result<void> r = p->driver_->writeConfig(spec.config); !r.ok()) return undo(r.error());
   if (Result<void> r = failpoint::check("proxy.after_config"); !r.ok()) return undo(r.error());
@@ -75,7 +77,8 @@ Result<void> ProxyInstance::removeLeftovers(const ProxyInstanceSpec& spec) {
   std::error_code ec;
   std::filesystem::remove_all(spec.config.run_dir, ec);
   if (ec) errors.push_back("failed to remove '" + spec.config.run_dir + "': " + ec.message());
-  if (!errors.empty()) return makeError(ErrorCode::kInternal, "remove leftovers of", spec.config.task_id, join(errors, "; "));
+  if (!errors.empty())
+    return makeError(ErrorCode::kInternal, "remove leftovers of", spec.config.task_id, join(errors, "; "));
   return ok();
 }
 
@@ -167,7 +170,8 @@ Result<void> ProxyInstance::destroy() {
   std::error_code ec;
   std::filesystem::remove_all(spec_.config.run_dir, ec);
   if (ec) errors.push_back("failed to remove '" + spec_.config.run_dir + "': " + ec.message());
-  if (!errors.empty()) return makeError(ErrorCode::kInternal, "tear down", "proxy of task " + spec_.config.task_id, join(errors, "; "));
+  if (!errors.empty())
+    return makeError(ErrorCode::kInternal, "tear down", "proxy of task " + spec_.config.task_id, join(errors, "; "));
   return ok();
 }
 

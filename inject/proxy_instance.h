@@ -21,7 +21,7 @@ struct ProxyInstanceSpec {
   std::string netns_path;  // the task's network namespace
   std::string hosts_file;  // the task's hosts file (bind-mounted at /etc/hosts)
   std::string hostname;
-  CgroupSpec cgroup;       // task_cgroup "scagent-<task>", limits from the carve
+  CgroupSpec cgroup;  // task_cgroup "scagent-<task>", limits from the carve
   uid_t uid = kProxyUid;
   gid_t gid = kProxyGid;
   bool seccomp = true;

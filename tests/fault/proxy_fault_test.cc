@@ -2,7 +2,6 @@
 // A failure at each step undoes everything; a crash right after launch (before the record) leaves a
 // proxy that cannot be adopted, and removeLeftovers() cleans it up.
 #include <gtest/gtest.h>
-
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +25,8 @@ ProxyInstanceSpec specFor(testing::NetFixture& net, const std::string& hosts) {
   s.config.ingress.push_back({.name = "ingress-x", .listener_port = 40080, .container_port = 80});
   s.netns_path = net.netnsPath("f");
   s.hosts_file = hosts;
-  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + "f", .task_memory_bytes = 256ll << 20,
+  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + "f",
+              .task_memory_bytes = 256ll << 20,
               .proxy_memory_bytes = 64ll << 20};
   return s;
 }

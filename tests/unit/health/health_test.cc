@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "health/health.h"
+
+#include <gtest/gtest.h>
 
 namespace sc::health {
 namespace {
@@ -50,7 +50,8 @@ struct Fixture {
   }
   void advance(std::chrono::milliseconds total) {
     auto end = clock.t + total;
-    while (clock.t < end) clock.sleepFor(std::min(monitor.tick(), std::chrono::duration_cast<std::chrono::milliseconds>(end - clock.t)));
+    while (clock.t < end)
+      clock.sleepFor(std::min(monitor.tick(), std::chrono::duration_cast<std::chrono::milliseconds>(end - clock.t)));
   }
 };
 
