@@ -42,8 +42,8 @@ ProxyArgs parse(const std::vector<std::string>& args) {
     return a;
   }
   a.verb = args[1];
-  static const char* kKnown[] = {"--task", "--plan", "--netns", "--run-root", "--uid", "--gid", "--drain-seconds",
-                                 "--wait-seconds"};
+  static const char* kKnown[] = {"--task", "--plan", "--netns",         "--run-root",
+                                 "--uid",  "--gid",  "--drain-seconds", "--wait-seconds"};
   for (size_t i = 2; i < args.size(); ++i) {
     std::string k = args[i], val;
     size_t eq = k.find('=');
@@ -78,11 +78,11 @@ int64_t number(const ProxyArgs& a, const char* key, int64_t def) {
 
 std::string factsJson(const std::string& task, const char* state, const health::ProbeFacts& f, pid_t pid,
                       const std::string& run_dir) {
-  std::string o = "{\"task\":" + jsonQuote(task) + ",\"state\":" + jsonQuote(state) + ",\"pid\":" + std::to_string(pid) +
-                  ",\"running\":" + (f.running ? "true" : "false") + ",\"ready\":" + (f.ready ? "true" : "false") +
-                  ",\"listenersBound\":" + (f.listeners_bound ? "true" : "false") +
-                  ",\"membershipApplied\":" + (f.membership_applied ? "true" : "false") +
-                  ",\"runDir\":" + jsonQuote(run_dir);
+  std::string o =
+      "{\"task\":" + jsonQuote(task) + ",\"state\":" + jsonQuote(state) + ",\"pid\":" + std::to_string(pid) +
+      ",\"running\":" + (f.running ? "true" : "false") + ",\"ready\":" + (f.ready ? "true" : "false") +
+      ",\"listenersBound\":" + (f.listeners_bound ? "true" : "false") +
+      ",\"membershipApplied\":" + (f.membership_applied ? "true" : "false") + ",\"runDir\":" + jsonQuote(run_dir);
   if (!f.detail.empty()) o += ",\"detail\":" + jsonQuote(f.detail);
   return o + "}";
 }
@@ -152,8 +152,8 @@ int cmdProxy(const std::vector<std::string>& args, CliIo io) {
     }
     health::ProxyProber prober(*proxy);
     health::HealthMonitor monitor(prober, prober, realClock());
-    bool healthy = monitor.runUntil([&] { return monitor.state() == health::HealthState::kHealthy; },
-                                    std::chrono::seconds(wait));
+    bool healthy =
+        monitor.runUntil([&] { return monitor.state() == health::HealthState::kHealthy; }, std::chrono::seconds(wait));
     io.out << factsJson(task, health::healthStateName(monitor.state()), monitor.lastFacts(), proxy->container().pid(),
                         run_dir)
            << "\n";
@@ -176,13 +176,11 @@ int cmdProxy(const std::vector<std::string>& args, CliIo io) {
   auto adopted = inject::ProxyInstance::adopt(spec);
   Result<void> stopped = ok();
   if (adopted.ok()) {
-    stopped = (*adopted)->stop({.drain = std::chrono::seconds(drain), .kill_after = inject::kDefaultKillAfter}, realClock());
+    stopped =
+        (*adopted)->stop({.drain = std::chrono::seconds(drain), .kill_after = inject::kDefaultKillAfter}, realClock());
   } else {
-    // Nothing running: still remove what a crashed run may have left.
-    auto cg = inject::TaskCgroup::open(spec.cgroup.task_cgroup);
-    if (cg.ok()) stopped = (*cg)->destroy();
-    std::error_code ec;
-    std::filesystem::remove_all(run_dir, ec);
+    // Nothing to adopt: still remove what a crashed run may have left (processes included).
+    stopped = inject::ProxyInstance::removeLeftovers(spec);
   }
   std::error_code ec;
   std::filesystem::remove(spec.hosts_file, ec);

@@ -8,10 +8,14 @@ std::string taskRunDir(const std::string& run_root, const std::string& task_id) 
 
 inject::ProxyProtocol toProxyProtocol(model::AppProtocol p) {
   switch (p) {
-    case model::AppProtocol::kTcp: return inject::ProxyProtocol::kTcp;
-    case model::AppProtocol::kHttp: return inject::ProxyProtocol::kHttp;
-    case model::AppProtocol::kHttp2: return inject::ProxyProtocol::kHttp2;
-    case model::AppProtocol::kGrpc: return inject::ProxyProtocol::kGrpc;
+    case model::AppProtocol::kTcp:
+      return inject::ProxyProtocol::kTcp;
+    case model::AppProtocol::kHttp:
+      return inject::ProxyProtocol::kHttp;
+    case model::AppProtocol::kHttp2:
+      return inject::ProxyProtocol::kHttp2;
+    case model::AppProtocol::kGrpc:
+      return inject::ProxyProtocol::kGrpc;
   }
   return inject::ProxyProtocol::kTcp;
 }

@@ -95,17 +95,25 @@ sc::inject::ProxyInstanceSpec spec(sc::testing::NetFixture& net, const std::stri
   s.netns_path = net.netnsPath(name);
   s.hosts_file = hosts;
   s.hostname = name;
-  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + name, .task_memory_bytes = 512ll << 20, .cpu_shares = 512,
+  s.cgroup = {.task_cgroup = "scagent-" + net.prefix() + name,
+              .task_memory_bytes = 512ll << 20,
+              .cpu_shares = 512,
               .proxy_memory_bytes = 64ll << 20};
   return s;
 }
 
 sc::inject::ProxyConfig serverConfig() {
   sc::inject::ProxyConfig c;
-  c.ingress.push_back({.name = "ingress-http", .discovery_names = {"db"}, .listener_port = 40080, .container_port = 80,
+  c.ingress.push_back({.name = "ingress-http",
+                       .discovery_names = {"db"},
+                       .listener_port = 40080,
+                       .container_port = 80,
                        .protocol = sc::inject::ProxyProtocol::kHttp});
-  c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db-direct"}, .listener_port = 99,
-                       .container_port = 80, .protocol = sc::inject::ProxyProtocol::kHttp});
+  c.ingress.push_back({.name = "ingress-override",
+                       .discovery_names = {"db-direct"},
+                       .listener_port = 99,
+                       .container_port = 80,
+                       .protocol = sc::inject::ProxyProtocol::kHttp});
   return c;
 }
 
@@ -123,8 +131,12 @@ int launchBench(int n) {
   sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n127.255.0.3 db\n");
   net.addTask("launch", 20);
   sc::inject::ProxyConfig c = serverConfig();
-  c.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
-                      .protocol = sc::inject::ProxyProtocol::kHttp, .upstreams = {{"10.77.0.11", 80}}});
+  c.egress.push_back({.dns_name = "db",
+                      .vip = "127.255.0.3",
+                      .port = 81,
+                      .discovery_name = "db",
+                      .protocol = sc::inject::ProxyProtocol::kHttp,
+                      .upstreams = {{"10.77.0.11", 80}}});
   std::vector<double> ms;
   for (int i = 0; i < n; ++i) {
     auto t0 = std::chrono::steady_clock::now();
@@ -159,10 +171,20 @@ double toUs(const std::string& v) {
   return x;
 }
 
-WrkResult wrk(const std::string& netns, const std::string& url, int threads, int conns, int seconds) {
+// `script`: a wrk Lua script (empty: none). With `function delay() return 1 end` every connection
+// waits 1 ms between requests, so C connections send at most ~1000 x C requests/s: a fixed-rate
+// approximation (Debian's wrk 4.1 has no -R; the delay is not counted in the latency).
+WrkResult wrk(const std::string& netns, const std::string& url, int threads, int conns, int seconds,
+              const std::string& script = "") {
+  std::vector<std::string> args = {"-t" + std::to_string(threads), "-c" + std::to_string(conns),
+                                   "-d" + std::to_string(seconds) + "s", "--latency"};
+  if (!script.empty()) {
+    args.push_back("-s");
+    args.push_back(script);
+  }
+  args.push_back(url);
   auto r = sc::runProcess({.path = "/usr/bin/wrk",
-                           .args = {"-t" + std::to_string(threads), "-c" + std::to_string(conns),
-                                    "-d" + std::to_string(seconds) + "s", "--latency", url},
+                           .args = args,
                            .timeout = std::chrono::milliseconds((seconds + 20) * 1000),
                            .netns_path = netns});
   WrkResult w;
@@ -224,8 +246,12 @@ int trafficBench(int rounds, int seconds) {
   }
   net.addRedirect("server", 80, 40080);
   sc::inject::ProxyConfig cc;
-  cc.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
-                       .protocol = sc::inject::ProxyProtocol::kHttp, .upstreams = {{net.address("server"), 80}}});
+  cc.egress.push_back({.dns_name = "db",
+                       .vip = "127.255.0.3",
+                       .port = 81,
+                       .discovery_name = "db",
+                       .protocol = sc::inject::ProxyProtocol::kHttp,
+                       .upstreams = {{net.address("server"), 80}}});
   auto client = ProxyInstance::start(spec(net, "client", cc, tmp.file("hosts")));
   if (!client.ok() || !waitHealthy(**server) || !waitHealthy(**client)) {
     std::cerr << "proxies did not come up\n";
@@ -234,10 +260,9 @@ int trafficBench(int rounds, int seconds) {
   std::this_thread::sleep_for(200ms);
   Mem idle_c = memoryOf(**client), idle_s = memoryOf(**server);
 
-  const std::map<std::string, std::string> urls = {
-      {"direct", "http://" + net.address("server") + ":8080/"},
-      {"one-proxy", "http://" + net.address("server") + ":99/"},
-      {"two-proxies", "http://127.255.0.3:81/"}};
+  const std::map<std::string, std::string> urls = {{"direct", "http://" + net.address("server") + ":8080/"},
+                                                   {"one-proxy", "http://" + net.address("server") + ":99/"},
+                                                   {"two-proxies", "http://127.255.0.3:81/"}};
   const std::vector<std::string> order = {"direct", "one-proxy", "two-proxies"};
   std::map<std::string, std::vector<double>> p50, p99, rps;
   int errors = 0;
@@ -249,6 +274,23 @@ int trafficBench(int rounds, int seconds) {
       p50[k].push_back(w.p50_us);
       p99[k].push_back(w.p99_us);
       errors += w.errors;
+    }
+  }
+  // Fixed rates: 1 ms think time per connection; 1 connection ~ 1000 req/s, 4 connections ~ 4000.
+  const std::string lua = tmp.file("delay.lua");
+  sc::testing::writeTestFile(lua, "function delay()\n  return 1\nend\n");
+  const std::vector<int> rate_conns = {1, 4};
+  std::map<std::string, std::vector<double>> fp50, fp99, frps;
+  for (int r = 0; r < rounds; ++r) {
+    for (int c : rate_conns) {
+      for (const auto& k : order) {
+        WrkResult w = wrk(client_ns, urls.at(k), 1, c, seconds, lua);
+        const std::string key = k + "@" + std::to_string(c);
+        fp50[key].push_back(w.p50_us);
+        fp99[key].push_back(w.p99_us);
+        frps[key].push_back(w.rps);
+        errors += w.errors;
+      }
     }
   }
   Mem load_c, load_s;
@@ -287,6 +329,19 @@ int trafficBench(int rounds, int seconds) {
   line("added p50, two proxies", median(p50["two-proxies"]), median(p50["direct"]), "us");
   line("added p99, two proxies", median(p99["two-proxies"]), median(p99["direct"]), "us");
   line("added p50, one proxy", median(p50["one-proxy"]), median(p50["direct"]), "us");
+  for (int c : rate_conns) {
+    std::cout << "latency at a fixed rate (wrk -c" << c << " with 1 ms delay per request), median of " << rounds
+              << " runs:\n";
+    for (const auto& k : order) {
+      const std::string key = k + "@" + std::to_string(c);
+      std::cout << "  " << k << ": " << median(frps[key]) << " req/s, p50 " << median(fp50[key]) << " us ["
+                << pct(fp50[key], 0) << "-" << pct(fp50[key], 1) << "], p99 " << median(fp99[key]) << " us ["
+                << pct(fp99[key], 0) << "-" << pct(fp99[key], 1) << "]\n";
+    }
+    const std::string d = "direct@" + std::to_string(c), two = "two-proxies@" + std::to_string(c);
+    line("added p50, two proxies", median(fp50[two]), median(fp50[d]), "us");
+    line("added p99, two proxies", median(fp99[two]), median(fp99[d]), "us");
+  }
   std::cout << "throughput, wrk -t2 -c32, median of " << rounds << " runs:\n";
   for (const auto& k : order) {
     std::cout << "  " << k << ": " << median(rps[k]) << " req/s [" << pct(rps[k], 0) << "-" << pct(rps[k], 1) << "]"

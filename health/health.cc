@@ -8,9 +8,12 @@ namespace sc::health {
 
 const char* healthStateName(HealthState s) {
   switch (s) {
-    case HealthState::kPending: return "PENDING";
-    case HealthState::kHealthy: return "HEALTHY";
-    case HealthState::kUnhealthy: return "UNHEALTHY";
+    case HealthState::kPending:
+      return "PENDING";
+    case HealthState::kHealthy:
+      return "HEALTHY";
+    case HealthState::kUnhealthy:
+      return "UNHEALTHY";
   }
   return "?";
 }
@@ -59,6 +62,7 @@ std::chrono::milliseconds HealthMonitor::tick() {
     log::warn("proxy restarted", {{"reason", reason_}, {"restarts", std::to_string(total_restarts_)}});
     consecutive_failures_ = 0;
     next_probe_ = now;
+    starting_until_ = now + policy_.startup_grace;
     return policy_.pending_interval;
   }
   if (!prober_.alive()) {
@@ -76,7 +80,10 @@ std::chrono::milliseconds HealthMonitor::tick() {
   if (facts_.healthy()) {
     consecutive_failures_ = 0;
     backoff_ = milliseconds(0);
+    starting_until_.reset();
     setState(HealthState::kHealthy, "all probes passed");
+  } else if (starting_until_ && now < *starting_until_) {
+    // Still starting after a restart: wait (the pidfd still catches a crash at once).
   } else {
     ++consecutive_failures_;
     if (settled && consecutive_failures_ >= policy_.failures_to_unhealthy) {

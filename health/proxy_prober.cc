@@ -14,8 +14,10 @@ ProbeFacts ProxyProber::probe() {
     return f;
   }
   const inject::ProxyConfig& c = proxy_.driver().config();
-  auto ready = httpRequest({.url = "http://localhost/ready", .unix_socket = inject::httpSocketPath(c.run_dir),
-                            .timeout = timeout_, .connect_timeout = timeout_});
+  auto ready = httpRequest({.url = "http://localhost/ready",
+                            .unix_socket = inject::httpSocketPath(c.run_dir),
+                            .timeout = timeout_,
+                            .connect_timeout = timeout_});
   f.ready = ready.ok() && ready->status == 200;
   if (!f.ready) {
     f.detail = ready.ok() ? "/ready answered " + std::to_string(ready->status) : "/ready: " + ready.error().message;

@@ -1,12 +1,11 @@
 #include "inject/cgroups.h"
 
 #include <fcntl.h>
+#include <libcgroup.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
-
-#include <libcgroup.h>
-#include <linux/magic.h>
 
 #include <cerrno>
 #include <cstring>

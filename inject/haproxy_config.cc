@@ -11,8 +11,8 @@ std::string safeName(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '.' || c == '-';
+    bool okc =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     out.push_back(okc ? c : '_');
   }
   return out;
@@ -35,9 +35,7 @@ void serverTimeouts(std::string& o, ProxyProtocol p, const ProxyTimeouts& t) {
   if (!isHttpProtocol(p)) o += "  timeout tunnel " + seconds(t.idle_s) + "\n";
 }
 
-void modeLines(std::string& o, ProxyProtocol p) {
-  o += isHttpProtocol(p) ? "  mode http\n" : "  mode tcp\n";
-}
+void modeLines(std::string& o, ProxyProtocol p) { o += isHttpProtocol(p) ? "  mode http\n" : "  mode tcp\n"; }
 
 std::string accessLogFormat(const LogSpec& log, ProxyProtocol p) {
   const char* path = log.include_query ? "%HU" : "%HP";
@@ -76,10 +74,14 @@ bool isHttpProtocol(ProxyProtocol p) { return p != ProxyProtocol::kTcp; }
 
 const char* proxyProtocolName(ProxyProtocol p) {
   switch (p) {
-    case ProxyProtocol::kTcp: return "tcp";
-    case ProxyProtocol::kHttp: return "http";
-    case ProxyProtocol::kHttp2: return "http2";
-    case ProxyProtocol::kGrpc: return "grpc";
+    case ProxyProtocol::kTcp:
+      return "tcp";
+    case ProxyProtocol::kHttp:
+      return "http";
+    case ProxyProtocol::kHttp2:
+      return "http2";
+    case ProxyProtocol::kGrpc:
+      return "grpc";
   }
   return "tcp";
 }
@@ -151,8 +153,8 @@ std::string renderHaproxyConfig(const ProxyConfig& c) {
     for (size_t i = 0; i < in.discovery_names.size(); ++i) {
       o += (i ? ", " : "") + in.discovery_names[i];
     }
-    o += "): " + std::string(proxyProtocolName(in.protocol)) + ", listener " +
-         std::to_string(in.listener_port) + " -> 127.0.0.1:" + std::to_string(in.container_port) + "\n";
+    o += "): " + std::string(proxyProtocolName(in.protocol)) + ", listener " + std::to_string(in.listener_port) +
+         " -> 127.0.0.1:" + std::to_string(in.container_port) + "\n";
     o += "frontend " + name + "\n";
     modeLines(o, in.protocol);
     bool h2 = in.protocol == ProxyProtocol::kHttp2 || in.protocol == ProxyProtocol::kGrpc;

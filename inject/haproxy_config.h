@@ -16,21 +16,21 @@ bool isHttpProtocol(ProxyProtocol p);
 const char* proxyProtocolName(ProxyProtocol p);
 
 // Defaults (docs/proxy.md, "Defaults and their sources").
-inline constexpr int64_t kHttpIdleTimeoutS = 300;       // ECS TimeoutConfiguration, HTTP family
-inline constexpr int64_t kTcpIdleTimeoutS = 3600;       // ECS TimeoutConfiguration, TCP
-inline constexpr int64_t kPerRequestTimeoutS = 15;      // observed on ECS (containers-roadmap #1958)
-inline constexpr int64_t kConnectTimeoutMs = 5000;      // scagent choice
-inline constexpr int kRetries = 2;                      // "twice on connect failure or 503"
-inline constexpr int kErrorLimit = 5;                   // passive ejection: consecutive errors
-inline constexpr int64_t kEjectionS = 30;               // passive ejection: time out of rotation
-inline constexpr int64_t kCheckIntervalS = 5;           // active re-check while UP
-inline constexpr int kMinSlots = 8;                     // server slots per egress backend
+inline constexpr int64_t kHttpIdleTimeoutS = 300;   // ECS TimeoutConfiguration, HTTP family
+inline constexpr int64_t kTcpIdleTimeoutS = 3600;   // ECS TimeoutConfiguration, TCP
+inline constexpr int64_t kPerRequestTimeoutS = 15;  // observed on ECS (containers-roadmap #1958)
+inline constexpr int64_t kConnectTimeoutMs = 5000;  // scagent choice
+inline constexpr int kRetries = 2;                  // "twice on connect failure or 503"
+inline constexpr int kErrorLimit = 5;               // passive ejection: consecutive errors
+inline constexpr int64_t kEjectionS = 30;           // passive ejection: time out of rotation
+inline constexpr int64_t kCheckIntervalS = 5;       // active re-check while UP
+inline constexpr int kMinSlots = 8;                 // server slots per egress backend
 // A disabled timeout (0 in the service's TimeoutConfiguration) is rendered as HAProxy's largest.
 inline constexpr const char* kDisabledTimeout = "24d";
 
 struct ProxyTimeouts {
-  int64_t idle_s = kTcpIdleTimeoutS;    // 0: disabled
-  std::optional<int64_t> per_request_s; // HTTP family; 0: disabled; unset: kPerRequestTimeoutS
+  int64_t idle_s = kTcpIdleTimeoutS;     // 0: disabled
+  std::optional<int64_t> per_request_s;  // HTTP family; 0: disabled; unset: kPerRequestTimeoutS
 };
 
 // A port the proxy listens on for traffic into the task; forwards to 127.0.0.1:container_port.

@@ -29,22 +29,65 @@ namespace {
 // The steps of the child, in order (Mesos' launch order: mounts, hostname, rlimits, identity,
 // capabilities, no_new_privs, seccomp, exec). A failure reports {step, errno}.
 enum Step : int {
-  kStepSetns = 1, kStepUnshare, kStepFork, kStepWaitGo, kStepPrivate, kStepProc, kStepTmp, kStepHosts,
-  kStepRunDir, kStepReadOnly, kStepTmpRw, kStepRunDirRw, kStepHostname, kStepStdio, kStepRlimit,
-  kStepBounding, kStepKeepCaps, kStepGroups, kStepGid, kStepUid, kStepCapset, kStepAmbient,
-  kStepNoNewPrivs, kStepSeccomp, kStepExec
+  kStepSetns = 1,
+  kStepUnshare,
+  kStepFork,
+  kStepWaitGo,
+  kStepPrivate,
+  kStepProc,
+  kStepTmp,
+  kStepHosts,
+  kStepRunDir,
+  kStepReadOnly,
+  kStepTmpRw,
+  kStepRunDirRw,
+  kStepHostname,
+  kStepStdio,
+  kStepRlimit,
+  kStepBounding,
+  kStepKeepCaps,
+  kStepGroups,
+  kStepGid,
+  kStepUid,
+  kStepCapset,
+  kStepAmbient,
+  kStepNoNewPrivs,
+  kStepSeccomp,
+  kStepExec,
+  kStepRootfs,
+  kStepPivot
 };
 
 const char* stepName(int step) {
-  static const char* kNames[] = {"?", "join network namespace", "unshare namespaces", "fork container init",
-                                 "wait for the agent", "make mounts private", "mount /proc", "mount /tmp",
-                                 "bind /etc/hosts", "bind the run directory", "make the root read-only",
-                                 "make /tmp writable", "make the run directory writable", "set the hostname",
-                                 "set up stdio", "raise the open files limit", "drop the bounding set",
-                                 "keep capabilities", "drop supplementary groups", "set gid", "set uid",
-                                 "set capabilities", "raise ambient NET_BIND_SERVICE", "set no_new_privs",
-                                 "load the seccomp filter", "exec"};
-  return step > 0 && step <= kStepExec ? kNames[step] : "?";
+  static const char* kNames[] = {"?",
+                                 "join network namespace",
+                                 "unshare namespaces",
+                                 "fork container init",
+                                 "wait for the agent",
+                                 "make mounts private",
+                                 "mount /proc",
+                                 "mount /tmp",
+                                 "bind /etc/hosts",
+                                 "bind the run directory",
+                                 "make the root read-only",
+                                 "make /tmp writable",
+                                 "make the run directory writable",
+                                 "set the hostname",
+                                 "set up stdio",
+                                 "raise the open files limit",
+                                 "drop the bounding set",
+                                 "keep capabilities",
+                                 "drop supplementary groups",
+                                 "set gid",
+                                 "set uid",
+                                 "set capabilities",
+                                 "raise ambient NET_BIND_SERVICE",
+                                 "set no_new_privs",
+                                 "load the seccomp filter",
+                                 "exec",
+                                 "mount the rootfs",
+                                 "pivot_root"};
+  return step > 0 && step <= kStepPivot ? kNames[step] : "?";
 }
 
 struct Report {
@@ -82,7 +125,32 @@ struct ChildPlan {
   gid_t gid = 0;
   bool net_bind = true;
   sock_fprog* seccomp = nullptr;
+  // rootfs mode: the rootfs and the mount points inside it, prepared by the parent.
+  const char* rootfs = nullptr;
+  const char* in_proc = nullptr;
+  const char* in_tmp = nullptr;
+  const char* in_hosts = nullptr;
+  const char* in_run_dir = nullptr;
+  const char* dev_src[4] = {};
+  const char* dev_dst[4] = {};
 };
+
+// rootfs mode: mounts everything inside the rootfs, then makes it the root.
+void enterRootfs(const ChildPlan& p) {
+  const int rep = p.report_fd;
+  if (mount(p.rootfs, p.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) fail(rep, kStepRootfs);
+  if (mount("proc", p.in_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
+  if (p.hosts && mount(p.hosts, p.in_hosts, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
+  if (mount("tmpfs", p.in_tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
+  if (mount(p.run_dir, p.in_run_dir, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRunDir);
+  for (int i = 0; i < 4; ++i) {
+    if (mount(p.dev_src[i], p.dev_dst[i], nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRootfs);
+  }
+  if (chdir(p.rootfs) != 0) fail(rep, kStepPivot);
+  if (syscall(SYS_pivot_root, ".", ".") != 0) fail(rep, kStepPivot);
+  if (umount2(".", MNT_DETACH) != 0) fail(rep, kStepPivot);
+  if (chdir("/") != 0) fail(rep, kStepPivot);
+}
 
 [[noreturn]] void containerInit(const ChildPlan& p) {
   const int rep = p.report_fd;
@@ -90,14 +158,18 @@ struct ChildPlan {
   if (read(p.go_fd, &go, 1) != 1) fail(rep, kStepWaitGo);
   close(p.go_fd);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(rep, kStepPrivate);
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
-  // Bind sources first: a source under /tmp would be hidden by the private /tmp.
-  if (p.hosts && mount(p.hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
-  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
-  if (mount(p.run_dir, p.run_dir, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRunDir);
-  if (mountSetattr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) != 0) fail(rep, kStepReadOnly);
-  if (mountSetattr("/tmp", 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepTmpRw);
-  if (mountSetattr(p.run_dir, 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepRunDirRw);
+  if (p.rootfs) {
+    enterRootfs(p);
+  } else {
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
+    // Bind sources first: a source under /tmp would be hidden by the private /tmp.
+    if (p.hosts && mount(p.hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
+    if (mount(p.run_dir, p.run_dir, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRunDir);
+    if (mountSetattr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) != 0) fail(rep, kStepReadOnly);
+    if (mountSetattr("/tmp", 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepTmpRw);
+    if (mountSetattr(p.run_dir, 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepRunDirRw);
+  }
   if (p.hostname && sethostname(p.hostname, strlen(p.hostname)) != 0) fail(rep, kStepHostname);
   if (dup2(p.stdin_fd, 0) < 0 || dup2(p.log_fd, 1) < 0 || dup2(p.log_fd, 2) < 0) fail(rep, kStepStdio);
   rlimit nofile{20000, 20000};
@@ -117,7 +189,8 @@ struct ChildPlan {
     data[0].effective = data[0].permitted = data[0].inheritable = bit;
   }
   if (syscall(SYS_capset, &hdr, data) != 0) fail(rep, kStepCapset);
-  if (p.net_bind && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0) fail(rep, kStepAmbient);
+  if (p.net_bind && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0)
+    fail(rep, kStepAmbient);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(rep, kStepNoNewPrivs);
   sigset_t all;
   sigemptyset(&all);
@@ -163,19 +236,13 @@ std::vector<char*> cStrings(std::vector<std::string>& v) {
   return out;
 }
 
-Result<std::string> readLink(const std::string& path) {
-  char buf[4096];
-  ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
-  if (n < 0) return errnoError(errno, "read link", path);
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 }  // namespace
 
 Result<uint64_t> processStartTime(pid_t pid) {
   SC_ASSIGN_OR_RETURN(std::string stat, readFile("/proc/" + std::to_string(pid) + "/stat"));
   size_t close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return makeError(ErrorCode::kInternal, "parse", "/proc/" + std::to_string(pid) + "/stat", "no ')'");
+  if (close_paren == std::string::npos)
+    return makeError(ErrorCode::kInternal, "parse", "/proc/" + std::to_string(pid) + "/stat", "no ')'");
   std::vector<std::string> f = split(std::string_view(stat).substr(close_paren + 2), ' ');
   // f[0] is field 3 (state); field 22 is f[19].
   if (f.size() < 20) return makeError(ErrorCode::kInternal, "parse", "/proc/" + std::to_string(pid) + "/stat", "short");
@@ -225,13 +292,42 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
 
   std::vector<std::string> argv_s{spec.binary};
   argv_s.insert(argv_s.end(), spec.args.begin(), spec.args.end());
-  std::vector<std::string> env_s = spec.env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} : spec.env;
+  std::vector<std::string> env_s =
+      spec.env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} : spec.env;
   std::vector<char*> argv = cStrings(argv_s);
   std::vector<char*> envp = cStrings(env_s);
   sock_fprog prog{};
   if (filter) prog = filter->prog();
 
+  // rootfs mode: mount points inside the rootfs, created here (the child only mounts).
+  const std::string rfs = spec.rootfs;
+  const std::string in_proc = rfs + "/proc", in_tmp = rfs + "/tmp", in_hosts = rfs + "/etc/hosts",
+                    in_run = rfs + spec.run_dir;
+  static const char* kDevs[4] = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"};
+  std::vector<std::string> dev_dst;
+  if (!rfs.empty()) {
+    if (rfs[0] != '/') return makeError(ErrorCode::kInvalidArgument, "launch", spec.name, "rootfs must be absolute");
+    for (const std::string& d : {in_proc, in_tmp, rfs + "/etc", rfs + "/dev", in_run}) SC_TRY(makeDirs(d, 0755));
+    for (const char* dev : kDevs) dev_dst.push_back(rfs + dev);
+    for (const std::string& f : std::vector<std::string>{in_hosts, dev_dst[0], dev_dst[1], dev_dst[2], dev_dst[3]}) {
+      int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) return errnoError(errno, "create mount point", f);
+      ::close(fd);
+    }
+  }
+
   ChildPlan p;
+  if (!rfs.empty()) {
+    p.rootfs = rfs.c_str();
+    p.in_proc = in_proc.c_str();
+    p.in_tmp = in_tmp.c_str();
+    p.in_hosts = in_hosts.c_str();
+    p.in_run_dir = in_run.c_str();
+    for (int i = 0; i < 4; ++i) {
+      p.dev_src[i] = kDevs[i];
+      p.dev_dst[i] = dev_dst[static_cast<size_t>(i)].c_str();
+    }
+  }
   p.netns_fd = netns.get();
   p.report_fd = report_w.get();
   p.go_fd = go_r.get();
@@ -323,7 +419,6 @@ Result<Container> Container::adopt(const ContainerRecord& record) {
       return makeError(ErrorCode::kNotFound, "adopt", who, "not in cgroup '" + record.cgroup + "'");
     }
   }
-  (void)readLink;  // kept for diagnostics of namespaces
   Container c;
   c.record_ = record;
   c.pidfd_ = std::move(fd);

@@ -31,8 +31,12 @@ struct ContainerSpec {
   std::string hostname;
   std::string hosts_file;  // bind-mounted read-only at /etc/hosts; empty: the host's
   std::string run_dir;     // stays writable inside; created 0700 and owned by uid/gid
-  std::string log_file;    // stdout and stderr (appended); empty: /dev/null
-  std::string binary;      // absolute path
+  // Empty: a read-only view of the host (the proxy). Otherwise the container's root directory (apps):
+  // it becomes / (pivot_root), writable, with /proc, a private /tmp, /etc/hosts, the run directory and
+  // /dev/{null,zero,random,urandom} mounted in it.
+  std::string rootfs;
+  std::string log_file;  // stdout and stderr (appended); empty: /dev/null
+  std::string binary;    // absolute path
   std::vector<std::string> args;
   std::vector<std::string> env;  // empty: PATH only
   uid_t uid = kProxyUid;
@@ -44,10 +48,10 @@ struct ContainerSpec {
 
 // What the agent persists to find a running container again.
 struct ContainerRecord {
-  pid_t pid = 0;               // container init, in the host PID namespace
-  uint64_t start_time = 0;     // /proc/<pid>/stat field 22
+  pid_t pid = 0;            // container init, in the host PID namespace
+  uint64_t start_time = 0;  // /proc/<pid>/stat field 22
   pid_t shim_pid = 0;
-  std::string cgroup;          // task cgroup name
+  std::string cgroup;  // task cgroup name
 };
 
 // Field 22 of /proc/<pid>/stat (start time in clock ticks since boot).

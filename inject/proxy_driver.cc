@@ -25,8 +25,7 @@ Result<void> HaproxyDriver::writeConfig(const ProxyConfig& config) {
   config_ = config;
   // Size every backend before rendering, so the slot count is explicit and stable across renders.
   for (EgressSpec& e : config_.egress) {
-    e.slots = e.slots > 0 ? std::max(e.slots, static_cast<int>(e.upstreams.size()))
-                          : slotsFor(e.upstreams.size());
+    e.slots = e.slots > 0 ? std::max(e.slots, static_cast<int>(e.upstreams.size())) : slotsFor(e.upstreams.size());
   }
   return writeFileAtomic(configPath(config_.run_dir), renderHaproxyConfig(config_), 0644);
 }
@@ -47,7 +46,8 @@ Result<ApplyOutcome> HaproxyDriver::applyMembership(const std::vector<Membership
       if (e.dns_name == u.dns_name && e.port == u.port) eg = &e;
     }
     if (!eg) {
-      return makeError(ErrorCode::kNotFound, "update", u.dns_name + ":" + std::to_string(u.port), "no such egress alias");
+      return makeError(ErrorCode::kNotFound, "update", u.dns_name + ":" + std::to_string(u.port),
+                       "no such egress alias");
     }
     eg->upstreams = u.upstreams;
     const std::string backend = egressName(*eg);

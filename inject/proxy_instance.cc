@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/failpoint.h"
 #include "common/file.h"
 #include "common/strings.h"
 
@@ -36,7 +37,8 @@ Result<ContainerRecord> parseContainerRecord(std::string_view text) {
   return r;
 }
 
-ProxyInstance::ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup> cg, std::unique_ptr<ProxyDriver> driver)
+ProxyInstance::ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup> cg,
+                             std::unique_ptr<ProxyDriver> driver)
     : spec_(std::move(spec)), cgroup_(std::move(cg)), driver_(std::move(driver)) {}
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::start(const ProxyInstanceSpec& spec) {
@@ -50,10 +52,34 @@ Result<std::unique_ptr<ProxyInstance>> ProxyInstance::start(const ProxyInstanceS
   const std::string parent = std::filesystem::path(spec.config.run_dir).parent_path().string();
   if (Result<void> r = makeDirs(parent, 0755); !r.ok()) return undo(r.error());
   if (Result<void> r = makeDirs(spec.config.run_dir, 0700); !r.ok()) return undo(r.error());
-  if (chown(spec.config.run_dir.c_str(), spec.uid, spec.gid) != 0) return undo(errnoError(errno, "own", spec.config.run_dir));
+  if (chown(spec.config.run_dir.c_str(), spec.uid, spec.gid) != 0)
+    return undo(errnoError(errno, "own", spec.config.run_dir));
+  if (Result<void> r = failpoint::check("proxy.after_cgroup"); !r.ok()) return undo(r.error());
   if (Result<void> r = p->driver_->writeConfig(spec.config); !r.ok()) return undo(r.error());
+  if (Result<void> r = failpoint::check("proxy.after_config"); !r.ok()) return undo(r.error());
   if (Result<void> r = p->launch(); !r.ok()) return undo(r.error());
   return p;
+}
+
+Result<void> ProxyInstance::removeLeftovers(const ProxyInstanceSpec& spec) {
+  std::vector<std::string> errors;
+  auto cg = TaskCgroup::open(spec.cgroup.task_cgroup);
+  if (cg.ok()) {
+    // The proxy's init first (it takes its whole PID namespace with it), then any straggler.
+    for (int i = 0; i < 300; ++i) {
+      auto pids = (*cg)->proxyPids();
+      if (!pids.ok() || pids->empty()) break;
+      for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (Result<void> r = (*cg)->destroy(); !r.ok()) errors.push_back(r.error().message);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(spec.config.run_dir, ec);
+  if (ec) errors.push_back("failed to remove '" + spec.config.run_dir + "': " + ec.message());
+  if (!errors.empty())
+    return makeError(ErrorCode::kInternal, "remove leftovers of", spec.config.task_id, join(errors, "; "));
+  return ok();
 }
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::adopt(const ProxyInstanceSpec& spec) {
@@ -88,6 +114,7 @@ Result<void> ProxyInstance::launch() {
   }
   TaskCgroup* cg = cgroup_.get();
   SC_ASSIGN_OR_RETURN(container_, Container::launch(cs, [cg](pid_t pid) { return cg->attachProxy(pid); }));
+  SC_FAILPOINT("proxy.after_launch");
   SC_TRY(writeFileAtomic(recordPath(), formatContainerRecord(container_.record()), 0600));
   return ok();
 }
@@ -143,7 +170,8 @@ Result<void> ProxyInstance::destroy() {
   std::error_code ec;
   std::filesystem::remove_all(spec_.config.run_dir, ec);
   if (ec) errors.push_back("failed to remove '" + spec_.config.run_dir + "': " + ec.message());
-  if (!errors.empty()) return makeError(ErrorCode::kInternal, "tear down", "proxy of task " + spec_.config.task_id, join(errors, "; "));
+  if (!errors.empty())
+    return makeError(ErrorCode::kInternal, "tear down", "proxy of task " + spec_.config.task_id, join(errors, "; "));
   return ok();
 }
 

@@ -21,7 +21,7 @@ struct ProxyInstanceSpec {
   std::string netns_path;  // the task's network namespace
   std::string hosts_file;  // the task's hosts file (bind-mounted at /etc/hosts)
   std::string hostname;
-  CgroupSpec cgroup;       // task_cgroup "scagent-<task>", limits from the carve
+  CgroupSpec cgroup;  // task_cgroup "scagent-<task>", limits from the carve
   uid_t uid = kProxyUid;
   gid_t gid = kProxyGid;
   bool seccomp = true;
@@ -47,6 +47,10 @@ class ProxyInstance {
   Result<void> stop(const StopOptions& options, Clock& clock);
   // Kills and removes everything now (no drain). Idempotent; reports every failure.
   Result<void> destroy();
+  // Recovery when no proxy can be adopted (the agent died between launch and writing the record, or
+  // the record is gone): kills whatever runs in the task's cgroups and removes them and the run
+  // directory. Fine when nothing is there.
+  static Result<void> removeLeftovers(const ProxyInstanceSpec& spec);
 
   ProxyDriver& driver() { return *driver_; }
   Container& container() { return container_; }
@@ -65,6 +69,9 @@ class ProxyInstance {
   std::unique_ptr<ProxyDriver> driver_;
   Container container_;
 };
+
+// Failpoints of start(), in order: proxy.after_cgroup, proxy.after_config, proxy.after_launch (the
+// proxy runs, its record is not written yet).
 
 // The record in the run directory: "pid=..\nstart_time=..\nshim_pid=..\ncgroup=..\n".
 std::string formatContainerRecord(const ContainerRecord& r);

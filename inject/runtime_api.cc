@@ -142,8 +142,8 @@ std::set<std::pair<std::string, int>> parseProcNetTcpListeners(std::string_view 
     std::string addr;
     if (hex.size() == 8) {
       uint32_t v = static_cast<uint32_t>(std::strtoul(hex.c_str(), nullptr, 16));  // host order of a LE read
-      addr = std::to_string(v & 0xff) + "." + std::to_string((v >> 8) & 0xff) + "." +
-             std::to_string((v >> 16) & 0xff) + "." + std::to_string((v >> 24) & 0xff);
+      addr = std::to_string(v & 0xff) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string((v >> 16) & 0xff) +
+             "." + std::to_string((v >> 24) & 0xff);
     } else {
       addr = hex == "00000000000000000000000000000000" ? "::" : hex;
     }
@@ -192,8 +192,8 @@ MembershipPlan planMembership(const std::string& backend, const std::vector<Serv
 }
 
 bool runtimeAnswerOk(std::string_view answer, std::string* first_error) {
-  static const char* kMarkers[] = {"No such", "Unknown command", "Require ", "invalid", "Invalid",
-                                   "can't", "cannot", "not allowed", "Permission denied"};
+  static const char* kMarkers[] = {"No such", "Unknown command", "Require ",    "invalid",          "Invalid",
+                                   "can't",   "cannot",          "not allowed", "Permission denied"};
   for (const std::string& line : split(answer, '\n')) {
     for (const char* m : kMarkers) {
       if (line.find(m) != std::string::npos) {

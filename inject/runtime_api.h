@@ -43,8 +43,8 @@ struct ServerSlot {
   std::string name;
   std::string addr;
   int port = 0;
-  int op_state = 0;     // 0 stopped, 1 starting, 2 running, 3 stopping
-  int admin_state = 0;  // bit field; see inMaintenance()
+  int op_state = 0;                                                 // 0 stopped, 1 starting, 2 running, 3 stopping
+  int admin_state = 0;                                              // bit field; see inMaintenance()
   bool inMaintenance() const { return (admin_state & 0x63) != 0; }  // FMAINT|IMAINT|RMAINT|HMAINT
 };
 

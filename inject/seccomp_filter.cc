@@ -1,9 +1,8 @@
 #include "inject/seccomp_filter.h"
 
+#include <seccomp.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <seccomp.h>
 
 #include <cerrno>
 #include <memory>
@@ -21,14 +20,52 @@ using CtxPtr = std::unique_ptr<void, CtxDeleter>;
 }  // namespace
 
 const std::vector<std::string>& deniedSyscalls() {
-  static const std::vector<std::string> kDenied = {
-      "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount",
-      "fspick", "mount_setattr", "ptrace", "process_vm_readv", "process_vm_writev", "kexec_load",
-      "kexec_file_load", "bpf", "init_module", "finit_module", "delete_module", "keyctl", "add_key",
-      "request_key", "unshare", "setns", "swapon", "swapoff", "reboot", "perf_event_open",
-      "open_by_handle_at", "name_to_handle_at", "userfaultfd", "iopl", "ioperm", "acct",
-      "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-      "syslog", "quotactl", "lookup_dcookie", "vhangup", "personality", "chroot"};
+  static const std::vector<std::string> kDenied = {"mount",
+                                                   "umount2",
+                                                   "pivot_root",
+                                                   "move_mount",
+                                                   "open_tree",
+                                                   "fsopen",
+                                                   "fsconfig",
+                                                   "fsmount",
+                                                   "fspick",
+                                                   "mount_setattr",
+                                                   "ptrace",
+                                                   "process_vm_readv",
+                                                   "process_vm_writev",
+                                                   "kexec_load",
+                                                   "kexec_file_load",
+                                                   "bpf",
+                                                   "init_module",
+                                                   "finit_module",
+                                                   "delete_module",
+                                                   "keyctl",
+                                                   "add_key",
+                                                   "request_key",
+                                                   "unshare",
+                                                   "setns",
+                                                   "swapon",
+                                                   "swapoff",
+                                                   "reboot",
+                                                   "perf_event_open",
+                                                   "open_by_handle_at",
+                                                   "name_to_handle_at",
+                                                   "userfaultfd",
+                                                   "iopl",
+                                                   "ioperm",
+                                                   "acct",
+                                                   "settimeofday",
+                                                   "clock_settime",
+                                                   "clock_adjtime",
+                                                   "adjtimex",
+                                                   "sethostname",
+                                                   "setdomainname",
+                                                   "syslog",
+                                                   "quotactl",
+                                                   "lookup_dcookie",
+                                                   "vhangup",
+                                                   "personality",
+                                                   "chroot"};
   return kDenied;
 }
 

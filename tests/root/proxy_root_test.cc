@@ -1,13 +1,12 @@
-// The proxy with real namespaces, cgroups, HAProxy and traffic. Topology (tests/support/netns_fixture):
+// The proxy with real namespaces, cgroups, HAProxy and traffic. Topology (tests/support/proxy_net_fixture):
 // one client task and three server tasks on a private bridge, each with its own proxy. Servers run
 // busybox httpd on containerPort 80; their proxies listen on 40080 (intercepted: REDIRECT 80 ->
 // 40080) and on the override port 99. The client's proxy binds db:81 on VIP 127.255.0.3.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,8 +14,8 @@
 
 #include "common/clock.h"
 #include "common/file.h"
-#include "common/process.h"
 #include "common/http_client.h"
+#include "common/process.h"
 #include "common/strings.h"
 #include "health/health.h"
 #include "health/proxy_prober.h"
@@ -116,10 +115,16 @@ class ProxyRootTest : public ::testing::Test {
 
   Task& startServer(const std::string& name, int host) {
     inject::ProxyConfig c;
-    c.ingress.push_back({.name = "ingress-http", .discovery_names = {"db"}, .listener_port = kListenerPort,
-                         .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
-    c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db-direct"}, .listener_port = kOverridePort,
-                         .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
+    c.ingress.push_back({.name = "ingress-http",
+                         .discovery_names = {"db"},
+                         .listener_port = kListenerPort,
+                         .container_port = kContainerPort,
+                         .protocol = inject::ProxyProtocol::kHttp});
+    c.ingress.push_back({.name = "ingress-override",
+                         .discovery_names = {"db-direct"},
+                         .listener_port = kOverridePort,
+                         .container_port = kContainerPort,
+                         .protocol = inject::ProxyProtocol::kHttp});
     Task& t = startTask(name, host, c, true);
     net_->addRedirect(name, kContainerPort, kListenerPort);
     return t;
@@ -127,8 +132,8 @@ class ProxyRootTest : public ::testing::Test {
 
   Task& startClient(const std::vector<std::string>& servers) {
     inject::ProxyConfig c;
-    inject::EgressSpec e{.dns_name = "db", .vip = kVip, .port = 81, .discovery_name = "db",
-                         .protocol = inject::ProxyProtocol::kHttp};
+    inject::EgressSpec e{
+        .dns_name = "db", .vip = kVip, .port = 81, .discovery_name = "db", .protocol = inject::ProxyProtocol::kHttp};
     for (const std::string& s : servers) e.upstreams.push_back({net_->address(s), kContainerPort, s});
     c.egress.push_back(e);
     return startTask("client", 2, c, false);
@@ -262,8 +267,13 @@ TEST_F(ProxyRootTest, MembershipChangesUnderLoadLoseNothingAndNeverRestart) {
 TEST_F(ProxyRootTest, SlotsRunningOutReloadsHitlessly) {
   for (const char* s : {"s1", "s2", "s3"}) startServer(s, 10 + (s[1] - '0'));
   inject::ProxyConfig c;
-  inject::EgressSpec e{.dns_name = "db", .vip = kVip, .port = 81, .discovery_name = "db",
-                       .protocol = inject::ProxyProtocol::kHttp, .upstreams = upstreams({"s1"}), .slots = 1};
+  inject::EgressSpec e{.dns_name = "db",
+                       .vip = kVip,
+                       .port = 81,
+                       .discovery_name = "db",
+                       .protocol = inject::ProxyProtocol::kHttp,
+                       .upstreams = upstreams({"s1"}),
+                       .slots = 1};
   c.egress.push_back(e);
   Task& client = startTask("client", 2, c, false);
   ASSERT_TRUE(client.proxy);
@@ -304,11 +314,12 @@ TEST_F(ProxyRootTest, MetricsCount2xxAnd5xxPerEndpoint) {
   Task& client = startClient({"s1", "s2"});
   for (const auto& r : testing::getInNetns(client.netns, dbUrl(), 4)) EXPECT_EQ(r.status, 200);
   for (const auto& r : testing::getInNetns(client.netns, dbUrl("/cgi-bin/fail"), 2)) EXPECT_EQ(r.status, 500);
-  auto m = httpRequest({.url = "http://localhost/metrics",
-                        .unix_socket = inject::httpSocketPath(client.proxy->spec().config.run_dir)});
+  auto m = httpRequest(
+      {.url = "http://localhost/metrics", .unix_socket = inject::httpSocketPath(client.proxy->spec().config.run_dir)});
   ASSERT_TRUE(m.ok());
   for (const char* slot : {"s1", "s2"}) {
-    const std::string prefix = std::string("haproxy_server_http_responses_total{proxy=\"egress_db_81\",server=\"") + slot;
+    const std::string prefix =
+        std::string("haproxy_server_http_responses_total{proxy=\"egress_db_81\",server=\"") + slot;
     EXPECT_NE(m->body.find(prefix + "\",code=\"2xx\"} 2"), std::string::npos) << slot;
     EXPECT_NE(m->body.find(prefix + "\",code=\"5xx\"} 1"), std::string::npos) << slot;
   }
@@ -368,8 +379,11 @@ TEST_F(ProxyRootTest, DrainLetsInFlightRequestsFinishAndRefusesNewOnes) {
 
 TEST_F(ProxyRootTest, AccessLogsFollowTheServiceConfiguration) {
   inject::ProxyConfig c;
-  c.ingress.push_back({.name = "ingress-override", .discovery_names = {"db"}, .listener_port = kOverridePort,
-                       .container_port = kContainerPort, .protocol = inject::ProxyProtocol::kHttp});
+  c.ingress.push_back({.name = "ingress-override",
+                       .discovery_names = {"db"},
+                       .listener_port = kOverridePort,
+                       .container_port = kContainerPort,
+                       .protocol = inject::ProxyProtocol::kHttp});
   c.log.access = inject::AccessLogFormat::kJson;
   Task& s = startTask("s1", 11, c, true);
   ASSERT_TRUE(s.proxy);
@@ -397,12 +411,57 @@ TEST_F(ProxyRootTest, LaunchFailuresNameTheStepAndUndoEverything) {
   EXPECT_FALSE(std::filesystem::exists(sp.config.run_dir));
 
   // A failure inside the child names its step.
-  inject::ContainerSpec cs{.name = "bad", .netns_path = ns, .run_dir = sp.config.run_dir, .binary = "/nonexistent/haproxy"};
+  inject::ContainerSpec cs{
+      .name = "bad", .netns_path = ns, .run_dir = sp.config.run_dir, .binary = "/nonexistent/haproxy"};
   auto launched = inject::Container::launch(cs);
   ASSERT_FALSE(launched.ok());
   EXPECT_NE(launched.error().message.find("exec: No such file or directory"), std::string::npos)
       << launched.error().message;
   std::filesystem::remove_all(sp.config.run_dir);
+}
+
+// The launcher with a rootfs directory (app containers): pivot_root into it, same identity and filter.
+TEST_F(ProxyRootTest, AppContainerRunsInItsOwnRootfs) {
+  const std::string ns = net_->addTask("app", 50);
+  const std::string rootfs = tmp_.file("rootfs");
+  std::filesystem::create_directories(rootfs + "/bin");
+  std::filesystem::create_directories(rootfs + "/www");
+  std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
+  ::chmod((rootfs + "/bin/busybox").c_str(), 0755);
+  testing::writeTestFile(rootfs + "/www/id", "app");
+  ::chmod((rootfs + "/www").c_str(), 0755);
+  ::chmod((rootfs + "/www/id").c_str(), 0644);
+  const std::string run_dir = "/run/scagent/tasks/" + net_->prefix() + "app";
+  inject::ContainerSpec cs{.name = "app",
+                           .netns_path = ns,
+                           .hostname = "app",
+                           .hosts_file = hosts_file_,
+                           .run_dir = run_dir,
+                           .rootfs = rootfs,
+                           .binary = "/bin/busybox",
+                           .args = {"httpd", "-f", "-p", "8080", "-h", "/www"},
+                           .net_bind_service = false};
+  auto c = inject::Container::launch(cs);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  testing::GetResult got;
+  for (int i = 0; i < 200 && got.status != 200; ++i) {
+    got = testing::getInNetns(ns, "http://127.0.0.1:8080/id", 1)[0];
+    if (got.status != 200) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(got.status, 200) << got.error;
+  EXPECT_EQ(got.body, "app");
+  const pid_t pid = c->pid();
+  const std::string root = "/proc/" + std::to_string(pid) + "/root";
+  EXPECT_TRUE(std::filesystem::exists(root + "/bin/busybox"));
+  EXPECT_FALSE(std::filesystem::exists(root + "/usr"));
+  EXPECT_EQ(orEmpty(readFile(root + "/etc/hosts")), orEmpty(readFile(hosts_file_)));
+  EXPECT_EQ(statusField(pid, "Seccomp"), "2");
+  EXPECT_EQ(statusField(pid, "CapEff"), "0000000000000000");
+  EXPECT_TRUE(statusField(pid, "Uid").starts_with("20000\t"));
+  ASSERT_TRUE(c->signal(SIGKILL).ok());
+  EXPECT_TRUE(c->waitExit(2s));
+  c->reap(2s);
+  std::filesystem::remove_all(run_dir);
 }
 
 // `scagent proxy up|status|down` on the seed example's plan. The CLI exits while the proxy runs, so
@@ -412,17 +471,18 @@ TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
   const std::string ns = net_->addTask("cli", 30);
   const std::string task = net_->prefix() + "cli";
-  auto plan = runProcess({.path = scagent, .args = {"plan", "--task-definition",
-                                                    testing::sourcePath("examples/seed-example/task-definition.json"),
-                                                    "--service", testing::sourcePath("examples/seed-example/service.json"),
-                                                    "--seed", "1"}});
+  auto plan = runProcess(
+      {.path = scagent,
+       .args = {"plan", "--task-definition", testing::sourcePath("examples/seed-example/task-definition.json"),
+                "--service", testing::sourcePath("examples/seed-example/service.json"), "--seed", "1"}});
   ASSERT_TRUE(plan.ok() && plan->success());
   const std::string plan_file = tmp_.file("plan.json");
   testing::writeTestFile(plan_file, plan->out);
   auto cli = [&](const std::string& verb) {
-    return runProcess({.path = scagent,
-                       .args = {"proxy", verb, "--task", task, "--plan", plan_file, "--netns", ns, "--drain-seconds", "1"},
-                       .timeout = std::chrono::milliseconds(30000)});
+    return runProcess(
+        {.path = scagent,
+         .args = {"proxy", verb, "--task", task, "--plan", plan_file, "--netns", ns, "--drain-seconds", "1"},
+         .timeout = std::chrono::milliseconds(30000)});
   };
   auto up = cli("up");
   ASSERT_TRUE(up.ok());
@@ -431,7 +491,9 @@ TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {
   auto again = cli("up");  // adopts: the same pid, never a second proxy
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->exit_code, 0);
-  auto pidOf = [](const std::string& out) { return out.substr(out.find("\"pid\":"), out.find(",\"running\"") - out.find("\"pid\":")); };
+  auto pidOf = [](const std::string& out) {
+    return out.substr(out.find("\"pid\":"), out.find(",\"running\"") - out.find("\"pid\":"));
+  };
   EXPECT_EQ(pidOf(up->out), pidOf(again->out));
   auto status = cli("status");
   ASSERT_TRUE(status.ok());

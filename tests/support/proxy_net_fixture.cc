@@ -1,13 +1,12 @@
 #include "tests/support/proxy_net_fixture.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -113,10 +112,13 @@ std::string NetFixture::addTask(const std::string& name, int host) {
 }
 
 void NetFixture::addRedirect(const std::string& name, int container_port, int listener_port) {
-  const std::string rules = "*nat\n:SCT_INGRESS - [0:0]\n-A SCT_INGRESS -p tcp --dport " + std::to_string(container_port) +
-                            " -j REDIRECT --to-ports " + std::to_string(listener_port) +
+  const std::string rules = "*nat\n:SCT_INGRESS - [0:0]\n-A SCT_INGRESS -p tcp --dport " +
+                            std::to_string(container_port) + " -j REDIRECT --to-ports " +
+                            std::to_string(listener_port) +
                             "\n-A PREROUTING -p tcp -m addrtype ! --src-type LOCAL -j SCT_INGRESS\nCOMMIT\n";
-  auto r = runProcess({.path = "/usr/sbin/iptables-restore", .args = {"--noflush", "--wait"}, .stdin_data = rules,
+  auto r = runProcess({.path = "/usr/sbin/iptables-restore",
+                       .args = {"--noflush", "--wait"},
+                       .stdin_data = rules,
                        .netns_path = netnsPath(name)});
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_TRUE(r->success()) << r->describe();

@@ -1,7 +1,6 @@
 // Pins the rendered HAProxy configuration (seed example awsvpc and bridge; every protocol; custom
 // timeouts and access logs) and has `haproxy -c` check every golden file.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include "agent/proxy_mapping.h"
@@ -30,14 +29,14 @@ model::TaskPlan seedPlan(const std::string& td_file, const std::string& svc_file
 model::TaskPlan protocolsPlan(bool custom_timeouts) {
   model::TaskPlan p;
   p.task_id = custom_timeouts ? "timeouts" : "protocols";
-  const model::AppProtocol protos[] = {model::AppProtocol::kTcp, model::AppProtocol::kHttp,
-                                       model::AppProtocol::kHttp2, model::AppProtocol::kGrpc};
+  const model::AppProtocol protos[] = {model::AppProtocol::kTcp, model::AppProtocol::kHttp, model::AppProtocol::kHttp2,
+                                       model::AppProtocol::kGrpc};
   int i = 0;
   for (model::AppProtocol proto : protos) {
     std::string n = model::appProtocolName(proto);
     model::Timeouts t = model::resolveTimeouts(proto, std::nullopt);
     if (custom_timeouts) {
-      t.idle_s = i == 0 ? 0 : 60 * (i + 1);               // tcp: idle disabled
+      t.idle_s = i == 0 ? 0 : 60 * (i + 1);                                  // tcp: idle disabled
       if (model::isHttpFamily(proto)) t.per_request_s = i == 1 ? 0 : 5 * i;  // http: disabled
     }
     model::IngressListener in;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "agent/proxy_mapping.h"
+
+#include <gtest/gtest.h>
 
 namespace sc::agent {
 namespace {

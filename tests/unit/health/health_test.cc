@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "health/health.h"
+
+#include <gtest/gtest.h>
 
 namespace sc::health {
 namespace {
@@ -50,7 +50,8 @@ struct Fixture {
   }
   void advance(std::chrono::milliseconds total) {
     auto end = clock.t + total;
-    while (clock.t < end) clock.sleepFor(std::min(monitor.tick(), std::chrono::duration_cast<std::chrono::milliseconds>(end - clock.t)));
+    while (clock.t < end)
+      clock.sleepFor(std::min(monitor.tick(), std::chrono::duration_cast<std::chrono::milliseconds>(end - clock.t)));
   }
 };
 
@@ -90,6 +91,20 @@ TEST(HealthMonitorTest, FailedProbesRestartAndMoreThanThreeInFiveMinutesFailTheT
   EXPECT_EQ(f.restarter.calls, 3);
   EXPECT_EQ(f.monitor.state(), HealthState::kUnhealthy);
   EXPECT_NE(f.monitor.reason().find("/ready did not answer"), std::string::npos) << f.monitor.reason();
+}
+
+TEST(HealthMonitorTest, AProxyStillStartingAfterARestartIsNotRestartedAgain) {
+  Fixture f;
+  f.advance(std::chrono::milliseconds(50));
+  f.prober.is_alive = false;
+  f.prober.facts.ready = false;  // the new proxy takes a while to answer /ready
+  f.advance(std::chrono::seconds(5));
+  EXPECT_EQ(f.restarter.calls, 1);
+  EXPECT_EQ(f.monitor.state(), HealthState::kUnhealthy);
+  f.prober.facts.ready = true;
+  f.advance(std::chrono::milliseconds(100));
+  EXPECT_EQ(f.monitor.state(), HealthState::kHealthy);
+  EXPECT_EQ(f.restarter.calls, 1);
 }
 
 TEST(HealthMonitorTest, RestartsSpreadOverMoreThanFiveMinutesAreFine) {

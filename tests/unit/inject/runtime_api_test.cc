@@ -1,7 +1,8 @@
+#include "inject/runtime_api.h"
+
 #include <gtest/gtest.h>
 
 #include "inject/proxy_driver.h"
-#include "inject/runtime_api.h"
 #include "tests/support/temp_dir.h"
 
 namespace sc::inject {
@@ -36,12 +37,12 @@ TEST(RuntimeApiTest, PlansAddsRemovesAndNothingWhenApplied) {
   EXPECT_FALSE(same.needs_reload);
 
   MembershipPlan add = planMembership("b1", s, {{"10.0.0.1", 80}, {"10.0.0.2", 80}});
-  EXPECT_EQ(add.commands, (std::vector<std::string>{"set server b1/s2 addr 10.0.0.2 port 80",
-                                                    "set server b1/s2 state ready"}));
+  EXPECT_EQ(add.commands,
+            (std::vector<std::string>{"set server b1/s2 addr 10.0.0.2 port 80", "set server b1/s2 state ready"}));
   MembershipPlan swap = planMembership("b1", s, {{"10.0.0.3", 81}});
-  EXPECT_EQ(swap.commands, (std::vector<std::string>{"set server b1/s1 state maint",
-                                                     "set server b1/s1 addr 10.0.0.3 port 81",
-                                                     "set server b1/s1 state ready"}));
+  EXPECT_EQ(swap.commands,
+            (std::vector<std::string>{"set server b1/s1 state maint", "set server b1/s1 addr 10.0.0.3 port 81",
+                                      "set server b1/s1 state ready"}));
   MembershipPlan unhealthy = planMembership("b1", s, {{"10.0.0.1", 80, "t", false}});
   EXPECT_EQ(unhealthy.commands, (std::vector<std::string>{"set server b1/s1 state maint"}));
   MembershipPlan full = planMembership("b1", s, {{"10.0.0.1", 80}, {"10.0.0.2", 80}, {"10.0.0.3", 80}});
@@ -73,7 +74,8 @@ class FakeApi final : public RuntimeApi {
   Result<std::string> execute(const std::vector<std::string>& commands) override {
     batches.push_back(commands);
     if (commands.size() == 1 && commands[0].starts_with("show servers state")) return state;
-    if (commands.size() == 1 && commands[0] == "show stat") return std::string("# pxname,svname,scur\ningress_x,FRONTEND,2\n");
+    if (commands.size() == 1 && commands[0] == "show stat")
+      return std::string("# pxname,svname,scur\ningress_x,FRONTEND,2\n");
     return std::string("\n");
   }
 };
@@ -88,8 +90,12 @@ TEST(HaproxyDriverTest, AppliesBatchedAndIdempotentReloadsOnlyWhenFull) {
   c.task_id = "t";
   c.run_dir = dir.path();
   c.ingress.push_back({.name = "x", .listener_port = 40000, .container_port = 80});
-  c.egress.push_back({.dns_name = "db", .vip = "127.255.0.3", .port = 81, .discovery_name = "db",
-                      .upstreams = {{"10.0.0.1", 80}}, .slots = 2});
+  c.egress.push_back({.dns_name = "db",
+                      .vip = "127.255.0.3",
+                      .port = 81,
+                      .discovery_name = "db",
+                      .upstreams = {{"10.0.0.1", 80}},
+                      .slots = 2});
   // Use the fixture's backend name.
   HaproxyDriver d(c, std::move(api), std::move(master));
   ASSERT_TRUE(d.writeConfig(c).ok());
