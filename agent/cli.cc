@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "agent/cli_proxy.h"
+#include "agent/cli_run.h"
 #include "agent/config.h"
 #include "agent/host_check.h"
 #include "common/file.h"
@@ -41,6 +42,12 @@ constexpr const char* kUsage =
     "  proxy up|down|status --task ID --plan FILE [--netns PATH] [--run-root DIR]\n"
     "       [--uid N] [--gid N] [--drain-seconds N] [--wait-seconds N]\n"
     "      Run, drain and stop, or probe one task's proxy (HAProxy) from a plan (`scagent plan`).\n"
+    "  run [--config FILE]\n"
+    "      The host agent: register with sccontrol, run the tasks placed here (network sandbox,\n"
+    "      proxy, app containers), follow namespace changes, report status. SIGTERM stops the agent\n"
+    "      and leaves tasks running; SIGHUP reloads the log level. See docs/configuration.md.\n"
+    "  status [--config FILE]\n"
+    "      A table of this host's tasks: state, health, address, aliases.\n"
     "  version\n"
     "      Print the version.\n";
 
@@ -181,6 +188,8 @@ int runCli(const std::vector<std::string>& args, CliIo io) {
   if (cmd == "plan") return cmdPlan(args, io);
   if (cmd == "net") return cmdNet(args, io);
   if (cmd == "proxy") return cmdProxy(args, io);
+  if (cmd == "run") return cmdRun(args, io);
+  if (cmd == "status") return cmdStatus(args, io);
   return usageError(io, "unknown command '" + cmd + "'");
 }
 

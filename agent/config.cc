@@ -62,7 +62,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
   AgentConfig cfg;
   SC_TRY(onlyMembers(j, "",
                      {"hostPolicy", "logLevel", "cluster", "stateDir", "runDir", "imageDir", "metricsListen",
-                      "drainSeconds", "controlPlane"}));
+                      "drainSeconds", "controlPlane", "network"}));
   SC_TRY(readString(j, "cluster", "", cfg.cluster));
   for (auto [key, field] : {std::pair{"stateDir", &cfg.state_dir}, std::pair{"runDir", &cfg.run_dir},
                             std::pair{"imageDir", &cfg.image_dir}}) {
@@ -71,6 +71,12 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
   }
   SC_TRY(readString(j, "metricsListen", "", cfg.metrics_listen));
   SC_TRY(readInt(j, "drainSeconds", "", 0, 3600, cfg.drain_seconds));
+  if (auto it = j.find("network"); it != j.end()) {
+    SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress"}));
+    SC_TRY(readString(*it, "taskCidr", "network", cfg.network.task_cidr));
+    SC_TRY(readString(*it, "bridge", "network", cfg.network.bridge));
+    SC_TRY(readString(*it, "hostAddress", "network", cfg.network.host_address));
+  }
   if (auto it = j.find("controlPlane"); it != j.end()) {
     SC_TRY(onlyMembers(*it, "controlPlane", {"endpoint", "bootstrapTokenFile", "pollTimeoutSeconds"}));
     SC_TRY(readString(*it, "endpoint", "controlPlane", cfg.control_plane.endpoint));

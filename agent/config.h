@@ -16,6 +16,12 @@ struct ControlPlaneConfig {
   int poll_timeout_s = 30;           // long-poll length the agent asks for
 };
 
+struct NetworkSettings {
+  std::string task_cidr = "10.222.0.0/16";  // addresses of the tasks on this host
+  std::string bridge = "scbr0";
+  std::string host_address;  // where bridge-mode endpoints are published; empty: the bridge gateway
+};
+
 struct AgentConfig {
   HostPolicy host_policy;
   log::Level log_level = log::Level::kInfo;
@@ -26,6 +32,7 @@ struct AgentConfig {
   std::string metrics_listen = "127.0.0.1:9464";  // host:port, or unix:/path
   int drain_seconds = 20;
   ControlPlaneConfig control_plane;
+  NetworkSettings network;
 };
 
 inline constexpr const char* kDefaultConfigPath = "/etc/scagent/config.json";

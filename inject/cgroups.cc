@@ -1,5 +1,6 @@
 #include "inject/cgroups.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <libcgroup.h>
 #include <linux/magic.h>
@@ -143,6 +144,16 @@ Result<void> TaskCgroup::attachProxy(pid_t pid) {
   return ok();
 }
 
+Result<void> TaskCgroup::attachApp(const std::string& container, pid_t pid, int64_t memory_bytes) {
+  const std::string name = name_ + "/app-" + container;
+  SC_ASSIGN_OR_RETURN(CgroupPtr cg, build(name, memory_bytes, 0, h_->mode));
+  int rc = cgroup_create_cgroup(cg.get(), 0);
+  if (rc != 0) return cgError(rc, "create cgroup", name);
+  rc = cgroup_attach_task_pid(cg.get(), pid);
+  if (rc != 0) return cgError(rc, "attach pid " + std::to_string(pid) + " to", name);
+  return ok();
+}
+
 Result<std::vector<pid_t>> TaskCgroup::proxyPids() const {
   SC_ASSIGN_OR_RETURN(std::string text, readFile(memoryDir(proxyPath()) + "/cgroup.procs"));
   std::vector<pid_t> pids;
@@ -162,7 +173,22 @@ Result<int64_t> TaskCgroup::taskMemoryLimit() const {
 
 Result<void> TaskCgroup::destroy() {
   // Children first; a cgroup that is already gone counts as removed.
-  for (struct cgroup* cg : {h_->proxy.get(), h_->task.get()}) {
+  std::vector<CgroupPtr> apps;
+  if (DIR* d = ::opendir(memoryDir(name_).c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.starts_with("app-")) {
+        auto cg = build(name_ + "/" + n, 0, 0, h_->mode);
+        if (cg.ok()) apps.push_back(std::move(*cg));
+      }
+    }
+    ::closedir(d);
+  }
+  std::vector<struct cgroup*> order;
+  for (auto& a : apps) order.push_back(a.get());
+  order.push_back(h_->proxy.get());
+  order.push_back(h_->task.get());
+  for (struct cgroup* cg : order) {
     int rc = cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_IGNORE_MIGRATION);
     if (rc != 0 && rc != ECGROUPNOTEXIST) {
       // libcgroup reports a missing directory as ECGOTHER/ENOENT on some paths.

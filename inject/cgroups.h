@@ -39,6 +39,9 @@ class TaskCgroup {
   const std::string& name() const { return name_; }
   std::string proxyPath() const { return name_ + "/proxy"; }
   Result<void> attachProxy(pid_t pid);
+  // Puts an app container's init into <task cgroup>/app-<container>, created with the container's
+  // hard memory limit (0: none; the task limit still applies). destroy() removes these too.
+  Result<void> attachApp(const std::string& container, pid_t pid, int64_t memory_bytes);
   // The live pids in the proxy cgroup.
   Result<std::vector<pid_t>> proxyPids() const;
   Result<int64_t> proxyMemoryLimit() const;

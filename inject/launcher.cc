@@ -458,6 +458,7 @@ void Container::reap(std::chrono::milliseconds wait) {
     int st = 0;
     pid_t r = waitpid(record_.shim_pid, &st, WNOHANG);
     if (r == record_.shim_pid || (r < 0 && errno != EINTR)) {
+      if (r == record_.shim_pid) exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
       shim_is_child_ = false;
       break;
     }

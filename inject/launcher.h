@@ -81,11 +81,15 @@ class Container {
   Result<void> signal(int sig);
   // Reaps the shim if it is our child, waiting up to `wait` for it to exit. Safe to call many times.
   void reap(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // The program's exit status as the shim relayed it (128 + signal when killed); known once reap()
+  // collected a shim that is our child, unknown for an adopted container.
+  std::optional<int> exitCode() const { return exit_code_; }
 
  private:
   ContainerRecord record_;
   UniqueFd pidfd_;
   bool shim_is_child_ = false;
+  std::optional<int> exit_code_;
 };
 
 }  // namespace sc::inject

@@ -1,0 +1,191 @@
+#include "agent/cli_run.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/apps_step.h"
+#include "agent/config.h"
+#include "agent/host_check.h"
+#include "agent/task_steps.h"
+#include "common/log.h"
+#include "common/process.h"
+#include "common/strings.h"
+#include "netns/iptables_restore_applier.h"
+#include "netns/netlink.h"
+#include "netns/sandbox.h"
+#include "netns/system.h"
+
+namespace sc::agent {
+namespace {
+
+constexpr const char* kCapability = "sc.capability.service-connect-v1";
+
+struct ConfigArg {
+  std::string path = kDefaultConfigPath;
+  bool given = false;
+  std::string error;
+};
+
+ConfigArg configArg(const std::vector<std::string>& args) {
+  ConfigArg c;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      c.path = args[++i];
+      c.given = true;
+    } else if (args[i].starts_with("--config=")) {
+      c.path = args[i].substr(9);
+      c.given = true;
+    } else {
+      c.error = "unknown argument '" + args[i] + "'";
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+int cmdStatus(const std::vector<std::string>& args, CliIo io) {
+  ConfigArg c = configArg(args);
+  if (!c.error.empty()) {
+    io.err << "scagent status: " << c.error << "\nusage: scagent status [--config FILE]\n";
+    return 2;
+  }
+  auto cfg = loadAgentConfig(c.path, c.given);
+  if (!cfg.ok()) {
+    io.err << "scagent: " << cfg.error().message << "\n";
+    return 2;
+  }
+  // Reading must not create the state directory.
+  if (::access((cfg->state_dir + "/tasks").c_str(), F_OK) != 0) {
+    io.out << renderStatusTable({});
+    return 0;
+  }
+  auto store = FileTaskStore::create(cfg->state_dir + "/tasks");
+  if (!store.ok()) {
+    io.err << "scagent: " << store.error().message << "\n";
+    return 1;
+  }
+  std::vector<std::string> problems;
+  auto tasks = (*store)->loadAll(&problems);
+  if (!tasks.ok()) {
+    io.err << "scagent: " << tasks.error().message << "\n";
+    return 1;
+  }
+  io.out << renderStatusTable(*tasks);
+  for (const auto& p : problems) io.err << "warning: unreadable task record " << p << "\n";
+  return 0;
+}
+
+int cmdRun(const std::vector<std::string>& args, CliIo io) {
+  ConfigArg c = configArg(args);
+  if (!c.error.empty()) {
+    io.err << "scagent run: " << c.error << "\nusage: scagent run [--config FILE]\n";
+    return 2;
+  }
+  auto cfg = loadAgentConfig(c.path, c.given);
+  if (!cfg.ok()) {
+    io.err << "scagent: " << cfg.error().message << "\n";
+    return 2;
+  }
+  if (cfg->control_plane.endpoint.empty()) {
+    io.err << "scagent: config: controlPlane.endpoint is required by scagent run\n";
+    return 2;
+  }
+  log::setLevel(cfg->log_level);
+
+  // Signals go to one thread (sigwait), never to a handler racing the loops.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // What this host can do decides whether it advertises Service Connect.
+  RealProcessRunner runner;
+  RealHostProbe probe(runner);
+  HostReport report = evaluateHost(probe.gather(cfg->host_policy), cfg->host_policy);
+  std::map<std::string, std::string> attributes;
+  if (report.compatible()) {
+    attributes[kCapability] = "true";
+  } else {
+    const std::string why = join(report.failures(), "; ");
+    attributes["sc.incompatible-reason"] = why.substr(0, 1024);
+    log::error("host is not compatible with Service Connect; not advertising " + std::string(kCapability),
+               {{"reason", why}});
+  }
+
+  netns::NetConfig net;
+  net.state_dir = cfg->state_dir + "/netns";
+  net.bridge = cfg->network.bridge;
+  net.task_cidr = cfg->network.task_cidr;
+  auto backend = netns::detectBackend(runner, "auto");
+  if (!backend.ok()) {
+    io.err << "scagent: " << backend.error().message << "\n";
+    return 1;
+  }
+  netns::IptablesRestoreApplier applier(runner, *backend);
+  netns::RealHostSystem system;
+  auto kernel = netns::NetlinkKernel::create(net.netns_dir);
+  if (!kernel.ok()) {
+    io.err << "scagent: " << kernel.error().message << "\n";
+    return 1;
+  }
+  auto sandboxes = netns::SandboxManager::create(net, {**kernel, applier, system});
+  if (!sandboxes.ok()) {
+    io.err << "scagent: " << sandboxes.error().message << "\n";
+    return 1;
+  }
+  auto store = FileTaskStore::create(cfg->state_dir + "/tasks");
+  if (!store.ok()) {
+    io.err << "scagent: " << store.error().message << "\n";
+    return 1;
+  }
+  SandboxStep sandbox_step(**sandboxes, cfg->network.host_address);
+  ProxySettings proxy_settings;
+  proxy_settings.run_root = cfg->run_dir;
+  proxy_settings.drain = std::chrono::seconds(cfg->drain_seconds);
+  ProxyStep proxy_step(proxy_settings, realClock());
+  AppsStep apps_step({cfg->image_dir, cfg->run_dir, std::chrono::seconds(30)});
+  HttpControlPlaneClient client(cfg->control_plane.endpoint);
+  SystemdNotifier notifier;
+  MetricsRegistry metrics;
+  Agent agent(*cfg, attributes,
+              {client, **store, {&sandbox_step, &proxy_step, &apps_step}, proxy_step, notifier, metrics, realClock()});
+
+  std::atomic<bool> stop{false};
+  std::thread signal_thread([&] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        auto fresh = loadAgentConfig(c.path, c.given);
+        if (fresh.ok()) {
+          log::setLevel(fresh->log_level);
+          log::info("configuration reloaded (log level; other settings take effect on restart)");
+        } else {
+          log::error("configuration not reloaded", {{"error", fresh.error().message}});
+        }
+        continue;
+      }
+      log::info("stopping; tasks keep running", {{"signal", std::to_string(sig)}});
+      stop = true;
+      agent.wake();
+      return;
+    }
+  });
+  log::info("scagent starting", {{"config", c.path}, {"controlPlane", cfg->control_plane.endpoint}});
+  agent.run(stop);
+  if (!stop.load()) {
+    stop = true;
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  }
+  signal_thread.join();
+  log::info("scagent stopped");
+  return 0;
+}
+
+}  // namespace sc::agent
