@@ -32,6 +32,15 @@ HttpResponse awsError(const ApiError& e) {
 }
 
 HandlerOutcome Frontend::handle(const HttpRequest& r) {
+  // A JSON type error deep in an operation is a bug, not a reason to take the server down.
+  try {
+    return route(r);
+  } catch (const std::exception& e) {
+    return awsError({"ServerException", std::string("internal error: ") + e.what(), 500});
+  }
+}
+
+HandlerOutcome Frontend::route(const HttpRequest& r) {
   if (r.headers.contains("x-amz-target")) return aws(r);
   if (startsWith(r.path, "/v1/agent/")) return agent(r);
   if (r.path == "/healthz") return HttpResponse{200, "text/plain", "ok\n", {}};

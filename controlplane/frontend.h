@@ -26,6 +26,7 @@ class Frontend {
   HandlerOutcome handle(const HttpRequest& request);
 
  private:
+  HandlerOutcome route(const HttpRequest& request);
   HttpResponse aws(const HttpRequest& request);
   HandlerOutcome agent(const HttpRequest& request);
   ControlPlane& cp_;

@@ -304,7 +304,8 @@ static ApiError unauthorized() { return {"UnrecognizedClientException", "unknown
 
 static Json attributeList(const Json& body) {
   Json attrs = Json::array();
-  for (auto it = body.value("attributes", Json::object()).begin(); it != body.value("attributes", Json::object()).end(); ++it) {
+  const Json given = body.value("attributes", Json::object());
+  for (auto it = given.begin(); it != given.end(); ++it) {
     if (it->is_string()) attrs.push_back({{"name", it.key()}, {"value", it->get<std::string>()}});
   }
   for (const Json& c : body.value("capabilities", Json::array())) {
