@@ -109,6 +109,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::create(Store& store, Clock& 
       std::string h = str(v, "_tokenHash");
       if (!h.empty()) cp->tokens_[h] = kv.key;
     }
+    if (startsWith(kv.key, "task/")) cp->indexTask(kv.key, nullptr, &v);
     cp->docs_.emplace(kv.key, Doc{std::move(v), kv.mod_revision});
   }
   return cp;
@@ -165,6 +166,10 @@ Result<void> ControlPlane::commitLocked(Batch& b) {
                      "the store changed under this control plane (is another sccontrol writing to it?)");
   }
   for (const auto& [key, value] : b.changes()) {
+    if (startsWith(key, "task/")) {
+      auto old = docs_.find(key);
+      indexTask(key, old == docs_.end() ? nullptr : &old->second.value, value ? &*value : nullptr);
+    }
     if (value) {
       docs_[key] = Doc{*value, r.revision};
     } else {
@@ -174,6 +179,14 @@ Result<void> ControlPlane::commitLocked(Batch& b) {
   revision_ = r.revision;
   b.clear();
   return {};
+}
+
+void ControlPlane::indexTask(const std::string& key, const Json* before, const Json* after) {
+  if (before != nullptr) {
+    auto it = tasks_by_instance_.find(before->value("containerInstanceArn", ""));
+    if (it != tasks_by_instance_.end()) it->second.erase(key);
+  }
+  if (after != nullptr) tasks_by_instance_[after->value("containerInstanceArn", "")].insert(key);
 }
 
 ApiResult ControlPlane::finish(Batch& b, Json out) {

@@ -151,6 +151,9 @@ class ControlPlane {
   std::mt19937_64 rng_;
   std::mutex listener_mu_;
   std::function<void()> listener_;
+  // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).
+  std::map<std::string, std::set<std::string>> tasks_by_instance_;
+  void indexTask(const std::string& key, const Json* before, const Json* after);
   // Snapshot cache: namespace id -> (store revision, snapshot JSON).
   std::map<std::string, std::pair<int64_t, Json>> snapshot_cache_;
 };

@@ -258,7 +258,10 @@ struct HttpServer::Impl {
       std::string name(kv->key);
       std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
       auto [it, inserted] = r.headers.emplace(name, kv->value);
-      if (!inserted) it->second += "," + std::string(kv->value);
+      if (!inserted) {
+        it->second.push_back(',');
+        it->second.append(kv->value);
+      }
     }
     evbuffer* body = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(body);

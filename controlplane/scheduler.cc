@@ -130,19 +130,23 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     if (td) {
       int64_t mem = taskMemory(*td), cpu = taskCpu(*td);
       bool needs_sc = deployments[0].contains("serviceConnectConfiguration");
+      std::map<std::string, PlacementCandidate> usage;  // instance ARN -> what its tasks take
+      for (const auto& [tk, t] : b.list("task/" + cname + "/")) {
+        if (t["lastStatus"] == "STOPPED") continue;
+        PlacementCandidate& u = usage[t.value("containerInstanceArn", "")];
+        u.free_memory_mib -= t.value("_memory", int64_t{0});
+        ++u.tasks_total;
+        if (t.value("group", "") == "service:" + name) ++u.tasks_of_service;
+      }
       std::vector<PlacementCandidate> candidates;
       for (const auto& [ik, i] : instances) {
         if (i["status"] != "ACTIVE" || !i.value("agentConnected", false)) continue;
         bool capable = false;
         for (const Json& a : i.value("attributes", Json::array())) capable = capable || a["name"] == kServiceConnectCapability;
         if (needs_sc && !capable) continue;
-        PlacementCandidate c{i["containerInstanceArn"].get<std::string>(), i.value("_memoryMiB", int64_t{0}), 0, 0};
-        for (const auto& [tk, t] : b.list("task/" + cname + "/")) {
-          if (t.value("containerInstanceArn", "") != c.id || t["lastStatus"] == "STOPPED") continue;
-          c.free_memory_mib -= t.value("_memory", int64_t{0});
-          ++c.tasks_total;
-          if (t.value("group", "") == "service:" + name) ++c.tasks_of_service;
-        }
+        PlacementCandidate c = usage[i["containerInstanceArn"].get<std::string>()];
+        c.id = i["containerInstanceArn"].get<std::string>();
+        c.free_memory_mib += i.value("_memoryMiB", int64_t{0});
         candidates.push_back(c);
       }
       std::vector<std::string> placed = placeTasks(candidates, mem, to_start);
@@ -393,36 +397,48 @@ ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& bod
 }
 
 std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const std::string& token, const std::string& etag) {
+  // Runs for every parked long-poll after every change: reads the documents in place, through the
+  // instance -> tasks index, and shares one namespace snapshot per revision.
   std::lock_guard lock(mu_);
   auto key = instanceKeyForToken(token);
   if (!key) return std::unexpected(unauthorized());
-  Batch b(docs_);
-  Json inst = *b.get(*key);
-  std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
+  const Json& inst = docs_.at(*key).value;
+  const std::string arn = inst["containerInstanceArn"].get<std::string>();
+  const std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
   Json tasks = Json::array();
-  for (const auto& [tk, t] : b.list("task/" + cname + "/")) {
-    if (t.value("containerInstanceArn", "") != inst["containerInstanceArn"] || t["lastStatus"] == "STOPPED") continue;
+  auto idx = tasks_by_instance_.find(arn);
+  const std::set<std::string> none;
+  for (const std::string& tk : idx == tasks_by_instance_.end() ? none : idx->second) {
+    auto doc = docs_.find(tk);
+    if (doc == docs_.end()) continue;
+    const Json& t = doc->second.value;
+    if (t["lastStatus"] == "STOPPED") continue;
     Json view = {{"taskArn", t["taskArn"]}, {"taskId", t["_id"]}, {"desiredStatus", t["desiredStatus"]},
                  {"lastStatus", t["lastStatus"]}};
-    if (auto td = findTaskDefinition(b, t["taskDefinitionArn"].get<std::string>())) {
-      Json td_in = *td;
+    std::string td_ref = afterSlash(t["taskDefinitionArn"].get<std::string>());  // family:revision
+    auto colon = td_ref.rfind(':');
+    if (auto td = docs_.find("taskdef/" + td_ref.substr(0, colon) + "/" +
+                             std::string(8 - std::min<size_t>(8, td_ref.size() - colon - 1), '0') + td_ref.substr(colon + 1));
+        td != docs_.end()) {
+      Json td_in = td->second.value;
       for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"}) td_in.erase(k);
-      view["taskDefinition"] = td_in;
+      view["taskDefinition"] = std::move(td_in);
     }
-    if (auto svc = b.get(t.value("_service", ""))) {
-      Json def = {{"serviceName", (*svc)["serviceName"]}, {"cluster", cname},
+    if (auto svc = docs_.find(t.value("_service", "")); svc != docs_.end()) {
+      Json def = {{"serviceName", svc->second.value["serviceName"]}, {"cluster", cname},
                   {"taskDefinition", t["taskDefinitionArn"]}};
-      for (const Json& d : (*svc)["deployments"]) {
+      for (const Json& d : svc->second.value["deployments"]) {
         if (d["id"] == t["startedBy"] && d.contains("serviceConnectConfiguration")) {
           def["serviceConnectConfiguration"] = d["serviceConnectConfiguration"];
         }
       }
-      view["service"] = def;
+      view["service"] = std::move(def);
     }
     if (t.contains("_ns")) {
       std::string ns_id = t["_ns"].get<std::string>();
       auto cached = snapshot_cache_.find(ns_id);
       if (cached == snapshot_cache_.end() || cached->second.first != revision_) {
+        Batch b(docs_);
         Json snap = namespaceSnapshotLocked(b, ns_id);
         for (Json& s : snap["services"]) s["ownerService"] = afterSlash(s["ownerService"].get<std::string>());
         cached = snapshot_cache_.insert_or_assign(ns_id, std::make_pair(revision_, std::move(snap))).first;
@@ -431,7 +447,7 @@ std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const st
     }
     tasks.push_back(std::move(view));
   }
-  Json body = {{"containerInstanceArn", inst["containerInstanceArn"]}, {"status", inst["status"]}, {"tasks", tasks}};
+  Json body = {{"containerInstanceArn", arn}, {"status", inst["status"]}, {"tasks", std::move(tasks)}};
   std::string tag = sha256Hex(body.dump()).substr(0, 32);
   if (tag == etag) return std::optional<Json>();
   body["etag"] = tag;
