@@ -64,7 +64,11 @@ class ControlPlane {
   ApiResult agentRegister(const Json& body);
   ApiResult agentHeartbeat(const std::string& token, const Json& body);
   // The instance's desired state; nullopt while its etag is still `etag` (nothing to tell).
+  // agentDesiredText() is the same as serialized JSON; it is what the long-poll path uses: the
+  // body is assembled from per-task and per-namespace pieces cached by revision, so answering
+  // thousands of parked polls after one change costs little more than hashing their bodies.
   std::expected<std::optional<Json>, ApiError> agentDesired(const std::string& token, const std::string& etag);
+  std::expected<std::optional<std::string>, ApiError> agentDesiredText(const std::string& token, const std::string& etag);
   ApiResult agentStatus(const std::string& token, const Json& body);
 
   // Declares silent instances lost and runs the scheduler. Call periodically (sccontrol: 1 s).
@@ -154,8 +158,22 @@ class ControlPlane {
   // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).
   std::map<std::string, std::set<std::string>> tasks_by_instance_;
   void indexTask(const std::string& key, const Json* before, const Json* after);
-  // Snapshot cache: namespace id -> (store revision, snapshot JSON).
-  std::map<std::string, std::pair<int64_t, Json>> snapshot_cache_;
+  // Caches for agentDesiredText (mutex held). A namespace snapshot's revision is the store
+  // revision at which its content last changed, so unrelated writes do not wake every agent.
+  struct SnapshotCache {
+    int64_t computed_at = -1;  // store revision it was computed at
+    std::string content_hash;
+    int64_t content_revision = 0;
+    std::string text;
+  };
+  struct TextCache {
+    std::string fingerprint;
+    std::string text;
+  };
+  const SnapshotCache& snapshotTextLocked(const std::string& ns_id);
+  std::map<std::string, SnapshotCache> snapshot_cache_;
+  std::unordered_map<std::string, TextCache> task_view_cache_;  // task key
+  std::unordered_map<std::string, TextCache> desired_cache_;    // instance key (text = body, etag in fingerprint)
 };
 
 }  // namespace sc::controlplane

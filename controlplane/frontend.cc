@@ -107,17 +107,17 @@ HandlerOutcome Frontend::agent(const HttpRequest& r) {
       if (!w) return agentError({"InvalidParameterException", "waitSeconds: expected 0-" + std::to_string(options_.max_poll_wait.count()), 400});
       wait = *w;
     }
-    auto first = cp_.agentDesired(token, etag);
+    auto first = cp_.agentDesiredText(token, etag);
     if (!first) return agentError(first.error());
-    if (*first) return json(200, **first);
+    if (*first) return HttpResponse{200, "application/json", std::move(**first), {}};
     if (wait == 0) return HttpResponse{304, "application/json", "", {}};
     // Long-poll: parked until the instance's view changes or the wait ends.
     ControlPlane* cp = &cp_;
     return Park{[cp, token, etag]() -> std::optional<HttpResponse> {
-                  auto now = cp->agentDesired(token, etag);
+                  auto now = cp->agentDesiredText(token, etag);
                   if (!now) return agentError(now.error());
                   if (!*now) return std::nullopt;
-                  return json(200, **now);
+                  return HttpResponse{200, "application/json", std::move(**now), {}};
                 },
                 std::chrono::steady_clock::now() + std::chrono::seconds(wait),
                 [] { return HttpResponse{304, "application/json", "", {}}; }};

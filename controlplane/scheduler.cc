@@ -396,63 +396,107 @@ ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& bod
   return Json{{"ok", true}};
 }
 
-std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const std::string& token, const std::string& etag) {
-  // Runs for every parked long-poll after every change: reads the documents in place, through the
-  // instance -> tasks index, and shares one namespace snapshot per revision.
+const ControlPlane::SnapshotCache& ControlPlane::snapshotTextLocked(const std::string& ns_id) {
+  SnapshotCache& c = snapshot_cache_[ns_id];
+  if (c.computed_at == revision_) return c;
+  Batch b(docs_);
+  Json snap = namespaceSnapshotLocked(b, ns_id);
+  for (Json& s : snap["services"]) s["ownerService"] = afterSlash(s["ownerService"].get<std::string>());
+  snap.erase("revision");
+  std::string hash = sha256Hex(snap.dump());
+  if (hash != c.content_hash) {
+    c.content_hash = hash;
+    c.content_revision = revision_;
+  }
+  snap["revision"] = c.content_revision;
+  c.text = snap.dump();
+  c.computed_at = revision_;
+  return c;
+}
+
+std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredText(const std::string& token,
+                                                                                   const std::string& etag) {
+  // Runs for every parked long-poll after every change: reads documents in place through the
+  // instance -> tasks index and rebuilds only what a revision says changed.
   std::lock_guard lock(mu_);
   auto key = instanceKeyForToken(token);
   if (!key) return std::unexpected(unauthorized());
-  const Json& inst = docs_.at(*key).value;
+  const Doc& inst_doc = docs_.at(*key);
+  const Json& inst = inst_doc.value;
   const std::string arn = inst["containerInstanceArn"].get<std::string>();
   const std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
-  Json tasks = Json::array();
   auto idx = tasks_by_instance_.find(arn);
   const std::set<std::string> none;
-  for (const std::string& tk : idx == tasks_by_instance_.end() ? none : idx->second) {
+  const std::set<std::string>& task_keys = idx == tasks_by_instance_.end() ? none : idx->second;
+
+  std::string fingerprint = std::to_string(inst_doc.mod_revision);
+  std::vector<std::pair<const std::string*, const SnapshotCache*>> pieces;  // task view, snapshot
+  for (const std::string& tk : task_keys) {
     auto doc = docs_.find(tk);
-    if (doc == docs_.end()) continue;
+    if (doc == docs_.end() || doc->second.value["lastStatus"] == "STOPPED") continue;
     const Json& t = doc->second.value;
-    if (t["lastStatus"] == "STOPPED") continue;
-    Json view = {{"taskArn", t["taskArn"]}, {"taskId", t["_id"]}, {"desiredStatus", t["desiredStatus"]},
-                 {"lastStatus", t["lastStatus"]}};
     std::string td_ref = afterSlash(t["taskDefinitionArn"].get<std::string>());  // family:revision
     auto colon = td_ref.rfind(':');
-    if (auto td = docs_.find("taskdef/" + td_ref.substr(0, colon) + "/" +
-                             std::string(8 - std::min<size_t>(8, td_ref.size() - colon - 1), '0') + td_ref.substr(colon + 1));
-        td != docs_.end()) {
-      Json td_in = td->second.value;
-      for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"}) td_in.erase(k);
-      view["taskDefinition"] = std::move(td_in);
-    }
-    if (auto svc = docs_.find(t.value("_service", "")); svc != docs_.end()) {
-      Json def = {{"serviceName", svc->second.value["serviceName"]}, {"cluster", cname},
-                  {"taskDefinition", t["taskDefinitionArn"]}};
-      for (const Json& d : svc->second.value["deployments"]) {
-        if (d["id"] == t["startedBy"] && d.contains("serviceConnectConfiguration")) {
-          def["serviceConnectConfiguration"] = d["serviceConnectConfiguration"];
+    std::string rev = td_ref.substr(colon + 1);
+    auto td = docs_.find("taskdef/" + td_ref.substr(0, colon) + "/" + std::string(8 - std::min<size_t>(8, rev.size()), '0') + rev);
+    auto svc = docs_.find(t.value("_service", ""));
+    std::string tfp = std::to_string(doc->second.mod_revision) + "/" +
+                      std::to_string(td == docs_.end() ? 0 : td->second.mod_revision) + "/" +
+                      std::to_string(svc == docs_.end() ? 0 : svc->second.mod_revision);
+    TextCache& tv = task_view_cache_[tk];
+    if (tv.fingerprint != tfp) {
+      Json view = {{"taskArn", t["taskArn"]}, {"taskId", t["_id"]}, {"desiredStatus", t["desiredStatus"]},
+                   {"lastStatus", t["lastStatus"]}};
+      if (td != docs_.end()) {
+        Json td_in = td->second.value;
+        for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"}) td_in.erase(k);
+        view["taskDefinition"] = std::move(td_in);
+      }
+      if (svc != docs_.end()) {
+        Json def = {{"serviceName", svc->second.value["serviceName"]}, {"cluster", cname},
+                    {"taskDefinition", t["taskDefinitionArn"]}};
+        for (const Json& d : svc->second.value["deployments"]) {
+          if (d["id"] == t["startedBy"] && d.contains("serviceConnectConfiguration")) {
+            def["serviceConnectConfiguration"] = d["serviceConnectConfiguration"];
+          }
         }
+        view["service"] = std::move(def);
       }
-      view["service"] = std::move(def);
+      tv.text = view.dump();
+      tv.fingerprint = tfp;
     }
-    if (t.contains("_ns")) {
-      std::string ns_id = t["_ns"].get<std::string>();
-      auto cached = snapshot_cache_.find(ns_id);
-      if (cached == snapshot_cache_.end() || cached->second.first != revision_) {
-        Batch b(docs_);
-        Json snap = namespaceSnapshotLocked(b, ns_id);
-        for (Json& s : snap["services"]) s["ownerService"] = afterSlash(s["ownerService"].get<std::string>());
-        cached = snapshot_cache_.insert_or_assign(ns_id, std::make_pair(revision_, std::move(snap))).first;
-      }
-      view["namespace"] = cached->second.second;
-    }
-    tasks.push_back(std::move(view));
+    const SnapshotCache* snap = nullptr;
+    if (t.contains("_ns")) snap = &snapshotTextLocked(t["_ns"].get<std::string>());
+    fingerprint += "|" + tfp + "@" + (snap != nullptr ? std::to_string(snap->content_revision) : "-");
+    pieces.emplace_back(&tv.text, snap);
   }
-  Json body = {{"containerInstanceArn", arn}, {"status", inst["status"]}, {"tasks", std::move(tasks)}};
-  std::string tag = sha256Hex(body.dump()).substr(0, 32);
-  if (tag == etag) return std::optional<Json>();
-  body["etag"] = tag;
-  body["revision"] = revision_;
-  return std::optional<Json>(std::move(body));
+  TextCache& dc = desired_cache_[*key];
+  if (dc.fingerprint != fingerprint || dc.text.empty()) {
+    std::string body = "{\"containerInstanceArn\":" + jsonQuote(arn) + ",\"status\":" + inst["status"].dump() + ",\"tasks\":[";
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (i > 0) body += ",";
+      const std::string& v = *pieces[i].first;
+      if (pieces[i].second != nullptr) {
+        body.append(v, 0, v.size() - 1);
+        body += ",\"namespace\":" + pieces[i].second->text + "}";
+      } else {
+        body += v;
+      }
+    }
+    body += "]";
+    dc.fingerprint = fingerprint;
+    dc.text = std::move(body);
+  }
+  std::string tag = sha256Hex(dc.text).substr(0, 32);
+  if (tag == etag) return std::optional<std::string>();
+  return std::optional<std::string>(dc.text + ",\"etag\":\"" + tag + "\",\"revision\":" + std::to_string(revision_) + "}");
+}
+
+std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const std::string& token, const std::string& etag) {
+  auto text = agentDesiredText(token, etag);
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return std::optional<Json>();
+  return std::optional<Json>(Json::parse(**text));
 }
 
 ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) {
