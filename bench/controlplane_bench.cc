@@ -160,6 +160,7 @@ std::vector<std::vector<double>> benchFanout(const std::string& dir, int n, int 
     (void)rig.cp->agentStatus(owner_token, {{"tasks", {{{"taskArn", first_task}, {"lastStatus", "RUNNING"},
                                                         {"healthStatus", round % 2 == 0 ? "HEALTHY" : "UNHEALTHY"},
                                                         {"endpoints", {{{"discoveryName", "http"}, {"ip", "10.0.0.1"}, {"port", 80}}}}}}}});
+    std::fprintf(stderr, "fan-out %d round %d: the status report took %.1f ms\n", n, round, ms(Clk::now() - t0));
     size_t left = polls.size();
     std::vector<epoll_event> evs(256);
     while (left > 0) {

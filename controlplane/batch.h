@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,20 +21,35 @@ class ControlPlane::Batch {
     if (auto it = docs_.find(key); it != docs_.end()) return it->second.value;
     return std::nullopt;
   }
-  // Every (key, doc) under `prefix`, the overlay applied, sorted by key.
-  std::vector<std::pair<std::string, Json>> list(const std::string& prefix) const {
-    std::map<std::string, Json> out;
+  // A view of one document: references into the control plane's documents or this batch's changes.
+  // Valid until the batch deletes that key, is cleared, or is committed.
+  struct Entry {
+    const std::string& first;
+    const Json& second;
+  };
+  // The document at `key` (overlay applied) without copying it; nullptr when absent.
+  const Json* find(const std::string& key) const {
+    if (auto it = changes_.find(key); it != changes_.end()) return it->second ? &*it->second : nullptr;
+    if (auto it = docs_.find(key); it != docs_.end()) return &it->second.value;
+    return nullptr;
+  }
+  // Every (key, doc) under `prefix`, the overlay applied, sorted by key; nothing is copied.
+  std::vector<Entry> list(const std::string& prefix) const {
+    std::map<std::string_view, std::pair<const std::string*, const Json*>> m;
     for (auto it = docs_.lower_bound(prefix); it != docs_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      out.emplace(it->first, it->second.value);
+      m[it->first] = {&it->first, &it->second.value};
     }
     for (auto it = changes_.lower_bound(prefix); it != changes_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
       if (it->second) {
-        out[it->first] = *it->second;
+        m[it->first] = {&it->first, &*it->second};
       } else {
-        out.erase(it->first);
+        m.erase(it->first);
       }
     }
-    return {out.begin(), out.end()};
+    std::vector<Entry> out;
+    out.reserve(m.size());
+    for (const auto& [k, v] : m) out.push_back(Entry{*v.first, *v.second});
+    return out;
   }
   void put(const std::string& key, Json value) {
     if (auto it = docs_.find(key); it != docs_.end() && it->second.value == value && !changes_.contains(key)) return;

@@ -300,8 +300,8 @@ ApiResult ControlPlane::createCluster(const Json& in) {
   return finish(b, Json{{"cluster", cluster}});
 }
 
-static Json clusterView(const Json& cluster, const std::vector<std::pair<std::string, Json>>& services,
-                        const std::vector<std::pair<std::string, Json>>& tasks, size_t instances) {
+static Json clusterView(const Json& cluster, const std::vector<ControlPlane::Batch::Entry>& services,
+                        const std::vector<ControlPlane::Batch::Entry>& tasks, size_t instances) {
   Json c = cluster;
   int active = 0, running = 0, pending = 0;
   for (const auto& [k, s] : services) active += s.value("status", "") == "ACTIVE" ? 1 : 0;

@@ -112,8 +112,8 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
 
   Json& deployments = svc["deployments"];
   const std::string primary_id = deployments[0]["id"].get<std::string>();
-  std::vector<std::pair<std::string, Json>> tasks;
-  for (auto& kv : b.list("task/" + cname + "/")) {
+  std::vector<Batch::Entry> tasks;
+  for (const Batch::Entry& kv : b.list("task/" + cname + "/")) {
     if (kv.second.value("group", "") == "service:" + name && kv.second["lastStatus"] != "STOPPED") tasks.push_back(kv);
   }
 
@@ -168,8 +168,9 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
                   {"_id", id}, {"_cluster", cname}, {"_service", skey}, {"_family", (*td)["family"]},
                   {"_memory", mem}, {"_cpu", cpu}, {"_createdRevision", revision_ + 1}, {"_endpoints", Json::array()}};
         if (svc.contains("_sc")) t["_ns"] = svc["_sc"]["namespaceId"];
-        b.put("task/" + cname + "/" + id, t);
-        tasks.emplace_back("task/" + cname + "/" + id, t);
+        std::string tkey = "task/" + cname + "/" + id;
+        b.put(tkey, t);
+        tasks.push_back(b.list(tkey).front());
       }
       if (static_cast<int>(placed.size()) < to_start) {
         std::string msg = "(service " + name + ") was unable to place a task because no container instance met all of its "
@@ -217,7 +218,7 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
   int running_all = 0, pending_all = 0;
   std::map<std::string, std::pair<int, int>> counts;  // deployment -> (running, pending)
   for (const auto& [k, t0] : tasks) {
-    Json t = *b.get(k);
+    const Json& t = *b.find(k);
     if (t["lastStatus"] == "STOPPED") continue;
     with_tasks.insert(t["startedBy"].get<std::string>());
     if (t["desiredStatus"] != "RUNNING") continue;
