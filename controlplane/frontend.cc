@@ -114,7 +114,12 @@ HandlerOutcome Frontend::agent(const HttpRequest& r) {
     // Long-poll: parked until the instance's view changes or the wait ends.
     ControlPlane* cp = &cp_;
     return Park{[cp, token, etag]() -> std::optional<HttpResponse> {
-                  auto now = cp->agentDesiredText(token, etag);
+                  std::expected<std::optional<std::string>, ApiError> now;
+                  try {
+                    now = cp->agentDesiredText(token, etag);
+                  } catch (const std::exception& e) {
+                    return awsError({"ServerException", std::string("internal error: ") + e.what(), 500});
+                  }
                   if (!now) return agentError(now.error());
                   if (!*now) return std::nullopt;
                   return HttpResponse{200, "application/json", std::move(**now), {}};
