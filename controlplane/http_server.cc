@@ -307,8 +307,18 @@ struct HttpServer::Impl {
       std::lock_guard lock(pmu);
       parked.clear();
     }
+    // No more answers or timeouts: the requests they point to go with evhttp below.
+    if (notify_ev != nullptr) event_del(notify_ev);
+    if (timer_ev != nullptr) event_del(timer_ev);
     if (http != nullptr) evhttp_free(http);
     http = nullptr;
+    live.clear();
+    by_conn.clear();
+    // Connections freed above may have deferred callbacks (bufferevent frees) queued on the base;
+    // run them before the base goes, or their memory is lost.
+    if (base != nullptr) {
+      for (int i = 0; i < 4; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
+    }
     if (notify_ev != nullptr) event_free(notify_ev);
     if (timer_ev != nullptr) event_free(timer_ev);
     notify_ev = timer_ev = nullptr;
