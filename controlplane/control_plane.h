@@ -1,0 +1,179 @@
+// ControlPlane: the ECS and Cloud Map state machine behind sccontrol.
+//
+// It owns an in-memory copy of every document in the Store (read once at start), so reads never
+// touch the disk; every change is one Store transaction (compare-and-set against the revisions it
+// read) applied to the copy only after it committed. The scheduler (placement, rolling
+// deployments, replacement, draining, TTL loss) runs after each change and on tick().
+//
+// Thread rules: every public method is thread-safe. Changes are serialized by one mutex; the
+// listener set with setChangeListener() is called after each commit, outside the lock.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "controlplane/store.h"
+#include "model/json_input.h"
+
+namespace sc::controlplane {
+
+using model::Json;
+
+// An AWS error as the JSON 1.1 protocol carries it: {"__type": type, "message": message}.
+struct ApiError {
+  std::string type;
+  std::string message;
+  int status = 400;
+};
+using ApiResult = std::expected<Json, ApiError>;
+
+enum class Api { kEcs, kCloudMap };
+
+struct ControlPlaneOptions {
+  std::string region = "us-east-1";
+  std::string account = "000000000000";
+  std::string vip_cidr = "127.255.0.0/16";  // for namespaces the control plane creates
+  std::chrono::seconds instance_ttl{30};     // an instance silent this long is lost
+  std::chrono::seconds heartbeat_interval{10};
+  std::string bootstrap_token;               // what agents register with
+  std::chrono::seconds stopped_task_retention{3600};
+};
+
+class ControlPlane {
+ public:
+  // Loads the store's documents. Instances get a fresh TTL from now (their heartbeats are not
+  // persisted), so a restart does not declare every instance lost.
+  static Result<std::unique_ptr<ControlPlane>> create(Store& store, Clock& clock, ControlPlaneOptions options);
+
+  // One AWS operation: validates `input` against the operation's input shape, runs it, and returns
+  // the output shaped exactly as the model's output shape (members outside it are dropped).
+  ApiResult call(Api api, std::string_view operation, const Json& input);
+
+  // Agent API (docs/api.md). Tokens are the instance tokens register() hands out.
+  ApiResult agentRegister(const Json& body);
+  ApiResult agentHeartbeat(const std::string& token, const Json& body);
+  // The instance's desired state; nullopt while its etag is still `etag` (nothing to tell).
+  // agentDesiredText() is the same as serialized JSON; it is what the long-poll path uses: the
+  // body is assembled from per-task and per-namespace pieces cached by revision, so answering
+  // thousands of parked polls after one change costs little more than hashing their bodies.
+  std::expected<std::optional<Json>, ApiError> agentDesired(const std::string& token, const std::string& etag);
+  std::expected<std::optional<std::string>, ApiError> agentDesiredText(const std::string& token, const std::string& etag);
+  ApiResult agentStatus(const std::string& token, const Json& body);
+
+  // Declares silent instances lost and runs the scheduler. Call periodically (sccontrol: 1 s).
+  void tick();
+  void setChangeListener(std::function<void()> listener);
+  int64_t revision();
+  const ControlPlaneOptions& options() const { return options_; }
+
+  // The namespace snapshot agents receive (model::NamespaceSnapshot JSON), by namespace name.
+  std::optional<Json> namespaceSnapshotForTest(const std::string& name);
+
+  class Batch;
+
+ private:
+  ControlPlane(Store& store, Clock& clock, ControlPlaneOptions options);
+  struct Doc {
+    Json value;
+    int64_t mod_revision = 0;
+  };
+
+  Result<void> commitLocked(Batch& b);
+  ApiResult finish(Batch& b, Json out);  // commit + reconcile + notify
+
+  // ECS
+  ApiResult createCluster(const Json& in);
+  ApiResult describeClusters(const Json& in);
+  ApiResult listClusters(const Json& in);
+  ApiResult deleteCluster(const Json& in);
+  ApiResult registerTaskDefinition(const Json& in);
+  ApiResult describeTaskDefinition(const Json& in);
+  ApiResult listTaskDefinitions(const Json& in);
+  ApiResult deregisterTaskDefinition(const Json& in);
+  ApiResult createService(const Json& in);
+  ApiResult updateService(const Json& in);
+  ApiResult deleteService(const Json& in);
+  ApiResult describeServices(const Json& in);
+  ApiResult listServices(const Json& in);
+  ApiResult listTasks(const Json& in);
+  ApiResult describeTasks(const Json& in);
+  ApiResult stopTask(const Json& in);
+  ApiResult listContainerInstances(const Json& in);
+  ApiResult describeContainerInstances(const Json& in);
+  ApiResult updateContainerInstancesState(const Json& in);
+  // Cloud Map
+  ApiResult createHttpNamespace(const Json& in);
+  ApiResult getOperation(const Json& in);
+  ApiResult listNamespaces(const Json& in);
+  ApiResult getNamespace(const Json& in);
+  ApiResult deleteNamespace(const Json& in);
+  ApiResult cmListServices(const Json& in);
+  ApiResult cmGetService(const Json& in);
+  ApiResult listInstances(const Json& in);
+  ApiResult discoverInstances(const Json& in);
+
+  // Helpers (mutex held).
+  std::string ecsArn(const std::string& rest) const;
+  std::string cmArn(const std::string& rest) const;
+  std::string newId(size_t hex_chars);
+  double nowSeconds() const;
+  std::optional<std::string> namespaceIdByRef(Batch& b, const std::string& ref);
+  Json createNamespaceLocked(Batch& b, const std::string& name, const std::string& description,
+                             const std::string& creator_request_id);
+  ApiResult applyServiceConnect(Batch& b, const Json& cluster, Json& service, const Json& td, const Json& sc_input,
+                                const std::string& service_key);
+  std::optional<Json> findTaskDefinition(Batch& b, const std::string& ref);
+  Json describeInstanceLocked(Batch& b, const Json& inst);
+  Json taskView(const Json& task);
+  void reconcileLocked(Batch& b);
+  void reconcileService(Batch& b, const std::string& key, const Json& cluster);
+  void releaseServiceConnectLocked(Batch& b, const std::string& service_key, const std::set<std::string>& keep);
+  void stopTaskLocked(Batch& b, const std::string& key, Json task, const std::string& reason, bool now_stopped);
+  Json namespaceSnapshotLocked(Batch& b, const std::string& ns_id);
+  std::optional<std::string> instanceKeyForToken(const std::string& token);
+  static ApiError invalidAgent(std::string message);
+
+  Store& store_;
+  Clock& clock_;
+  ControlPlaneOptions options_;
+  std::mutex mu_;
+  std::map<std::string, Doc> docs_;
+  int64_t revision_ = 0;
+  std::map<std::string, Clock::MonoTime> last_seen_;      // instance key -> last heartbeat
+  std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
+  std::mt19937_64 rng_;
+  std::mutex listener_mu_;
+  std::function<void()> listener_;
+  // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).
+  std::map<std::string, std::set<std::string>> tasks_by_instance_;
+  void indexTask(const std::string& key, const Json* before, const Json* after);
+  // Caches for agentDesiredText (mutex held). A namespace snapshot's revision is the store
+  // revision at which its content last changed, so unrelated writes do not wake every agent.
+  struct SnapshotCache {
+    int64_t computed_at = -1;  // store revision it was computed at
+    std::string content_hash;
+    int64_t content_revision = 0;
+    std::string text;
+  };
+  struct TextCache {
+    std::string fingerprint;
+    std::string text;
+  };
+  const SnapshotCache& snapshotTextLocked(const std::string& ns_id);
+  std::map<std::string, SnapshotCache> snapshot_cache_;
+  std::unordered_map<std::string, TextCache> task_view_cache_;  // task key
+  std::unordered_map<std::string, TextCache> desired_cache_;    // instance key (text = body, etag in fingerprint)
+};
+
+}  // namespace sc::controlplane

@@ -1,0 +1,183 @@
+// sccontrol: the control plane. See docs/control-plane.md.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "controlplane/control_plane.h"
+#include "controlplane/frontend.h"
+#include "controlplane/http_server.h"
+#include "controlplane/sigv4.h"
+#include "controlplane/sqlite_store.h"
+
+namespace sc::controlplane {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: sccontrol [--listen ADDR:PORT] [--data-dir DIR] [--store FILE] [--credentials FILE]\n"
+    "                 [--region REGION] [--workers N] [--ttl SECONDS] [--port-file FILE]\n"
+    "defaults: --listen 127.0.0.1:8500 --data-dir /var/lib/sccontrol (store: DIR/state.db,\n"
+    "          credentials: DIR/credentials, generated on first start, mode 0600)\n";
+
+struct Flags {
+  std::string listen = "127.0.0.1:8500";
+  std::string data_dir = "/var/lib/sccontrol";
+  std::string store;
+  std::string credentials;
+  std::string region = "us-east-1";
+  std::string port_file;
+  int workers = 4;
+  int ttl = 30;
+};
+
+struct Credentials {
+  std::map<std::string, std::string> keys;
+  std::string bootstrap_token;
+};
+
+Result<Credentials> loadOrCreateCredentials(const std::string& path, const std::string& region) {
+  auto text = readFile(path);
+  if (text.ok()) {
+    auto j = model::parseJsonStrict(*text, path);
+    if (!j.ok()) return std::move(j).error();
+    Credentials c;
+    for (const auto& k : (*j).value("accessKeys", model::Json::array())) {
+      c.keys[k.value("id", "")] = k.value("secret", "");
+    }
+    c.bootstrap_token = (*j).value("bootstrapToken", "");
+    if (c.keys.empty()) return makeError(ErrorCode::kInvalidArgument, "read credentials", path, "no accessKeys");
+    return c;
+  }
+  if (text.error().sys_errno != ENOENT) return std::move(text).error();
+  SC_ASSIGN_OR_RETURN(AccessKey key, generateAccessKey());
+  SC_ASSIGN_OR_RETURN(AccessKey boot, generateAccessKey());
+  model::Json j = {{"accessKeys", model::Json::array({{{"id", key.id}, {"secret", key.secret}}})},
+                   {"bootstrapToken", sha256Hex(boot.secret).substr(0, 40)}};
+  SC_TRY(writeFileAtomic(path, j.dump(2) + "\n", 0600));
+  std::cerr << "sccontrol: generated an access key and an agent bootstrap token in " << path
+            << " (mode 0600, root only).\nFor the aws CLI:\n"
+            << "  export AWS_ACCESS_KEY_ID=" << key.id << "\n"
+            << "  export AWS_SECRET_ACCESS_KEY=$(jq -r '.accessKeys[0].secret' " << path << ")\n"
+            << "  export AWS_DEFAULT_REGION=" << region << "\n"
+            << "  aws ecs list-clusters --endpoint-url http://<listen address>\n";
+  Credentials c;
+  c.keys[key.id] = key.secret;
+  c.bootstrap_token = j["bootstrapToken"].get<std::string>();
+  return c;
+}
+
+int run(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "sccontrol: " << a << " needs a value\n" << kUsage;
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--listen") f.listen = next();
+    else if (a == "--data-dir") f.data_dir = next();
+    else if (a == "--store") f.store = next();
+    else if (a == "--credentials") f.credentials = next();
+    else if (a == "--region") f.region = next();
+    else if (a == "--port-file") f.port_file = next();
+    else if (a == "--workers") f.workers = std::stoi(next());
+    else if (a == "--ttl") f.ttl = std::stoi(next());
+    else if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "sccontrol: unknown argument '" << a << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  auto colon = f.listen.rfind(':');
+  auto port = colon == std::string::npos ? std::nullopt : parseUint(f.listen.substr(colon + 1), 65535);
+  if (!port) {
+    std::cerr << "sccontrol: --listen wants ADDR:PORT, got '" << f.listen << "'\n";
+    return 2;
+  }
+  if (f.store.empty() || f.credentials.empty()) {
+    if (auto d = makeDirs(f.data_dir, 0700); !d.ok()) {
+      log::error("cannot start", {{"error", d.error().message}});
+      return 1;
+    }
+  }
+  if (f.store.empty()) f.store = f.data_dir + "/state.db";
+  if (f.credentials.empty()) f.credentials = f.data_dir + "/credentials";
+
+  // Thousands of agents hold a connection each.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
+  signal(SIGPIPE, SIG_IGN);
+
+  auto creds = loadOrCreateCredentials(f.credentials, f.region);
+  if (!creds.ok()) {
+    log::error("cannot start", {{"error", creds.error().message}});
+    return 1;
+  }
+  auto store = SqliteStore::open(f.store);
+  if (!store.ok()) {
+    log::error("cannot start", {{"error", store.error().message}});
+    return 1;
+  }
+  ControlPlaneOptions cpo;
+  cpo.region = f.region;
+  cpo.instance_ttl = std::chrono::seconds(f.ttl);
+  cpo.bootstrap_token = creds->bootstrap_token;
+  auto cp = ControlPlane::create(**store, realClock(), cpo);
+  if (!cp.ok()) {
+    log::error("cannot start", {{"error", cp.error().message}});
+    return 1;
+  }
+  Frontend frontend(**cp, realClock(), FrontendOptions{creds->keys});
+  HttpServerOptions hso;
+  hso.address = f.listen.substr(0, colon);
+  hso.port = static_cast<uint16_t>(*port);
+  hso.workers = f.workers;
+  auto server = HttpServer::start(hso, [&](const HttpRequest& r) { return frontend.handle(r); });
+  if (!server.ok()) {
+    log::error("cannot start", {{"error", server.error().message}});
+    return 1;
+  }
+  HttpServer* srv = server->get();
+  (*cp)->setChangeListener([srv] { srv->wake(); });
+  std::string where = hso.address + ":" + std::to_string(srv->port());
+  if (!f.port_file.empty()) {
+    if (auto w = writeFileAtomic(f.port_file, std::to_string(srv->port()) + "\n"); !w.ok()) {
+      log::error("cannot start", {{"error", w.error().message}});
+      return 1;
+    }
+  }
+  log::info("sccontrol listening", {{"address", where}, {"store", f.store}, {"revision", std::to_string((*cp)->revision())}});
+  timespec tick{1, 0};
+  for (;;) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    (*cp)->tick();
+  }
+  log::info("sccontrol stopping", {});
+  (*server)->stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sc::controlplane
+
+int main(int argc, char** argv) { return sc::controlplane::run(argc, argv); }

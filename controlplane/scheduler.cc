@@ -1,0 +1,584 @@
+// Scheduling (placement, rolling deployments, replacement, draining), TTL loss and the agent API.
+#include <algorithm>
+#include <cmath>
+
+#include "common/strings.h"
+#include "controlplane/batch.h"
+#include "controlplane/control_plane.h"
+#include "controlplane/placement.h"
+#include "controlplane/sigv4.h"
+#include "model/parse.h"
+
+namespace sc::controlplane {
+namespace {
+
+std::string str(const Json& j, const char* name, const std::string& def = "") {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
+}
+
+std::string afterSlash(const std::string& ref) {
+  auto p = ref.rfind('/');
+  return p == std::string::npos ? ref : ref.substr(p + 1);
+}
+
+bool live(const Json& t) { return t.value("desiredStatus", "") == "RUNNING" && t.value("lastStatus", "") != "STOPPED"; }
+bool healthyTask(const Json& t) { return live(t) && t.value("lastStatus", "") == "RUNNING" && t.value("healthStatus", "") != "UNHEALTHY"; }
+
+// Task memory in MiB: the task-level limit, else the sum of container limits.
+int64_t taskMemory(const Json& td) {
+  if (td.contains("memory")) {
+    if (auto m = model::parseTaskMemory(td["memory"].get<std::string>())) return *m;
+  }
+  int64_t sum = 0;
+  for (const Json& c : td.value("containerDefinitions", Json::array())) sum += c.value("memory", c.value("memoryReservation", 0));
+  return sum;
+}
+
+int64_t taskCpu(const Json& td) {
+  if (td.contains("cpu")) {
+    if (auto c = model::parseTaskCpu(td["cpu"].get<std::string>())) return *c;
+  }
+  int64_t sum = 0;
+  for (const Json& c : td.value("containerDefinitions", Json::array())) sum += c.value("cpu", 0);
+  return sum;
+}
+
+}  // namespace
+
+void ControlPlane::stopTaskLocked(Batch& b, const std::string& key, Json t, const std::string& reason, bool now_stopped) {
+  if (t["lastStatus"] == "STOPPED") return;
+  double now = nowSeconds();
+  t["desiredStatus"] = "STOPPED";
+  if (!t.contains("stoppedReason")) t["stoppedReason"] = reason;
+  if (!t.contains("stoppingAt")) t["stoppingAt"] = now;
+  if (now_stopped) {
+    t["lastStatus"] = "STOPPED";
+    t["stoppedAt"] = now;
+    t["_endpoints"] = Json::array();
+    for (Json& c : t["containers"]) c["lastStatus"] = "STOPPED";
+  }
+  b.put(key, t);
+}
+
+void ControlPlane::releaseServiceConnectLocked(Batch& b, const std::string& service_key, const std::set<std::string>& keep) {
+  for (const auto& [k, cm] : b.list("cmservice/")) {
+    if (cm.value("_owner", "") != service_key || keep.contains(k)) continue;
+    std::string vkey = "vip/" + cm["NamespaceId"].get<std::string>() + "/" + cm["_dnsName"].get<std::string>();
+    bool still_used = false;
+    for (const auto& [k2, other] : b.list("cmservice/" + cm["NamespaceId"].get<std::string>() + "/")) {
+      if (k2 != k && other.value("_dnsName", "") == cm["_dnsName"]) still_used = true;
+    }
+    if (auto v = b.get(vkey); v && !still_used) {
+      (*v)["releasedAt"] = revision_ + 1;
+      b.put(vkey, *v);
+    }
+    b.del(k);
+  }
+}
+
+void ControlPlane::reconcileLocked(Batch& b) {
+  for (const auto& [ckey, cluster] : b.list("cluster/")) {
+    std::string cname = cluster["clusterName"].get<std::string>();
+    for (const auto& [skey, svc] : b.list("service/" + cname + "/")) {
+      if (svc["status"] != "INACTIVE") reconcileService(b, skey, cluster);
+    }
+  }
+  // Stopped tasks are kept for a while for DescribeTasks, as ECS does.
+  double cutoff = nowSeconds() - static_cast<double>(options_.stopped_task_retention.count());
+  for (const auto& [k, t] : b.list("task/")) {
+    if (t["lastStatus"] == "STOPPED" && t.value("stoppedAt", 0.0) < cutoff) b.del(k);
+  }
+}
+
+void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Json& cluster) {
+  Json svc = *b.get(skey);
+  const std::string cname = cluster["clusterName"].get<std::string>();
+  const std::string name = svc["serviceName"].get<std::string>();
+  const bool draining_service = svc["status"] == "DRAINING";
+  const int desired = draining_service ? 0 : svc["desiredCount"].get<int>();
+  const int max_pct = svc["deploymentConfiguration"]["maximumPercent"].get<int>();
+  const int min_pct = svc["deploymentConfiguration"]["minimumHealthyPercent"].get<int>();
+  const int max_total = std::max(desired, desired * max_pct / 100);
+  const int min_healthy = (desired * min_pct + 99) / 100;
+
+  auto instances = b.list("instance/" + cname + "/");
+  std::map<std::string, Json> inst_by_arn;
+  for (const auto& [k, i] : instances) inst_by_arn[i["containerInstanceArn"].get<std::string>()] = i;
+  auto onDrainingInstance = [&](const Json& t) {
+    auto it = inst_by_arn.find(t.value("containerInstanceArn", ""));
+    return it == inst_by_arn.end() || it->second["status"] != "ACTIVE";
+  };
+
+  Json& deployments = svc["deployments"];
+  const std::string primary_id = deployments[0]["id"].get<std::string>();
+  std::vector<Batch::Entry> tasks;
+  for (const Batch::Entry& kv : b.list("task/" + cname + "/")) {
+    if (kv.second.value("group", "") == "service:" + name && kv.second["lastStatus"] != "STOPPED") tasks.push_back(kv);
+  }
+
+  // 1. Start primary tasks up to desired, within maximumPercent.
+  int primary_live = 0, total_live = 0;
+  for (const auto& [k, t] : tasks) {
+    if (!live(t) || onDrainingInstance(t)) continue;
+    ++total_live;
+    if (t["startedBy"] == primary_id) ++primary_live;
+  }
+  int to_start = std::min(desired - primary_live, max_total - total_live);
+  if (to_start > 0) {
+    auto td = findTaskDefinition(b, deployments[0]["taskDefinition"].get<std::string>());
+    if (td) {
+      int64_t mem = taskMemory(*td), cpu = taskCpu(*td);
+      bool needs_sc = deployments[0].contains("serviceConnectConfiguration");
+      std::map<std::string, PlacementCandidate> usage;  // instance ARN -> what its tasks take
+      for (const auto& [tk, t] : b.list("task/" + cname + "/")) {
+        if (t["lastStatus"] == "STOPPED") continue;
+        PlacementCandidate& u = usage[t.value("containerInstanceArn", "")];
+        u.free_memory_mib -= t.value("_memory", int64_t{0});
+        ++u.tasks_total;
+        if (t.value("group", "") == "service:" + name) ++u.tasks_of_service;
+      }
+      std::vector<PlacementCandidate> candidates;
+      for (const auto& [ik, i] : instances) {
+        if (i["status"] != "ACTIVE" || !i.value("agentConnected", false)) continue;
+        bool capable = false;
+        for (const Json& a : i.value("attributes", Json::array())) capable = capable || a["name"] == kServiceConnectCapability;
+        if (needs_sc && !capable) continue;
+        PlacementCandidate c = usage[i["containerInstanceArn"].get<std::string>()];
+        c.id = i["containerInstanceArn"].get<std::string>();
+        c.free_memory_mib += i.value("_memoryMiB", int64_t{0});
+        candidates.push_back(c);
+      }
+      std::vector<std::string> placed = placeTasks(candidates, mem, to_start);
+      double now = nowSeconds();
+      for (const std::string& inst_arn : placed) {
+        std::string id = newId(32);
+        Json containers = Json::array();
+        for (const Json& c : td->value("containerDefinitions", Json::array())) {
+          containers.push_back({{"containerArn", ecsArn("container/" + cname + "/" + id + "/" + newId(32))},
+                                {"taskArn", ecsArn("task/" + cname + "/" + id)}, {"name", c["name"]},
+                                {"image", c.value("image", "")}, {"lastStatus", "PENDING"}, {"healthStatus", "UNKNOWN"}});
+        }
+        Json t = {{"taskArn", ecsArn("task/" + cname + "/" + id)}, {"clusterArn", cluster["clusterArn"]},
+                  {"taskDefinitionArn", (*td)["taskDefinitionArn"]}, {"containerInstanceArn", inst_arn},
+                  {"lastStatus", "PROVISIONING"}, {"desiredStatus", "RUNNING"}, {"healthStatus", "UNKNOWN"},
+                  {"containers", containers}, {"group", "service:" + name}, {"startedBy", primary_id},
+                  {"launchType", "EC2"}, {"createdAt", now}, {"version", 1}, {"connectivity", "CONNECTED"},
+                  {"memory", std::to_string(mem)}, {"cpu", std::to_string(cpu)},
+                  {"_id", id}, {"_cluster", cname}, {"_service", skey}, {"_family", (*td)["family"]},
+                  {"_memory", mem}, {"_cpu", cpu}, {"_createdRevision", revision_ + 1}, {"_endpoints", Json::array()}};
+        if (svc.contains("_sc")) t["_ns"] = svc["_sc"]["namespaceId"];
+        std::string tkey = "task/" + cname + "/" + id;
+        b.put(tkey, t);
+        tasks.push_back(b.list(tkey).front());
+      }
+      if (static_cast<int>(placed.size()) < to_start) {
+        std::string msg = "(service " + name + ") was unable to place a task because no container instance met all of its "
+                          "requirements (ACTIVE, connected, " + (needs_sc ? std::string(kServiceConnectCapability) + ", " : "") +
+                          std::to_string(mem) + " MiB of memory free).";
+        if (svc["events"].empty() || svc["events"][0]["message"] != msg) {
+          svc["events"].insert(svc["events"].begin(), Json{{"id", newId(32)}, {"createdAt", now}, {"message", msg}});
+          if (svc["events"].size() > 100) svc["events"].erase(svc["events"].size() - 1);
+        }
+      }
+    }
+  }
+
+  // 2. Stop what is no longer wanted (old deployments, draining instances, excess), keeping
+  //    minimumHealthyPercent of desired healthy.
+  int healthy = 0;
+  for (const auto& [k, t] : tasks) healthy += healthyTask(t) ? 1 : 0;
+  std::vector<std::pair<std::string, Json>> stop_candidates;
+  int primary_keep = 0;
+  for (const auto& [k, t] : tasks) {
+    if (!live(t)) continue;
+    bool primary = t["startedBy"] == primary_id && !onDrainingInstance(t);
+    if (primary && primary_keep < desired) {
+      ++primary_keep;
+      continue;
+    }
+    stop_candidates.emplace_back(k, t);
+  }
+  // Tasks that are not healthy first: stopping them costs no healthy capacity.
+  std::stable_sort(stop_candidates.begin(), stop_candidates.end(),
+                   [](const auto& a, const auto& b2) { return !healthyTask(a.second) && healthyTask(b2.second); });
+  for (const auto& [k, t] : stop_candidates) {
+    bool was_healthy = healthyTask(t);
+    if (was_healthy && healthy - 1 < min_healthy && desired > 0) continue;
+    if (was_healthy) --healthy;
+    std::string reason = onDrainingInstance(t) ? "Container instance is draining" :
+                         draining_service ? "Service is being deleted" : "Scaling activity initiated by (deployment " + t["startedBy"].get<std::string>() + ")";
+    auto inst = inst_by_arn.find(t.value("containerInstanceArn", ""));
+    bool disconnected = inst == inst_by_arn.end() || !inst->second.value("agentConnected", false);
+    stopTaskLocked(b, k, t, reason, disconnected);
+  }
+
+  // 3. Deployment and service counters; finished deployments leave.
+  std::set<std::string> with_tasks;
+  int running_all = 0, pending_all = 0;
+  std::map<std::string, std::pair<int, int>> counts;  // deployment -> (running, pending)
+  for (const auto& [k, t0] : tasks) {
+    const Json& t = *b.find(k);
+    if (t["lastStatus"] == "STOPPED") continue;
+    with_tasks.insert(t["startedBy"].get<std::string>());
+    if (t["desiredStatus"] != "RUNNING") continue;
+    if (t["lastStatus"] == "RUNNING") {
+      ++counts[t["startedBy"].get<std::string>()].first;
+      ++running_all;
+    } else {
+      ++counts[t["startedBy"].get<std::string>()].second;
+      ++pending_all;
+    }
+  }
+  Json kept = Json::array();
+  for (size_t i = 0; i < deployments.size(); ++i) {
+    Json d = deployments[i];
+    std::string id = d["id"].get<std::string>();
+    if (i > 0 && !with_tasks.contains(id)) continue;  // drained: ECS drops it from the list
+    d["runningCount"] = counts[id].first;
+    d["pendingCount"] = counts[id].second;
+    d["desiredCount"] = i == 0 ? desired : counts[id].first + counts[id].second;
+    kept.push_back(d);
+  }
+  if (kept.size() == 1 && kept[0]["runningCount"] == desired && kept[0]["pendingCount"] == 0 &&
+      kept[0]["rolloutState"] != "COMPLETED") {
+    kept[0]["rolloutState"] = "COMPLETED";
+    kept[0]["rolloutStateReason"] = "ECS deployment " + primary_id + " completed.";
+    kept[0]["updatedAt"] = nowSeconds();
+    svc["events"].insert(svc["events"].begin(), Json{{"id", newId(32)}, {"createdAt", nowSeconds()},
+                                                      {"message", "(service " + name + ") has reached a steady state."}});
+  }
+  if (kept.size() < deployments.size() && svc.contains("_sc")) {
+    // Cloud Map services only the drained deployments used go away with them.
+    std::set<std::string> keep;
+    for (const Json& r : svc["_sc"]["resources"]) keep.insert("cmservice/" + svc["_sc"]["namespaceId"].get<std::string>() + "/" + r["discoveryName"].get<std::string>());
+    releaseServiceConnectLocked(b, skey, keep);
+  }
+  svc["deployments"] = kept;
+  svc["runningCount"] = running_all;
+  svc["pendingCount"] = pending_all;
+  if (draining_service && with_tasks.empty()) {
+    svc["status"] = "INACTIVE";
+    releaseServiceConnectLocked(b, skey, {});
+  }
+  b.put(skey, svc);
+}
+
+void ControlPlane::tick() {
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    int64_t before = revision_;
+    Batch b(docs_);
+    auto now = clock_.now();
+    for (const auto& [k, i] : b.list("instance/")) {
+      auto seen = last_seen_.find(k);
+      bool silent = seen == last_seen_.end() || now - seen->second > options_.instance_ttl;
+      if (!silent || !i.value("agentConnected", false)) continue;
+      Json inst = i;
+      inst["agentConnected"] = false;
+      b.put(k, inst);
+      std::string reason = "Container instance " + inst["ec2InstanceId"].get<std::string>() + " lost: no heartbeat for " +
+                           std::to_string(options_.instance_ttl.count()) + " s";
+      for (const auto& [tk, t] : b.list("task/" + afterSlash(inst["clusterArn"].get<std::string>()) + "/")) {
+        if (t.value("containerInstanceArn", "") == inst["containerInstanceArn"]) stopTaskLocked(b, tk, t, reason, true);
+      }
+    }
+    if (commitLocked(b).ok()) {
+      reconcileLocked(b);
+      (void)commitLocked(b);
+    }
+    changed = revision_ != before;
+  }
+  if (changed) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent API
+
+std::optional<std::string> ControlPlane::instanceKeyForToken(const std::string& token) {
+  auto it = tokens_.find(sha256Hex(token));
+  if (it == tokens_.end() || !docs_.contains(it->second)) return std::nullopt;
+  return it->second;
+}
+
+static ApiError unauthorized() { return {"UnrecognizedClientException", "unknown or revoked instance token", 401}; }
+
+static Json attributeList(const Json& body) {
+  Json attrs = Json::array();
+  const Json given = body.value("attributes", Json::object());
+  for (auto it = given.begin(); it != given.end(); ++it) {
+    if (it->is_string()) attrs.push_back({{"name", it.key()}, {"value", it->get<std::string>()}});
+  }
+  for (const Json& c : body.value("capabilities", Json::array())) {
+    if (c.is_string()) attrs.push_back({{"name", c.get<std::string>()}});
+  }
+  return attrs;
+}
+
+ApiResult ControlPlane::agentRegister(const Json& body) {
+  if (options_.bootstrap_token.empty() || str(body, "bootstrapToken") != options_.bootstrap_token) {
+    return std::unexpected(ApiError{"UnrecognizedClientException", "the bootstrap token is wrong", 401});
+  }
+  Json out;
+  {
+    std::lock_guard lock(mu_);
+    Batch b(docs_);
+    std::string cname = str(body, "cluster", "default");
+    auto cluster = b.get("cluster/" + cname);
+    if (!cluster) return std::unexpected(ApiError{"ClusterNotFoundException", "Cluster not found.", 404});
+    if (!body.contains("memoryMiB") || !body["memoryMiB"].is_number_integer() || body["memoryMiB"].get<int64_t>() <= 0) {
+      return std::unexpected(invalidAgent("memoryMiB: expected a positive integer"));
+    }
+    std::string id = newId(32);
+    std::string token = newId(64);
+    std::string key = "instance/" + cname + "/" + id;
+    Json inst = {{"containerInstanceArn", ecsArn("container-instance/" + cname + "/" + id)},
+                 {"clusterArn", (*cluster)["clusterArn"]},
+                 {"ec2InstanceId", str(body, "hostname", id)}, {"status", "ACTIVE"}, {"agentConnected", true},
+                 {"version", 1}, {"versionInfo", {{"agentVersion", str(body, "agentVersion", "unknown")}}},
+                 {"registeredAt", nowSeconds()}, {"attributes", attributeList(body)},
+                 {"_memoryMiB", body["memoryMiB"]}, {"_cpuUnits", body.value("cpuUnits", int64_t{1024})},
+                 {"_tokenHash", sha256Hex(token)}};
+    b.put(key, inst);
+    if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+    tokens_[sha256Hex(token)] = key;
+    last_seen_[key] = clock_.now();
+    reconcileLocked(b);
+    (void)commitLocked(b);
+    out = {{"containerInstanceArn", inst["containerInstanceArn"]}, {"instanceId", id}, {"token", token},
+           {"heartbeatIntervalSeconds", options_.heartbeat_interval.count()},
+           {"ttlSeconds", options_.instance_ttl.count()}};
+  }
+  std::lock_guard lock(listener_mu_);
+  if (listener_) listener_();
+  return out;
+}
+
+ApiError ControlPlane::invalidAgent(std::string message) { return {"InvalidParameterException", std::move(message), 400}; }
+
+ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& body) {
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    auto key = instanceKeyForToken(token);
+    if (!key) return std::unexpected(unauthorized());
+    last_seen_[*key] = clock_.now();
+    Batch b(docs_);
+    Json inst = *b.get(*key);
+    bool dirty = false;
+    if (!inst.value("agentConnected", false)) {
+      inst["agentConnected"] = true;
+      dirty = true;
+    }
+    if (body.contains("attributes") || body.contains("capabilities")) {
+      Json attrs = attributeList(body);
+      if (attrs != inst["attributes"]) {
+        inst["attributes"] = attrs;
+        dirty = true;
+      }
+    }
+    if (dirty) {
+      int64_t before = revision_;
+      b.put(*key, inst);
+      if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+      reconcileLocked(b);
+      (void)commitLocked(b);
+      changed = revision_ != before;
+    }
+  }
+  if (changed) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_();
+  }
+  return Json{{"ok", true}};
+}
+
+const ControlPlane::SnapshotCache& ControlPlane::snapshotTextLocked(const std::string& ns_id) {
+  SnapshotCache& c = snapshot_cache_[ns_id];
+  if (c.computed_at == revision_) return c;
+  Batch b(docs_);
+  Json snap = namespaceSnapshotLocked(b, ns_id);
+  for (Json& s : snap["services"]) s["ownerService"] = afterSlash(s["ownerService"].get<std::string>());
+  snap.erase("revision");
+  std::string hash = sha256Hex(snap.dump());
+  if (hash != c.content_hash) {
+    c.content_hash = hash;
+    c.content_revision = revision_;
+  }
+  snap["revision"] = c.content_revision;
+  c.text = snap.dump();
+  c.computed_at = revision_;
+  return c;
+}
+
+std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredText(const std::string& token,
+                                                                                   const std::string& etag) {
+  // Runs for every parked long-poll after every change: reads documents in place through the
+  // instance -> tasks index and rebuilds only what a revision says changed.
+  std::lock_guard lock(mu_);
+  auto key = instanceKeyForToken(token);
+  if (!key) return std::unexpected(unauthorized());
+  const Doc& inst_doc = docs_.at(*key);
+  const Json& inst = inst_doc.value;
+  const std::string arn = inst["containerInstanceArn"].get<std::string>();
+  const std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
+  auto idx = tasks_by_instance_.find(arn);
+  const std::set<std::string> none;
+  const std::set<std::string>& task_keys = idx == tasks_by_instance_.end() ? none : idx->second;
+
+  std::string fingerprint = std::to_string(inst_doc.mod_revision);
+  std::vector<std::pair<const std::string*, const SnapshotCache*>> pieces;  // task view, snapshot
+  for (const std::string& tk : task_keys) {
+    auto doc = docs_.find(tk);
+    if (doc == docs_.end() || doc->second.value["lastStatus"] == "STOPPED") continue;
+    const Json& t = doc->second.value;
+    std::string td_ref = afterSlash(t["taskDefinitionArn"].get<std::string>());  // family:revision
+    auto colon = td_ref.rfind(':');
+    std::string rev = td_ref.substr(colon + 1);
+    auto td = docs_.find("taskdef/" + td_ref.substr(0, colon) + "/" + std::string(8 - std::min<size_t>(8, rev.size()), '0') + rev);
+    auto svc = docs_.find(t.value("_service", ""));
+    std::string tfp = std::to_string(doc->second.mod_revision) + "/" +
+                      std::to_string(td == docs_.end() ? 0 : td->second.mod_revision) + "/" +
+                      std::to_string(svc == docs_.end() ? 0 : svc->second.mod_revision);
+    TextCache& tv = task_view_cache_[tk];
+    if (tv.fingerprint != tfp) {
+      Json view = {{"taskArn", t["taskArn"]}, {"taskId", t["_id"]}, {"desiredStatus", t["desiredStatus"]},
+                   {"lastStatus", t["lastStatus"]}};
+      if (td != docs_.end()) {
+        Json td_in = td->second.value;
+        for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"}) td_in.erase(k);
+        view["taskDefinition"] = std::move(td_in);
+      }
+      if (svc != docs_.end()) {
+        Json def = {{"serviceName", svc->second.value["serviceName"]}, {"cluster", cname},
+                    {"taskDefinition", t["taskDefinitionArn"]}};
+        for (const Json& d : svc->second.value["deployments"]) {
+          if (d["id"] == t["startedBy"] && d.contains("serviceConnectConfiguration")) {
+            def["serviceConnectConfiguration"] = d["serviceConnectConfiguration"];
+          }
+        }
+        view["service"] = std::move(def);
+      }
+      tv.text = view.dump();
+      tv.fingerprint = tfp;
+    }
+    const SnapshotCache* snap = nullptr;
+    if (t.contains("_ns")) snap = &snapshotTextLocked(t["_ns"].get<std::string>());
+    fingerprint += "|" + tfp + "@" + (snap != nullptr ? std::to_string(snap->content_revision) : "-");
+    pieces.emplace_back(&tv.text, snap);
+  }
+  TextCache& dc = desired_cache_[*key];
+  if (dc.fingerprint != fingerprint || dc.text.empty()) {
+    std::string body = "{\"containerInstanceArn\":" + jsonQuote(arn) + ",\"status\":" + inst["status"].dump() + ",\"tasks\":[";
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (i > 0) body += ",";
+      const std::string& v = *pieces[i].first;
+      if (pieces[i].second != nullptr) {
+        body.append(v, 0, v.size() - 1);
+        body += ",\"namespace\":" + pieces[i].second->text + "}";
+      } else {
+        body += v;
+      }
+    }
+    body += "]";
+    dc.fingerprint = fingerprint;
+    dc.text = std::move(body);
+  }
+  std::string tag = sha256Hex(dc.text).substr(0, 32);
+  if (tag == etag) return std::optional<std::string>();
+  return std::optional<std::string>(dc.text + ",\"etag\":\"" + tag + "\",\"revision\":" + std::to_string(revision_) + "}");
+}
+
+std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const std::string& token, const std::string& etag) {
+  auto text = agentDesiredText(token, etag);
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return std::optional<Json>();
+  return std::optional<Json>(Json::parse(**text));
+}
+
+ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) {
+  bool changed = false;
+  Json unknown = Json::array();
+  {
+    std::lock_guard lock(mu_);
+    auto key = instanceKeyForToken(token);
+    if (!key) return std::unexpected(unauthorized());
+    last_seen_[*key] = clock_.now();
+    Batch b(docs_);
+    Json inst = *b.get(*key);
+    std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
+    int64_t before = revision_;
+    double now = nowSeconds();
+    static const std::set<std::string> kStatuses = {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING",
+                                                    "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"};
+    for (const Json& r : body.value("tasks", Json::array())) {
+      std::string tkey = "task/" + cname + "/" + afterSlash(str(r, "taskArn"));
+      auto cur = b.get(tkey);
+      if (!cur || (*cur)["containerInstanceArn"] != inst["containerInstanceArn"]) {
+        unknown.push_back(str(r, "taskArn"));
+        continue;
+      }
+      Json t = *cur;
+      if (t["lastStatus"] == "STOPPED") continue;
+      std::string st = str(r, "lastStatus", t["lastStatus"].get<std::string>());
+      if (!kStatuses.contains(st)) return std::unexpected(invalidAgent("tasks[].lastStatus: unknown status " + jsonQuote(st)));
+      std::string health = str(r, "healthStatus", t["healthStatus"].get<std::string>());
+      if (health != "HEALTHY" && health != "UNHEALTHY" && health != "UNKNOWN") {
+        return std::unexpected(invalidAgent("tasks[].healthStatus: expected HEALTHY, UNHEALTHY or UNKNOWN, got " + jsonQuote(health)));
+      }
+      if (st == "RUNNING" && !t.contains("startedAt")) t["startedAt"] = now;
+      t["lastStatus"] = st;
+      t["healthStatus"] = health;
+      if (r.contains("containers")) {
+        for (const Json& rc : r["containers"]) {
+          for (Json& c : t["containers"]) {
+            if (c["name"] != rc.value("name", "")) continue;
+            if (rc.contains("lastStatus")) c["lastStatus"] = rc["lastStatus"];
+            if (rc.contains("healthStatus")) c["healthStatus"] = rc["healthStatus"];
+            if (rc.contains("exitCode")) c["exitCode"] = rc["exitCode"];
+            if (rc.contains("reason")) c["reason"] = rc["reason"];
+          }
+        }
+      }
+      if (r.contains("endpoints")) {
+        Json eps = Json::array();
+        for (const Json& e : r["endpoints"]) {
+          eps.push_back({{"discoveryName", str(e, "discoveryName")}, {"ip", str(e, "ip")}, {"port", e.value("port", 0)}});
+        }
+        t["_endpoints"] = eps;
+      }
+      if (st == "STOPPED") {
+        t["stoppedAt"] = now;
+        t["_endpoints"] = Json::array();
+        if (t["desiredStatus"] == "RUNNING") {
+          t["desiredStatus"] = "STOPPED";
+          t["stoppedReason"] = str(r, "reason", "Essential container in task exited");
+          t["stopCode"] = "EssentialContainerExited";
+          if (auto svc = b.get(t.value("_service", ""))) {
+            for (Json& d : (*svc)["deployments"]) {
+              if (d["id"] == t["startedBy"]) d["failedTasks"] = d["failedTasks"].get<int>() + 1;
+            }
+            b.put(t["_service"].get<std::string>(), *svc);
+          }
+        }
+        for (Json& c : t["containers"]) c["lastStatus"] = "STOPPED";
+      }
+      b.put(tkey, t);
+    }
+    if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+    reconcileLocked(b);
+    (void)commitLocked(b);
+    changed = revision_ != before;
+  }
+  if (changed) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_();
+  }
+  return Json{{"unknownTasks", unknown}};
+}
+
+}  // namespace sc::controlplane

@@ -1,0 +1,195 @@
+// sccontrol driven by the real `aws` CLI (--endpoint-url), as users drive it. A fake agent (the
+// agent API over HTTP) runs the placed tasks so tasks and Cloud Map instances have something to show.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/process.h"
+#include "common/strings.h"
+#include "tests/support/controlplane/raw_http.h"
+#include "tests/support/controlplane/sccontrol_process.h"
+#include "tests/support/golden.h"
+#include "tests/support/temp_dir.h"
+
+namespace sc {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string findAws() {
+  const char* path = std::getenv("PATH");
+  for (const std::string& dir : split(path != nullptr ? path : "/usr/bin", ':')) {
+    std::string p = dir + "/aws";
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return "";
+}
+
+class AwsCliE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    aws_ = findAws();
+    if (aws_.empty()) GTEST_SKIP() << "the aws CLI is not on PATH (scripts/setup installs it)";
+    server_ = std::make_unique<testing::SccontrolProcess>(dir_.path());
+    ASSERT_TRUE(server_->up());
+  }
+  ProcessResult aws(std::vector<std::string> args, const std::string& secret = "") {
+    args.insert(args.end(), {"--endpoint-url", server_->endpoint(), "--output", "json"});
+    const char* path = std::getenv("PATH");
+    std::vector<std::string> env = {
+        std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "HOME=" + dir_.path(),
+        "AWS_CONFIG_FILE=" + dir_.file("none"), "AWS_SHARED_CREDENTIALS_FILE=" + dir_.file("none"),
+        "AWS_ACCESS_KEY_ID=" + server_->key().id,
+        "AWS_SECRET_ACCESS_KEY=" + (secret.empty() ? server_->key().secret : secret),
+        "AWS_DEFAULT_REGION=us-east-1", "AWS_DISABLE_HOST_PREFIX_INJECTION=true", "LANG=C.UTF-8"};
+    auto r = runProcess({.path = aws_, .args = std::move(args), .env = env, .timeout = std::chrono::milliseconds(60000)});
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : ProcessResult{};
+  }
+  Json awsJson(std::vector<std::string> args) {
+    ProcessResult r = aws(std::move(args));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto j = Json::parse(r.out.empty() ? "{}" : r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+  // The fake agent: registers, then reports every desired task RUNNING and HEALTHY.
+  std::string agentRegister(const std::string& host) {
+    Json body = {{"bootstrapToken", server_->bootstrapToken()}, {"cluster", "demo"}, {"hostname", host},
+                 {"memoryMiB", 4096}, {"capabilities", {"sc.capability.service-connect-v1"}}};
+    auto r = testing::rawHttp(server_->port(), "POST", "/v1/agent/register", {}, body.dump());
+    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.error().message);
+    return r.ok() ? Json::parse(r->body)["token"].get<std::string>() : "";
+  }
+  void agentSettle(const std::string& token, const std::string& ip) {
+    auto d = testing::rawHttp(server_->port(), "GET", "/v1/agent/desired", {{"authorization", "Bearer " + token}}, "");
+    ASSERT_TRUE(d.ok() && d->status == 200);
+    Json desired = Json::parse(d->body);
+    Json report = {{"tasks", Json::array()}};
+    for (const Json& t : desired["tasks"]) {
+      Json eps = Json::array();
+      for (const Json& s : t["namespace"]["services"]) {
+        if (s["ownerService"] == t["service"]["serviceName"]) eps.push_back({{"discoveryName", s["discoveryName"]}, {"ip", ip}, {"port", 80}});
+      }
+      report["tasks"].push_back({{"taskArn", t["taskArn"]}, {"lastStatus", t["desiredStatus"] == "RUNNING" ? "RUNNING" : "STOPPED"},
+                                 {"healthStatus", "HEALTHY"}, {"endpoints", eps}});
+    }
+    auto s = testing::rawHttp(server_->port(), "POST", "/v1/agent/status", {{"authorization", "Bearer " + token}}, report.dump());
+    ASSERT_TRUE(s.ok() && s->status == 200) << (s.ok() ? s->body : s.error().message);
+  }
+
+  testing::TempDir dir_;
+  std::string aws_;
+  std::unique_ptr<testing::SccontrolProcess> server_;
+};
+
+TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
+  Json c = awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults", "namespace=internal"});
+  EXPECT_EQ(c["cluster"]["clusterName"], "demo");
+  EXPECT_NE(c["cluster"]["serviceConnectDefaults"]["namespace"].get<std::string>().find(":namespace/ns-"), std::string::npos);
+
+  Json op = awsJson({"servicediscovery", "create-http-namespace", "--name", "spare"});
+  Json got = awsJson({"servicediscovery", "get-operation", "--operation-id", op["OperationId"]});
+  EXPECT_EQ(got["Operation"]["Status"], "SUCCESS");
+  Json nss = awsJson({"servicediscovery", "list-namespaces"});
+  ASSERT_EQ(nss["Namespaces"].size(), 2u);
+
+  Json td = awsJson({"ecs", "register-task-definition", "--cli-input-json",
+                     "file://" + testing::sourcePath("examples/seed-example/task-definition.json")});
+  EXPECT_EQ(td["taskDefinition"]["revision"], 1);
+  EXPECT_EQ(awsJson({"ecs", "describe-task-definition", "--task-definition", "app"})["taskDefinition"]["family"], "app");
+
+  std::string tok_a = agentRegister("host-a"), tok_b = agentRegister("host-b");
+  Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
+  svc["cluster"] = "demo";
+  testing::writeTestFile(dir_.file("svc.json"), svc.dump());
+  Json created = awsJson({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("svc.json")});
+  EXPECT_EQ(created["service"]["status"], "ACTIVE");
+  EXPECT_EQ(created["service"]["deployments"][0]["serviceConnectResources"].size(), 4u);
+
+  // A bad input: the model's message on the CLI's usual line, and nothing changes.
+  Json bad = svc;
+  bad["serviceName"] = "bad";
+  bad["serviceConnectConfiguration"]["services"][2]["clientAliases"][0]["port"] = 70000;
+  testing::writeTestFile(dir_.file("bad.json"), bad.dump());
+  ProcessResult r = aws({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("bad.json")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the CreateService operation: "
+                       "serviceConnectConfiguration.services[2].clientAliases[0].port: expected an integer 1-65535, got 70000"),
+            std::string::npos)
+      << r.err;
+  Json dup = svc;
+  dup["serviceName"] = "dup";
+  testing::writeTestFile(dir_.file("dup.json"), dup.dump());
+  r = aws({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("dup.json")});
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the CreateService operation: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[endpoint-duplicate]"), std::string::npos) << r.err;
+  EXPECT_EQ(awsJson({"ecs", "list-services", "--cluster", "demo"})["serviceArns"].size(), 1u);
+
+  Json tasks = awsJson({"ecs", "list-tasks", "--cluster", "demo"});
+  ASSERT_EQ(tasks["taskArns"].size(), 2u);
+  agentSettle(tok_a, "10.0.0.1");
+  agentSettle(tok_b, "10.0.0.2");
+  Json described = awsJson({"ecs", "describe-tasks", "--cluster", "demo", "--tasks", tasks["taskArns"][0], tasks["taskArns"][1]});
+  ASSERT_EQ(described["tasks"].size(), 2u);
+  for (const Json& t : described["tasks"]) {
+    EXPECT_EQ(t["lastStatus"], "RUNNING");
+    EXPECT_EQ(t["desiredStatus"], "RUNNING");
+    EXPECT_EQ(t["healthStatus"], "HEALTHY");
+    EXPECT_EQ(t["containers"][0]["name"], "app");
+  }
+  Json ds = awsJson({"ecs", "describe-services", "--cluster", "demo", "--services", "app"});
+  EXPECT_EQ(ds["services"][0]["runningCount"], 2);
+  EXPECT_EQ(ds["services"][0]["deployments"][0]["rolloutState"], "COMPLETED");
+  EXPECT_EQ(ds["services"][0]["deployments"][0]["serviceConnectConfiguration"]["namespace"], "internal");
+
+  Json found = awsJson({"servicediscovery", "discover-instances", "--namespace-name", "internal", "--service-name", "http-three"});
+  ASSERT_EQ(found["Instances"].size(), 2u);
+  std::set<std::string> ips;
+  for (const Json& i : found["Instances"]) ips.insert(i["Attributes"]["AWS_INSTANCE_IPV4"].get<std::string>());
+  EXPECT_EQ(ips, (std::set<std::string>{"10.0.0.1", "10.0.0.2"}));
+  Json cms = awsJson({"servicediscovery", "list-services"});
+  EXPECT_EQ(cms["Services"].size(), 4u);
+
+  Json instances = awsJson({"ecs", "list-container-instances", "--cluster", "demo"});
+  ASSERT_EQ(instances["containerInstanceArns"].size(), 2u);
+  Json di = awsJson({"ecs", "describe-container-instances", "--cluster", "demo", "--container-instances",
+                     instances["containerInstanceArns"][0]});
+  EXPECT_EQ(di["containerInstances"][0]["status"], "ACTIVE");
+
+  Json td2 = Json::parse(testing::readSource("examples/seed-example/task-definition.json"));
+  td2["containerDefinitions"][0]["image"] = "file:///var/lib/scagent/images/app-v2";
+  testing::writeTestFile(dir_.file("td2.json"), td2.dump());
+  awsJson({"ecs", "register-task-definition", "--cli-input-json", "file://" + dir_.file("td2.json")});
+  Json updated = awsJson({"ecs", "update-service", "--cluster", "demo", "--service", "app", "--task-definition", "app:2"});
+  EXPECT_EQ(updated["service"]["deployments"].size(), 2u);
+  EXPECT_EQ(updated["service"]["deployments"][0]["status"], "PRIMARY");
+
+  std::string ns_id;
+  for (const Json& n : nss["Namespaces"]) if (n["Name"] == "internal") ns_id = n["Id"];
+  r = aws({"servicediscovery", "delete-namespace", "--id", ns_id});
+  EXPECT_NE(r.err.find("An error occurred (ResourceInUse) when calling the DeleteNamespace operation"), std::string::npos) << r.err;
+
+  r = aws({"ecs", "delete-service", "--cluster", "demo", "--service", "app"});
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the DeleteService operation: "
+                       "The service cannot be stopped while it is scaled above 0."),
+            std::string::npos)
+      << r.err;
+  Json deleted = awsJson({"ecs", "delete-service", "--cluster", "demo", "--service", "app", "--force"});
+  EXPECT_EQ(deleted["service"]["status"], "DRAINING");
+}
+
+TEST_F(AwsCliE2eTest, WrongSecretAndUnknownClusterAreRefused) {
+  ProcessResult r = aws({"ecs", "list-clusters"}, "not-the-secret");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("An error occurred (InvalidSignatureException) when calling the ListClusters operation"), std::string::npos) << r.err;
+  r = aws({"ecs", "describe-services", "--cluster", "nope", "--services", "x"});
+  EXPECT_NE(r.err.find("An error occurred (ClusterNotFoundException) when calling the DescribeServices operation: Cluster not found."),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(awsJson({"ecs", "list-clusters"})["clusterArns"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace sc

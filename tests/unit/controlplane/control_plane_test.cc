@@ -1,0 +1,296 @@
+// ControlPlane over a MemoryStore and a fake clock: operations, their error paths, placement,
+// rolling deployments, draining, TTL loss, Cloud Map registration and VIPs.
+#include "controlplane/control_plane.h"
+
+#include <gtest/gtest.h>
+
+#include "controlplane/memory_store.h"
+#include "controlplane/placement.h"
+#include "tests/support/controlplane/fake_clock.h"
+
+namespace sc::controlplane {
+namespace {
+
+const char* kTd = R"({"family": "app", "networkMode": "awsvpc", "memory": "512",
+  "containerDefinitions": [{"name": "app", "image": "img", "memory": 256,
+    "portMappings": [{"name": "http", "containerPort": 80, "appProtocol": "http"}]}]})";
+
+class ControlPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ControlPlaneOptions o;
+    o.bootstrap_token = "boot";
+    o.instance_ttl = std::chrono::seconds(30);
+    auto c = ControlPlane::create(store_, clock_, o);
+    ASSERT_TRUE(c.ok());
+    cp_ = std::move(*c);
+  }
+  Json ecs(const std::string& op, const Json& in) {
+    auto r = cp_->call(Api::kEcs, op, in);
+    EXPECT_TRUE(r.has_value()) << op << ": " << (r ? "" : r.error().type + ": " + r.error().message);
+    return r ? *r : Json();
+  }
+  ApiError ecsError(const std::string& op, const Json& in) {
+    auto r = cp_->call(Api::kEcs, op, in);
+    EXPECT_FALSE(r.has_value()) << op << " succeeded: " << (r ? r->dump() : "");
+    return r ? ApiError{} : r.error();
+  }
+  Json cm(const std::string& op, const Json& in) {
+    auto r = cp_->call(Api::kCloudMap, op, in);
+    EXPECT_TRUE(r.has_value()) << op << ": " << (r ? "" : r.error().type + ": " + r.error().message);
+    return r ? *r : Json();
+  }
+  std::string registerInstance(const std::string& host, bool capable = true, int64_t mem = 2048) {
+    ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
+    Json body = {{"bootstrapToken", "boot"}, {"cluster", "c"}, {"hostname", host}, {"memoryMiB", mem},
+                 {"attributes", {{"ecs.os-type", "linux"}}}, {"capabilities", Json::array()}};
+    if (capable) body["capabilities"].push_back(kServiceConnectCapability);
+    auto r = cp_->agentRegister(body);
+    EXPECT_TRUE(r.has_value());
+    tokens_[host] = (*r)["token"].get<std::string>();
+    return (*r)["containerInstanceArn"].get<std::string>();
+  }
+  Json desired(const std::string& host) {
+    auto r = cp_->agentDesired(tokens_[host], "");
+    EXPECT_TRUE(r.has_value() && r->has_value());
+    return **r;
+  }
+  // Reports every task the instance should run as RUNNING + `health`, stops those it should stop.
+  void settle(const std::string& host, const std::string& health = "HEALTHY", const std::string& ip = "10.0.0.1") {
+    Json d = desired(host);
+    Json report = {{"tasks", Json::array()}};
+    for (const Json& t : d["tasks"]) {
+      if (t["desiredStatus"] == "STOPPED") {
+        report["tasks"].push_back({{"taskArn", t["taskArn"]}, {"lastStatus", "STOPPED"}});
+        continue;
+      }
+      Json eps = Json::array();
+      if (t.contains("service") && t["service"].contains("serviceConnectConfiguration")) {
+        for (const Json& s : t["service"]["serviceConnectConfiguration"]["services"]) {
+          eps.push_back({{"discoveryName", s.value("discoveryName", s["portName"].get<std::string>())}, {"ip", ip}, {"port", 80}});
+        }
+      }
+      report["tasks"].push_back({{"taskArn", t["taskArn"]}, {"lastStatus", "RUNNING"}, {"healthStatus", health},
+                                 {"endpoints", eps}});
+    }
+    auto r = cp_->agentStatus(tokens_[host], report);
+    EXPECT_TRUE(r.has_value());
+  }
+  void setup(int desired_count, const Json& extra = Json::object()) {
+    ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
+    ecs("RegisterTaskDefinition", Json::parse(kTd));
+    Json svc = {{"cluster", "c"}, {"serviceName", "web"}, {"taskDefinition", "app"}, {"desiredCount", desired_count},
+                {"serviceConnectConfiguration",
+                 {{"enabled", true}, {"services", {{{"portName", "http"}, {"clientAliases", {{{"port", 81}, {"dnsName", "web"}}}}}}}}}};
+    svc.update(extra);
+    ecs("CreateService", svc);
+  }
+  Json service() { return ecs("DescribeServices", {{"cluster", "c"}, {"services", {"web"}}})["services"][0]; }
+  std::vector<Json> tasks(const std::string& desired_status = "RUNNING") {
+    Json arns = ecs("ListTasks", {{"cluster", "c"}, {"desiredStatus", desired_status}})["taskArns"];
+    if (arns.empty()) return {};
+    Json d = ecs("DescribeTasks", {{"cluster", "c"}, {"tasks", arns}});
+    return d["tasks"].get<std::vector<Json>>();
+  }
+  int tasksOn(const std::string& arn) {
+    int n = 0;
+    for (const Json& t : tasks()) n += t["containerInstanceArn"] == arn ? 1 : 0;
+    return n;
+  }
+
+  MemoryStore store_;
+  testing::FakeClock clock_;
+  std::unique_ptr<ControlPlane> cp_;
+  std::map<std::string, std::string> tokens_;
+};
+
+TEST_F(ControlPlaneTest, ClusterDefaultNamespaceIsCreatedAsHttpNamespace) {
+  Json c = ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
+  Json ns = cm("ListNamespaces", Json::object())["Namespaces"];
+  ASSERT_EQ(ns.size(), 1u);
+  EXPECT_EQ(ns[0]["Name"], "internal");
+  EXPECT_EQ(ns[0]["Type"], "HTTP");
+  EXPECT_EQ(c["cluster"]["serviceConnectDefaults"]["namespace"], ns[0]["Arn"]);
+  // Output shapes carry no internal members.
+  EXPECT_FALSE(ns[0].contains("_vipCidr"));
+}
+
+TEST_F(ControlPlaneTest, OperationErrorPathsLeaveStateUnchanged) {
+  setup(0);
+  int64_t rev = cp_->revision();
+  Json bad_port = {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "app"},
+                   {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "x"}, {"clientAliases", {{{"port", 70000}}}}}}}}}};
+  ApiError e = ecsError("CreateService", bad_port);
+  EXPECT_EQ(e.type, "InvalidParameterException");
+  EXPECT_EQ(e.message, "serviceConnectConfiguration.services[0].clientAliases[0].port: expected an integer 1-65535, got 70000");
+  Json taken = {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "app"},
+                {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "other"}, {"clientAliases", {{{"port", 81}, {"dnsName", "web"}}}}}}}}}};
+  e = ecsError("CreateService", taken);
+  EXPECT_NE(e.message.find("endpoint web:81 already belongs to service \"web\""), std::string::npos) << e.message;
+  EXPECT_EQ(ecsError("CreateService", {{"cluster", "nope"}, {"serviceName", "x"}, {"taskDefinition", "app"}}).type, "ClusterNotFoundException");
+  EXPECT_EQ(ecsError("CreateService", {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "zzz"}}).message, "TaskDefinition not found.");
+  EXPECT_EQ(ecsError("CreateService", {{"cluster", "c"}, {"serviceName", "web"}, {"taskDefinition", "app"}}).message,
+            "Creation of service was not idempotent.");
+  EXPECT_EQ(ecsError("UpdateService", {{"cluster", "c"}, {"service", "nope"}}).type, "ServiceNotFoundException");
+  EXPECT_EQ(ecsError("DescribeTaskDefinition", {{"taskDefinition", "nope"}}).type, "ClientException");
+  EXPECT_EQ(ecsError("RegisterTaskDefinition", {{"family", "x"}}).type, "InvalidParameterException");
+  EXPECT_EQ(ecsError("DeleteCluster", {{"cluster", "c"}}).type, "ClusterContainsServicesException");
+  EXPECT_EQ(ecsError("StopTask", {{"cluster", "c"}, {"task", "nope"}}).type, "InvalidParameterException");
+  EXPECT_EQ(ecsError("UpdateContainerInstancesState", {{"cluster", "c"}, {"containerInstances", {"x"}}, {"status", "REGISTERING"}}).type,
+            "InvalidParameterException");
+  EXPECT_EQ(ecsError("CreateTaskSet", {{"cluster", "c"}, {"service", "web"}, {"taskDefinition", "app"}}).type,
+            "UnsupportedOperationException");
+  EXPECT_EQ(cp_->revision(), rev);
+}
+
+TEST_F(ControlPlaneTest, DeleteNamespaceIsRefusedWhileNotEmpty) {
+  setup(0);
+  std::string id = cm("ListNamespaces", Json::object())["Namespaces"][0]["Id"];
+  auto r = cp_->call(Api::kCloudMap, "DeleteNamespace", {{"Id", id}});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().type, "ResourceInUse");
+  auto missing = cp_->call(Api::kCloudMap, "GetNamespace", {{"Id", "ns-nope"}});
+  EXPECT_EQ(missing.error().type, "NamespaceNotFound");
+  Json op = cm("CreateHttpNamespace", {{"Name", "spare"}});
+  Json got = cm("GetOperation", {{"OperationId", op["OperationId"]}});
+  EXPECT_EQ(got["Operation"]["Status"], "SUCCESS");
+  std::string spare = got["Operation"]["Targets"]["NAMESPACE"];
+  EXPECT_TRUE(cp_->call(Api::kCloudMap, "DeleteNamespace", {{"Id", spare}}).has_value());
+  EXPECT_EQ(cp_->call(Api::kCloudMap, "CreateHttpNamespace", {{"Name", "internal"}}).error().type, "NamespaceAlreadyExists");
+}
+
+TEST(PlacementTest, SpreadsAndRespectsMemory) {
+  std::vector<PlacementCandidate> c = {{"a", 1024, 0, 3}, {"b", 1024, 0, 0}, {"c", 300, 0, 0}};
+  EXPECT_EQ(placeTasks(c, 512, 5), (std::vector<std::string>{"b", "a", "b", "a"}));
+  EXPECT_EQ(placeTasks(c, 256, 3), (std::vector<std::string>{"b", "c", "a"}));
+  EXPECT_TRUE(placeTasks(c, 4096, 1).empty());
+}
+
+TEST_F(ControlPlaneTest, PlacesOnlyOnCapableInstancesWithRoom) {
+  std::string a = registerInstance("a"), b = registerInstance("b"), plain = registerInstance("plain", false);
+  std::string small = registerInstance("small", true, 256);
+  setup(4);
+  EXPECT_EQ(tasksOn(a), 2);
+  EXPECT_EQ(tasksOn(b), 2);
+  EXPECT_EQ(tasksOn(plain), 0);
+  EXPECT_EQ(tasksOn(small), 0);
+  Json svc = service();
+  EXPECT_EQ(svc["pendingCount"], 4);
+  settle("a");
+  settle("b", "HEALTHY", "10.0.0.2");
+  svc = service();
+  EXPECT_EQ(svc["runningCount"], 4);
+  EXPECT_EQ(svc["deployments"][0]["rolloutState"], "COMPLETED");
+  // Scale beyond room: 2048/512 = 4 per instance.
+  ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"desiredCount", 9}});
+  EXPECT_EQ(tasks().size(), 8u);
+  EXPECT_NE(service()["events"][0]["message"].get<std::string>().find("unable to place a task"), std::string::npos);
+}
+
+TEST_F(ControlPlaneTest, RollingDeploymentKeepsMinimumHealthy) {
+  registerInstance("a");
+  registerInstance("b");
+  setup(2, {{"deploymentConfiguration", {{"maximumPercent", 150}, {"minimumHealthyPercent", 50}}}});
+  settle("a");
+  settle("b");
+  Json td = Json::parse(kTd);
+  td["containerDefinitions"][0]["image"] = "img:v2";
+  ecs("RegisterTaskDefinition", td);
+  ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"taskDefinition", "app:2"}});
+  Json svc = service();
+  ASSERT_EQ(svc["deployments"].size(), 2u);
+  EXPECT_EQ(svc["deployments"][0]["status"], "PRIMARY");
+  EXPECT_EQ(svc["deployments"][0]["taskDefinition"].get<std::string>().substr(svc["deployments"][0]["taskDefinition"].get<std::string>().size() - 5), "app:2");
+  // max 150% of 2 = 3 tasks: one new started; min 50% = 1 healthy: one old stopped.
+  EXPECT_EQ(svc["deployments"][0]["pendingCount"], 1);
+  EXPECT_EQ(tasks("STOPPED").size(), 1u);
+  int healthy = 0;
+  for (const Json& t : tasks()) healthy += t["lastStatus"] == "RUNNING" ? 1 : 0;
+  EXPECT_GE(healthy, 1);
+  for (int i = 0; i < 6; ++i) {
+    settle("a");
+    settle("b");
+  }
+  svc = service();
+  ASSERT_EQ(svc["deployments"].size(), 1u);
+  EXPECT_EQ(svc["deployments"][0]["rolloutState"], "COMPLETED");
+  EXPECT_EQ(svc["runningCount"], 2);
+  for (const Json& t : tasks()) EXPECT_NE(t["taskDefinitionArn"].get<std::string>().find("app:2"), std::string::npos);
+}
+
+TEST_F(ControlPlaneTest, HealthyTasksAreRegisteredInCloudMapAndTtlLossDeregisters) {
+  std::string a = registerInstance("a");
+  setup(1);
+  settle("a", "UNHEALTHY");
+  Json none = cm("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "http"}});
+  EXPECT_TRUE(none["Instances"].empty());
+  settle("a", "HEALTHY", "10.1.1.1");
+  Json found = cm("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "http"}});
+  ASSERT_EQ(found["Instances"].size(), 1u);
+  EXPECT_EQ(found["Instances"][0]["Attributes"]["AWS_INSTANCE_IPV4"], "10.1.1.1");
+  auto snap = cp_->namespaceSnapshotForTest("internal");
+  ASSERT_TRUE(snap);
+  EXPECT_EQ((*snap)["services"][0]["addresses"].size(), 1u);
+
+  // Instance b joins and keeps heartbeating; a goes silent.
+  std::string b = registerInstance("b");
+  clock_.advance(std::chrono::seconds(20));
+  ASSERT_TRUE(cp_->agentHeartbeat(tokens_["b"], Json::object()).has_value());
+  clock_.advance(std::chrono::seconds(15));
+  cp_->tick();
+  Json inst = ecs("DescribeContainerInstances", {{"cluster", "c"}, {"containerInstances", {a}}})["containerInstances"][0];
+  EXPECT_FALSE(inst["agentConnected"].get<bool>());
+  auto stopped = tasks("STOPPED");
+  ASSERT_EQ(stopped.size(), 1u);
+  EXPECT_NE(stopped[0]["stoppedReason"].get<std::string>().find("no heartbeat"), std::string::npos);
+  EXPECT_TRUE(cm("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "http"}})["Instances"].empty());
+  EXPECT_EQ(tasksOn(b), 1);  // replaced
+}
+
+TEST_F(ControlPlaneTest, DrainingInstanceIsEmptiedAfterReplacementIsHealthy) {
+  std::string a = registerInstance("a");
+  setup(1);
+  settle("a");
+  std::string b = registerInstance("b");
+  ecs("UpdateContainerInstancesState", {{"cluster", "c"}, {"containerInstances", {a}}, {"status", "DRAINING"}});
+  EXPECT_EQ(tasksOn(b), 1);
+  EXPECT_EQ(tasks("STOPPED").size(), 0u);  // minimumHealthyPercent 100: the old one waits
+  settle("b");
+  EXPECT_EQ(tasksOn(a), 0);
+  settle("a");
+  EXPECT_EQ(tasks("STOPPED").size(), 1u);
+}
+
+TEST_F(ControlPlaneTest, VipsAreStablePerDnsNameAndNotReusedWhileTasksMayHoldThem) {
+  registerInstance("a");
+  setup(1);
+  settle("a");
+  auto vipOf = [&](const std::string& dns) -> std::string {
+    auto s = cp_->namespaceSnapshotForTest("internal");
+    for (const Json& e : (*s)["services"]) if (e["dnsName"] == dns) return e["vip"];
+    return "";
+  };
+  std::string web = vipOf("web");
+  EXPECT_EQ(web, "127.255.0.1");
+  ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"forceNewDeployment", true}});
+  EXPECT_EQ(vipOf("web"), web);
+  // A second service; then the first goes away while the second's task (which may hold web's VIP
+  // in its hosts file) still runs.
+  ecs("CreateService", {{"cluster", "c"}, {"serviceName", "api"}, {"taskDefinition", "app"}, {"desiredCount", 1},
+                        {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "api"}, {"clientAliases", {{{"port", 82}, {"dnsName", "api"}}}}}}}}}});
+  settle("a");
+  std::string api = vipOf("api");
+  EXPECT_NE(api, web);
+  ecs("DeleteService", {{"cluster", "c"}, {"service", "web"}, {"force", true}});
+  for (int i = 0; i < 3; ++i) settle("a");
+  EXPECT_EQ(service()["status"], "INACTIVE");
+  EXPECT_EQ(vipOf("web"), "");
+  ecs("CreateService", {{"cluster", "c"}, {"serviceName", "db"}, {"taskDefinition", "app"}, {"desiredCount", 0},
+                        {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "db"}, {"clientAliases", {{{"port", 83}, {"dnsName", "db"}}}}}}}}}});
+  std::string db = vipOf("db");
+  EXPECT_NE(db, web);
+  EXPECT_NE(db, api);
+}
+
+}  // namespace
+}  // namespace sc::controlplane

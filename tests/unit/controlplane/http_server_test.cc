@@ -1,0 +1,88 @@
+#include "controlplane/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/http_client.h"
+
+namespace sc::controlplane {
+namespace {
+
+std::string url(const HttpServer& s, const std::string& path) {
+  return "http://127.0.0.1:" + std::to_string(s.port()) + path;
+}
+
+TEST(HttpServerTest, AnswersWithTheHandlersResponse) {
+  auto s = HttpServer::start({}, [](const HttpRequest& r) -> HandlerOutcome {
+    return HttpResponse{200, "text/plain", r.method + " " + r.path + " " + r.query.at("a") + " " + r.body, {}};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_NE((*s)->port(), 0);
+  auto r = httpRequest({.method = "POST", .url = url(**s, "/x%20y?a=b%2Fc"), .body = "hi"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "POST /x y b/c hi");
+}
+
+TEST(HttpServerTest, ParkedRequestAnswersAfterWake) {
+  std::atomic<bool> ready{false};
+  auto s = HttpServer::start({}, [&](const HttpRequest&) -> HandlerOutcome {
+    return Park{[&]() -> std::optional<HttpResponse> {
+                  if (!ready) return std::nullopt;
+                  return HttpResponse{200, "text/plain", "changed", {}};
+                },
+                std::chrono::steady_clock::now() + std::chrono::seconds(60),
+                [] { return HttpResponse{200, "text/plain", "timeout", {}}; }};
+  });
+  ASSERT_TRUE(s.ok());
+  std::thread waker([&] {
+    while ((*s)->parkedCount() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ready = true;
+    (*s)->wake();
+  });
+  auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(30000)});
+  waker.join();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body, "changed");
+  EXPECT_EQ((*s)->parkedCount(), 0u);
+}
+
+TEST(HttpServerTest, ParkedRequestGetsTheTimeoutAnswerAtItsDeadline) {
+  auto s = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome {
+    return Park{[]() -> std::optional<HttpResponse> { return std::nullopt; },
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(50),
+                [] { return HttpResponse{200, "text/plain", "timeout", {}}; }};
+  });
+  ASSERT_TRUE(s.ok());
+  auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(30000)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "timeout");
+}
+
+TEST(HttpServerTest, ClientGoneWhileParkedIsForgotten) {
+  auto s = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome {
+    return Park{[]() -> std::optional<HttpResponse> { return std::nullopt; },
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(300),
+                [] { return HttpResponse{200, "text/plain", "late", {}}; }};
+  });
+  ASSERT_TRUE(s.ok());
+  auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(50)});
+  EXPECT_FALSE(r.ok());
+  // The server keeps serving; the dropped request's timeout answer goes nowhere.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  (*s)->wake();
+  EXPECT_EQ((*s)->parkedCount(), 0u);
+}
+
+TEST(HttpServerTest, BusyPortIsAnError) {
+  auto a = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome { return HttpResponse{}; });
+  ASSERT_TRUE(a.ok());
+  auto b = HttpServer::start({.port = (*a)->port()}, [](const HttpRequest&) -> HandlerOutcome { return HttpResponse{}; });
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("failed to listen on '127.0.0.1:"), std::string::npos) << b.error().message;
+}
+
+}  // namespace
+}  // namespace sc::controlplane
