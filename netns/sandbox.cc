@@ -291,16 +291,8 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   // 1. Lease the address and host ports (one atomic write).
   SC_STEP(failpoint::check("netns.lease"));
   std::vector<PortRequest> requests;
-  std::map<Proto, std::set<int>> in_use;
-  for (const PortMapping& m : spec.port_mappings) {
-    requests.push_back({m.proto, m.host_port});
-    if (!in_use.count(m.proto)) {
-      auto busy = deps_.system.portsInUse(m.proto);
-      if (!busy.ok()) return fail(std::move(busy).error());
-      in_use[m.proto] = std::move(busy).value();
-    }
-  }
-  auto lease = ipam_.allocate(task, requests, in_use);
+  for (const PortMapping& m : spec.port_mappings) requests.push_back({m.proto, m.host_port});
+  auto lease = ipam_.allocate(task, requests, [this](Proto p, int port) { return deps_.system.portInUse(p, port); });
   if (!lease.ok()) return fail(std::move(lease).error());
   undo.push("release lease", [this, task] { return ipam_.release(task); });
 
