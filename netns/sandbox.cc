@@ -11,6 +11,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "common/failpoint.h"
 #include "common/file.h"
@@ -539,19 +540,30 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
   found |= rec.has_value();
   const bool host_base = ::access(hostStatePath().c_str(), F_OK) == 0;
 
-  const auto t0 = std::chrono::steady_clock::now();
-  // Host rules: exactly as applied when the record says so; else whatever carries the tag.
-  if (host_base) {
-    bool done = false;
-    if (rec && rec->state == "applied") {
-      const RuleDocument doc = hostTaskRules(rec->spec, {rec->address, cidr_, rec->port_mappings}, chains_);
-      done = true;  // nothing to do when the task has no host rules
+  // Host rules: exactly as applied when the record says so; else whatever carries the tag. They
+  // are removed on a helper thread while this one removes the veth and the namespace: both wait
+  // mostly for RCU grace periods in the kernel, so the wait is the longer of the two, not the sum.
+  // (The helper only runs iptables-restore through the thread-safe RuleApplier.)
+  std::vector<std::string> rule_errors;
+  std::chrono::nanoseconds rules_time{0};
+  std::thread rules_thread;
+  const bool applied = rec && rec->state == "applied";
+  RuleDocument doc;
+  if (applied) doc = hostTaskRules(rec->spec, {rec->address, cidr_, rec->port_mappings}, chains_);
+  if (host_base && (!applied || !doc.empty())) {
+    rules_thread = std::thread([&] {
+      const auto start = std::chrono::steady_clock::now();
+      bool done = applied;
       for (Table t : {Table::kFilter, Table::kNat}) {
+        if (!done) break;
         auto text = renderRemove(doc, t, false);
         if (!text.ok() || (!text->empty() && !deps_.rules.restore("", 4, *text).ok())) done = false;
       }
-    }
-    if (!done) note(removeTaskHostRulesByTag(task));
+      if (!done) {
+        if (auto r = removeTaskHostRulesByTag(task); !r.ok()) rule_errors.push_back(r.error().message);
+      }
+      rules_time = std::chrono::steady_clock::now() - start;
+    });
   }
 
   const auto t1 = std::chrono::steady_clock::now();
@@ -573,6 +585,9 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     if (!r.ok()) errors.push_back(r.error().message);
     else found |= *r == Outcome::kRemoved;
   }
+  const auto kernel_time = std::chrono::steady_clock::now() - t1;
+  if (rules_thread.joinable()) rules_thread.join();
+  errors.insert(errors.end(), rule_errors.begin(), rule_errors.end());
   const auto t2 = std::chrono::steady_clock::now();
   const std::string hosts_dir = config_.etc_netns_dir + "/" + ns;
   if (::unlink((hosts_dir + "/hosts").c_str()) == 0) found = true;
@@ -589,7 +604,7 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     }
   }
   if (errors.empty()) note(teardownHostIfIdle());
-  last_remove_ = {t1 - t0, t2 - t1, std::chrono::steady_clock::now() - t2};
+  last_remove_ = {rules_time, kernel_time, std::chrono::steady_clock::now() - t2};
   if (!errors.empty()) {
     return makeError(ErrorCode::kFailedPrecondition, "remove network of task", task, joinErrors(errors));
   }

@@ -63,8 +63,8 @@ struct ApplyTimings {
   std::chrono::nanoseconds rules{0};
 };
 
-// Where the last remove() spent its time (benchmarks): host rules, veth and namespace, files
-// and state.
+// Where the last remove() spent its time (benchmarks): host rules (on a helper thread, in
+// parallel with the kernel part), veth and namespace, then files and state.
 struct RemoveTimings {
   std::chrono::nanoseconds rules{0};
   std::chrono::nanoseconds kernel{0};
