@@ -348,6 +348,15 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
     SC_STEP(failpoint::check("netns.bridge"));
     auto br = deps_.kernel.ensureBridge(config_.bridge, ipam_.gateway(), cidr_.prefix);
     if (!br.ok()) return fail(std::move(br).error());
+    if (*br == Outcome::kCreated) {
+      // Someone deleted the bridge under running tasks; it is the agent's now, to delete with the
+      // last task.
+      auto text = readFile(hostStatePath());
+      auto j = ordered_json::parse(text.ok() ? *text : std::string("{}"), nullptr, false);
+      if (j.is_discarded() || !j.is_object()) j = ordered_json::object();
+      j["bridgeCreated"] = true;
+      SC_STEP(writeFileAtomic(hostStatePath(), j.dump(2) + "\n", 0600));
+    }
   }
 
   // The record is written once, when everything is in place. A crash before that leaves a lease
