@@ -131,13 +131,17 @@ int main(int argc, char** argv) {
   std::printf("netns_bench: mode %s, iptables backend %s, rounds %d\n", mode.c_str(), sc::netns::backendName(*backend), rounds);
   std::printf("machine: %s %s, %ld CPUs, %s, %s memory\n", u.sysname, u.release, ::sysconf(_SC_NPROCESSORS_ONLN),
               firstLine("/proc/cpuinfo", "model name").c_str(), firstLine("/proc/meminfo", "MemTotal").c_str());
+  auto load = sc::readFile("/proc/loadavg");
+  std::printf("load average at start: %s", load.ok() ? load->c_str() : "?\n");
   std::printf("%-6s %-12s %10s %10s %10s %10s %10s  (ms per task)\n", "N", "phase", "median", "p10", "p90", "min", "max");
 
-  std::map<int, std::map<std::string, Stats>> results;
+  // Rounds are the outer loop, so a change in the machine's load during the run hits every N alike
+  // and the ratio stays fair.
+  std::map<int, std::map<std::string, std::vector<double>>> samples;
   int status = 0;
-  for (int n : ns) {
-    std::map<std::string, std::vector<double>> samples;
-    for (int round = 0; round < rounds && status == 0; ++round) {
+  for (int round = 0; round < rounds && status == 0; ++round) {
+    for (int n : ns) {
+      auto& smp = samples[n];
       for (int i = 0; i < n; ++i) {
         auto r = (*mgr)->apply(specFor(i, mode == "bridge"));
         if (!r.ok()) {
@@ -145,9 +149,9 @@ int main(int argc, char** argv) {
           status = 1;
           break;
         }
-        samples["create"].push_back(ms(r->timings.create));
-        samples["apply-rules"].push_back(ms(r->timings.rules));
-        samples["total-up"].push_back(ms(r->timings.create + r->timings.rules));
+        smp["create"].push_back(ms(r->timings.create));
+        smp["apply-rules"].push_back(ms(r->timings.rules));
+        smp["total-up"].push_back(ms(r->timings.create + r->timings.rules));
       }
       for (int i = 0; i < n; ++i) {
         const auto t0 = Clock::now();
@@ -157,15 +161,18 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "remove task%d: %s\n", i, r.error().message.c_str());
           status = 1;
         }
-        samples["remove"].push_back(ms(t1 - t0));
+        smp["remove"].push_back(ms(t1 - t0));
         const sc::netns::RemoveTimings rt = (*mgr)->lastRemoveTimings();
-        samples["rm-rules"].push_back(ms(rt.rules));
-        samples["rm-kernel"].push_back(ms(rt.kernel));
-        samples["rm-state"].push_back(ms(rt.state));
+        smp["rm-rules"].push_back(ms(rt.rules));
+        smp["rm-kernel"].push_back(ms(rt.kernel));
+        smp["rm-state"].push_back(ms(rt.state));
       }
     }
+  }
+  std::map<int, std::map<std::string, Stats>> results;
+  for (int n : ns) {
     for (const char* phase : {"create", "apply-rules", "total-up", "remove", "rm-rules", "rm-kernel", "rm-state"}) {
-      Stats s = stats(samples[phase]);
+      Stats s = stats(samples[n][phase]);
       results[n][phase] = s;
       std::printf("%-6d %-12s %10.2f %10.2f %10.2f %10.2f %10.2f\n", n, phase, s.median, s.p10, s.p90, s.min, s.max);
     }
@@ -177,6 +184,8 @@ int main(int argc, char** argv) {
       std::printf("ratio per-task(%d)/per-task(%d) %-12s %.2f\n", hi, lo, phase, a > 0 ? b / a : 0.0);
     }
   }
+  load = sc::readFile("/proc/loadavg");
+  std::printf("load average at end: %s", load.ok() ? load->c_str() : "?\n");
   auto rec = (*mgr)->recover(true);  // anything a failure left
   if (!rec.ok()) std::fprintf(stderr, "cleanup: %s\n", rec.error().message.c_str());
   ::unlink((cfg.state_dir + "/ipam.json").c_str());

@@ -72,7 +72,7 @@ Result<void> Ipam::save(const std::map<uint32_t, std::string>& addresses,
 }
 
 Result<Lease> Ipam::allocate(const std::string& task, const std::vector<PortRequest>& requests,
-                             const std::map<Proto, std::set<int>>& in_use) {
+                             const PortInUse& in_use) {
   SC_FAILPOINT("netns.ipam_allocate");
   if (addressOf(task)) return makeError(ErrorCode::kAlreadyExists, "lease address to", task, "it holds one");
   auto addresses = addresses_;
@@ -90,16 +90,13 @@ Result<Lease> Ipam::allocate(const std::string& task, const std::vector<PortRequ
     }
   }
   if (!found) return makeError(ErrorCode::kUnavailable, "lease address to", task, cidr_.toString() + " is full");
-  static const std::set<int> kNone;
   for (const PortRequest& r : requests) {
-    auto it = in_use.find(r.proto);
-    const std::set<int>& busy = it == in_use.end() ? kNone : it->second;
     if (r.port != 0) {
       if (ports.count({r.proto, r.port})) {
         return makeError(ErrorCode::kAlreadyExists, "lease host port", std::string(protoName(r.proto)) + "/" + std::to_string(r.port),
                          "leased to task '" + ports[{r.proto, r.port}] + "'");
       }
-      if (busy.count(r.port)) {
+      if (in_use && in_use(r.proto, r.port)) {
         return makeError(ErrorCode::kAlreadyExists, "lease host port", std::string(protoName(r.proto)) + "/" + std::to_string(r.port),
                          "a socket on the host uses it");
       }
@@ -109,7 +106,7 @@ Result<Lease> Ipam::allocate(const std::string& task, const std::vector<PortRequ
     }
     int chosen = 0;
     for (int p = port_min_; p <= port_max_; ++p) {
-      if (!ports.count({r.proto, p}) && !busy.count(p)) {
+      if (!ports.count({r.proto, p}) && !(in_use && in_use(r.proto, p))) {
         chosen = p;
         break;
       }

@@ -7,6 +7,7 @@
 // lowest free address from .2. Not thread-safe: the SandboxManager serializes calls.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -39,9 +40,9 @@ class Ipam {
   IpAddress gateway() const { return cidr_.at(1); }
 
   // Leases an address and the requested host ports to `task` in one write. A fixed port that is
-  // leased or in `in_use` is an error; dynamic ones skip both. Fails when `task` holds a lease.
-  Result<Lease> allocate(const std::string& task, const std::vector<PortRequest>& ports,
-                         const std::map<Proto, std::set<int>>& in_use);
+  // leased or `in_use` is an error; dynamic ones skip both. Fails when `task` holds a lease.
+  using PortInUse = std::function<bool(Proto, int)>;
+  Result<Lease> allocate(const std::string& task, const std::vector<PortRequest>& ports, const PortInUse& in_use);
   // Frees everything `task` holds (nothing held is fine).
   Result<void> release(const std::string& task);
 

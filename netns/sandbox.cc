@@ -11,6 +11,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "common/failpoint.h"
 #include "common/file.h"
@@ -126,6 +127,32 @@ Result<SandboxSpec> specFromJsonValue(const ordered_json& j) {
 }
 
 std::string joinErrors(const std::vector<std::string>& errs) { return join(errs, "; "); }
+
+// Write-then-rename without fsync: readers never see a partial file, but the content need not
+// survive a power cut. For the hosts file, whose namespace does not survive a reboot either; an
+// fsync costs up to milliseconds per task on a busy disk.
+Result<void> writeFileReplacing(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return errnoError(errno, "create", tmp);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::unlink(tmp.c_str());
+      return errnoError(e, "write", tmp);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    return errnoError(e, "rename", tmp);
+  }
+  return ok();
+}
 
 }  // namespace
 
@@ -291,16 +318,8 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   // 1. Lease the address and host ports (one atomic write).
   SC_STEP(failpoint::check("netns.lease"));
   std::vector<PortRequest> requests;
-  std::map<Proto, std::set<int>> in_use;
-  for (const PortMapping& m : spec.port_mappings) {
-    requests.push_back({m.proto, m.host_port});
-    if (!in_use.count(m.proto)) {
-      auto busy = deps_.system.portsInUse(m.proto);
-      if (!busy.ok()) return fail(std::move(busy).error());
-      in_use[m.proto] = std::move(busy).value();
-    }
-  }
-  auto lease = ipam_.allocate(task, requests, in_use);
+  for (const PortMapping& m : spec.port_mappings) requests.push_back({m.proto, m.host_port});
+  auto lease = ipam_.allocate(task, requests, [this](Proto p, int port) { return deps_.system.portInUse(p, port); });
   if (!lease.ok()) return fail(std::move(lease).error());
   undo.push("release lease", [this, task] { return ipam_.release(task); });
 
@@ -329,11 +348,21 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
     SC_STEP(failpoint::check("netns.bridge"));
     auto br = deps_.kernel.ensureBridge(config_.bridge, ipam_.gateway(), cidr_.prefix);
     if (!br.ok()) return fail(std::move(br).error());
+    if (*br == Outcome::kCreated) {
+      // Someone deleted the bridge under running tasks; it is the agent's now, to delete with the
+      // last task.
+      auto text = readFile(hostStatePath());
+      auto j = ordered_json::parse(text.ok() ? *text : std::string("{}"), nullptr, false);
+      if (j.is_discarded() || !j.is_object()) j = ordered_json::object();
+      j["bridgeCreated"] = true;
+      SC_STEP(writeFileAtomic(hostStatePath(), j.dump(2) + "\n", 0600));
+    }
   }
 
-  // 3. The task record, before any per-task kernel object, so recovery finds them.
-  SC_STEP(failpoint::check("netns.record"));
-  SC_STEP(writeRecord(info));
+  // The record is written once, when everything is in place. A crash before that leaves a lease
+  // without a record and kernel objects under the task's names; the next apply() of the task, or
+  // recover(), finds them by lease, name and rule comment and removes them. The lease above is the
+  // only durable write before the kernel work.
   undo.push("delete task record", [this, task]() -> Result<void> {
     if (::unlink(recordPath(task).c_str()) != 0 && errno != ENOENT) return errnoError(errno, "remove", recordPath(task));
     return ok();
@@ -369,7 +398,7 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
     if (::rmdir(hosts_dir.c_str()) != 0 && errno != ENOENT) return errnoError(errno, "remove", hosts_dir);
     return ok();
   });
-  SC_STEP(writeFileAtomic(info.hosts_path, renderHostsFile(spec, info.address), 0644));
+  SC_STEP(writeFileReplacing(info.hosts_path, renderHostsFile(spec, info.address)));
 
   const auto t1 = std::chrono::steady_clock::now();
   // 8. Rules in the task namespace (they die with it).
@@ -547,19 +576,30 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
   found |= rec.has_value();
   const bool host_base = ::access(hostStatePath().c_str(), F_OK) == 0;
 
-  const auto t0 = std::chrono::steady_clock::now();
-  // Host rules: exactly as applied when the record says so; else whatever carries the tag.
-  if (host_base) {
-    bool done = false;
-    if (rec && rec->state == "applied") {
-      const RuleDocument doc = hostTaskRules(rec->spec, {rec->address, cidr_, rec->port_mappings}, chains_);
-      done = true;  // nothing to do when the task has no host rules
+  // Host rules: exactly as applied when the record says so; else whatever carries the tag. They
+  // are removed on a helper thread while this one removes the veth and the namespace: both wait
+  // mostly for RCU grace periods in the kernel, so the wait is the longer of the two, not the sum.
+  // (The helper only runs iptables-restore through the thread-safe RuleApplier.)
+  std::vector<std::string> rule_errors;
+  std::chrono::nanoseconds rules_time{0};
+  std::thread rules_thread;
+  const bool applied = rec && rec->state == "applied";
+  RuleDocument doc;
+  if (applied) doc = hostTaskRules(rec->spec, {rec->address, cidr_, rec->port_mappings}, chains_);
+  if (host_base && (!applied || !doc.empty())) {
+    rules_thread = std::thread([&] {
+      const auto start = std::chrono::steady_clock::now();
+      bool done = applied;
       for (Table t : {Table::kFilter, Table::kNat}) {
+        if (!done) break;
         auto text = renderRemove(doc, t, false);
         if (!text.ok() || (!text->empty() && !deps_.rules.restore("", 4, *text).ok())) done = false;
       }
-    }
-    if (!done) note(removeTaskHostRulesByTag(task));
+      if (!done) {
+        if (auto r = removeTaskHostRulesByTag(task); !r.ok()) rule_errors.push_back(r.error().message);
+      }
+      rules_time = std::chrono::steady_clock::now() - start;
+    });
   }
 
   const auto t1 = std::chrono::steady_clock::now();
@@ -581,6 +621,9 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     if (!r.ok()) errors.push_back(r.error().message);
     else found |= *r == Outcome::kRemoved;
   }
+  const auto kernel_time = std::chrono::steady_clock::now() - t1;
+  if (rules_thread.joinable()) rules_thread.join();
+  errors.insert(errors.end(), rule_errors.begin(), rule_errors.end());
   const auto t2 = std::chrono::steady_clock::now();
   const std::string hosts_dir = config_.etc_netns_dir + "/" + ns;
   if (::unlink((hosts_dir + "/hosts").c_str()) == 0) found = true;
@@ -597,7 +640,7 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
     }
   }
   if (errors.empty()) note(teardownHostIfIdle());
-  last_remove_ = {t1 - t0, t2 - t1, std::chrono::steady_clock::now() - t2};
+  last_remove_ = {rules_time, kernel_time, std::chrono::steady_clock::now() - t2};
   if (!errors.empty()) {
     return makeError(ErrorCode::kFailedPrecondition, "remove network of task", task, joinErrors(errors));
   }

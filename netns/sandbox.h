@@ -4,7 +4,7 @@
 // hosts file, and the task's rules in the namespace and on the host.
 //
 // State (in `state_dir`): ipam.json (address and host-port leases), tasks/<task>.json (one record
-// per task: its spec, its resolved addressing, "applying" or "applied"), host.json (what the
+// per task, written when the task is complete: its spec and resolved addressing), host.json (what the
 // first task set up on the host: whether the agent created the bridge, the previous ip_forward,
 // the shared chains; removed with the last task). Every file is replaced atomically.
 //
@@ -41,7 +41,7 @@ namespace sc::netns {
 // The failpoints of apply(), in the order they are reached.
 inline constexpr const char* kApplyFailpoints[] = {
     "netns.lease",       "netns.host_setup",  "netns.bridge",    "netns.ip_forward",  "netns.host_base",
-    "netns.record",      "netns.create_netns", "netns.create_veth", "netns.configure_task",
+    "netns.create_netns", "netns.create_veth", "netns.configure_task",
     "netns.hosts_file",  "netns.task_rules",  "netns.host_rules",  "netns.commit",
 };
 
@@ -63,8 +63,8 @@ struct ApplyTimings {
   std::chrono::nanoseconds rules{0};
 };
 
-// Where the last remove() spent its time (benchmarks): host rules, veth and namespace, files
-// and state.
+// Where the last remove() spent its time (benchmarks): host rules (on a helper thread, in
+// parallel with the kernel part), veth and namespace, then files and state.
 struct RemoveTimings {
   std::chrono::nanoseconds rules{0};
   std::chrono::nanoseconds kernel{0};

@@ -1,6 +1,8 @@
 #include "netns/system.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,54 +39,25 @@ Result<void> RealHostSystem::sysctlSet(SysNet key, const std::string& value) {
   return ok();
 }
 
-Result<std::set<int>> RealHostSystem::portsInUse(Proto proto) {
-  std::set<int> out;
-  const bool tcp = proto == Proto::kTcp;
-  const char* const tcp_paths[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-  const char* const udp_paths[] = {"/proc/net/udp", "/proc/net/udp6"};
-  for (const char* path : tcp ? tcp_paths : udp_paths) {
-    auto text = readFile(path);
-    if (!text.ok()) {
-      if (text.error().sys_errno == ENOENT) continue;  // no IPv6
-      return std::move(text).error();
-    }
-    std::set<int> some = parseProcNetPorts(*text, tcp ? "0A" : "");
-    out.insert(some.begin(), some.end());
+bool RealHostSystem::portInUse(Proto proto, int port) {
+  const int type = (proto == Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC;
+  UniqueFd fd(::socket(AF_INET6, type, 0));
+  if (fd.valid()) {
+    int off = 0;
+    ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(static_cast<uint16_t>(port));
+    sa.sin6_addr = in6addr_any;
+    return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0;
   }
-  return out;
-}
-
-std::set<int> parseProcNetPorts(const std::string& text, const std::string& state) {
-  std::set<int> out;
-  bool header = true;
-  for (const std::string& line : split(text, '\n')) {
-    if (header) {
-      header = false;
-      continue;
-    }
-    std::vector<std::string> f;
-    for (const std::string& tok : split(std::string(trim(line)), ' ')) {
-      if (!tok.empty()) f.push_back(tok);
-    }
-    // sl local_address rem_address st ...
-    if (f.size() < 4) continue;
-    if (!state.empty() && f[3] != state) continue;
-    size_t colon = f[1].rfind(':');
-    if (colon == std::string::npos) continue;
-    std::string hex = f[1].substr(colon + 1);
-    int port = 0;
-    bool okhex = !hex.empty() && hex.size() <= 4;
-    for (char c : hex) {
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-      if (d < 0) {
-        okhex = false;
-        break;
-      }
-      port = port * 16 + d;
-    }
-    if (okhex && port > 0) out.insert(port);
-  }
-  return out;
+  fd.reset(::socket(AF_INET, type, 0));  // no IPv6 on this host
+  if (!fd.valid()) return true;          // cannot tell: do not hand it out
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_ANY);
+  return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0;
 }
 
 }  // namespace sc::netns

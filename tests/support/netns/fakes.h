@@ -96,9 +96,7 @@ class FakeHostSystem final : public netns::HostSystem {
     ip_forward = v;
     return ok();
   }
-  Result<std::set<int>> portsInUse(netns::Proto p) override {
-    return p == netns::Proto::kTcp ? tcp_in_use : std::set<int>{};
-  }
+  bool portInUse(netns::Proto p, int port) override { return p == netns::Proto::kTcp && tcp_in_use.count(port) > 0; }
 };
 
 }  // namespace sc::testing

@@ -116,6 +116,23 @@ TEST_F(SandboxTest, AFailedHostTransactionRollsBackEverythingBefore) {
   EXPECT_TRUE(again.ok()) << again.error().message;
 }
 
+TEST_F(SandboxTest, ABridgeDeletedUnderRunningTasksIsRecreatedAndRemovedWithTheLast) {
+  kernel_.links.insert("scbr0");  // the host had the bridge: not the agent's to delete
+  ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
+  kernel_.links.erase("scbr0");
+  ASSERT_TRUE(mgr_->apply(spec("t2")).ok());
+  ASSERT_TRUE(mgr_->remove("t1").ok());
+  ASSERT_TRUE(mgr_->remove("t2").ok());
+  EXPECT_FALSE(kernel_.links.count("scbr0"));
+}
+
+TEST_F(SandboxTest, ABridgeTheHostHadStays) {
+  kernel_.links.insert("scbr0");
+  ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
+  ASSERT_TRUE(mgr_->remove("t1").ok());
+  EXPECT_TRUE(kernel_.links.count("scbr0"));
+}
+
 TEST_F(SandboxTest, BadInputRunsNothing) {
   SandboxSpec bad = spec("t1");
   bad.hosts.push_back({"127.255.0.9", "evil\n1.2.3.4 x"});
