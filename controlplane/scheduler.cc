@@ -248,10 +248,15 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     svc["events"].insert(svc["events"].begin(), Json{{"id", newId(32)}, {"createdAt", nowSeconds()},
                                                       {"message", "(service " + name + ") has reached a steady state."}});
   }
-  if (kept.size() < deployments.size() && svc.contains("_sc")) {
-    // Cloud Map services only the drained deployments used go away with them.
+  if (kept.size() < deployments.size()) {
+    // Cloud Map services only the drained deployments used go away with them (all of them when
+    // the service turned Service Connect off).
     std::set<std::string> keep;
-    for (const Json& r : svc["_sc"]["resources"]) keep.insert("cmservice/" + svc["_sc"]["namespaceId"].get<std::string>() + "/" + r["discoveryName"].get<std::string>());
+    if (svc.contains("_sc")) {
+      for (const Json& r : svc["_sc"]["resources"]) {
+        keep.insert("cmservice/" + svc["_sc"]["namespaceId"].get<std::string>() + "/" + r["discoveryName"].get<std::string>());
+      }
+    }
     releaseServiceConnectLocked(b, skey, keep);
   }
   svc["deployments"] = kept;

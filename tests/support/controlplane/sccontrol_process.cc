@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,8 @@ SccontrolProcess::SccontrolProcess(const std::string& dir, std::vector<std::stri
   std::string log = dir + "/sccontrol.log";
   pid_ = ::fork();
   if (pid_ == 0) {
+    // A test that crashes must not leave a server behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
       ::dup2(fd, 1);

@@ -159,6 +159,39 @@ TEST_F(ControlPlaneTest, DeleteNamespaceIsRefusedWhileNotEmpty) {
   EXPECT_EQ(cp_->call(Api::kCloudMap, "CreateHttpNamespace", {{"Name", "internal"}}).error().type, "NamespaceAlreadyExists");
 }
 
+TEST_F(ControlPlaneTest, CloudMapErrorPathsUseCloudMapNames) {
+  setup(0);
+  auto err = [&](const std::string& op, const Json& in) {
+    auto r = cp_->call(Api::kCloudMap, op, in);
+    EXPECT_FALSE(r.has_value()) << op;
+    return r ? std::string() : r.error().type + ": " + r.error().message;
+  };
+  EXPECT_EQ(err("GetService", {{"Id", "srv-nope"}}), "ServiceNotFound: Service not found: srv-nope");
+  EXPECT_EQ(err("ListInstances", {{"ServiceId", "srv-nope"}}), "ServiceNotFound: Service not found: srv-nope");
+  EXPECT_EQ(err("GetOperation", {{"OperationId", "nope"}}), "OperationNotFound: Operation not found: nope");
+  EXPECT_EQ(err("DiscoverInstances", {{"NamespaceName", "other"}, {"ServiceName", "http"}}), "NamespaceNotFound: Namespace not found: other");
+  EXPECT_EQ(err("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "nope"}}), "ServiceNotFound: Service not found: nope");
+  EXPECT_EQ(err("CreateHttpNamespace", {{"Name", "a/b"}}).rfind("InvalidInput: ", 0), 0u);
+  EXPECT_EQ(err("GetNamespace", Json::object()), "InvalidInput: input: missing required member 'Id'");
+  EXPECT_EQ(err("CreatePrivateDnsNamespace", {{"Name", "x"}, {"Vpc", "v"}}).rfind("UnsupportedOperationException: ", 0), 0u);
+  // Cloud Map services of a service: listed, with the namespace's id, and the right names.
+  Json services = cm("ListServices", Json::object())["Services"];
+  ASSERT_EQ(services.size(), 1u);
+  EXPECT_EQ(services[0]["Name"], "http");
+  EXPECT_FALSE(services[0].contains("_vip"));
+  EXPECT_EQ(cm("GetService", {{"Id", services[0]["Id"]}})["Service"]["Name"], "http");
+}
+
+TEST_F(ControlPlaneTest, TurningServiceConnectOffRemovesItsCloudMapServicesOnceDrained) {
+  registerInstance("a");
+  setup(1);
+  settle("a");
+  ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"serviceConnectConfiguration", {{"enabled", false}}}});
+  for (int i = 0; i < 4; ++i) settle("a");
+  EXPECT_EQ(service()["deployments"].size(), 1u);
+  EXPECT_TRUE(cm("ListServices", Json::object())["Services"].empty());
+}
+
 TEST(PlacementTest, SpreadsAndRespectsMemory) {
   std::vector<PlacementCandidate> c = {{"a", 1024, 0, 3}, {"b", 1024, 0, 0}, {"c", 300, 0, 0}};
   EXPECT_EQ(placeTasks(c, 512, 5), (std::vector<std::string>{"b", "a", "b", "a"}));
