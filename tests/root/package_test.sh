@@ -232,7 +232,7 @@ execstart)
   # As systemd would: clean environment, cwd /, stdin /dev/null, NOTIFY_SOCKET and the watchdog
   # variables set; wait for READY=1, then SIGTERM (KillMode=process) and a clean exit.
   check "ExecStart starts, notifies READY=1 and stops on SIGTERM" python3 - "${argv[@]}" <<'PY'
-import os, signal, socket, subprocess, sys, tempfile, time
+import os, shutil, signal, socket, subprocess, sys, tempfile, time
 d = tempfile.mkdtemp()
 path = os.path.join(d, "notify")
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -242,21 +242,27 @@ env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "LANG": "C.U
        "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "30000000", "INVOCATION_ID": "0" * 32,
        "STATE_DIRECTORY": "/var/lib/scagent"}
 p = subprocess.Popen(sys.argv[1:], cwd="/", env=env, stdin=subprocess.DEVNULL)
-ready, deadline = False, time.time() + 30
-while time.time() < deadline and p.poll() is None and not ready:
-    try:
-        msg = s.recv(4096).decode()
-    except socket.timeout:
-        continue
-    print("sd_notify:", msg.replace("\n", " "))
-    ready = "READY=1" in msg.split("\n")
-if not ready:
-    print("no READY=1 within 30 s; exit status", p.poll())
-    p.kill(); p.wait(); sys.exit(1)
-p.send_signal(signal.SIGTERM)
-rc = p.wait(timeout=30)
-print("exit status after SIGTERM:", rc)
-sys.exit(0 if rc == 0 else 1)
+try:
+    ready, deadline = False, time.time() + 30
+    while time.time() < deadline and p.poll() is None and not ready:
+        try:
+            msg = s.recv(4096).decode()
+        except socket.timeout:
+            continue
+        print("sd_notify:", msg.replace("\n", " "))
+        ready = "READY=1" in msg.split("\n")
+    if not ready:
+        print("no READY=1 within 30 s; exit status", p.poll())
+        sys.exit(1)
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=30)
+    print("exit status after SIGTERM:", rc)
+    sys.exit(0 if rc == 0 else 1)
+finally:
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    shutil.rmtree(d, ignore_errors=True)
 PY
   finish ;;
 
