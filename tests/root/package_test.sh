@@ -51,6 +51,22 @@ cleanup() {
     fi
   done
   ip netns del "sc-pkgtest-$$" 2>/dev/null || true
+  restore_run_dirs
+}
+
+# Empty runtime directories that existed before the test (other scagent work on this machine, e.g.
+# /run/scagent/tasks) are deleted by the purge; put them back as they were.
+saved_run_dirs=()
+save_run_dirs() {
+  local d
+  while read -r d; do saved_run_dirs+=("$d"); done < <(find /run/scagent /run/sccontrol -type d -printf '%p %m %U %G\n' 2>/dev/null)
+}
+restore_run_dirs() {
+  local entry d m u g
+  for entry in "${saved_run_dirs[@]}"; do
+    read -r d m u g <<<"$entry"
+    [ -d "$d" ] || { mkdir -p "$d" && chmod "$m" "$d" && chown "$u:$g" "$d"; }
+  done
 }
 
 # The host must not have the packages already: the test would remove an operator's install.
@@ -62,6 +78,26 @@ require_clean_host() {
       exit 1
     fi
   done
+  # The packages' configuration and state must not exist yet: the purge at the end deletes them.
+  # (An empty runtime directory under /run may: the task checks below cover what it could hold.)
+  local d
+  for d in $(awk '!/^#/ && NF && ($2 == "tmpfiles" || $2 == "dir" || $2 == "conffile") && $3 !~ /^\/run\// { print $3 }' "$manifest"); do
+    if [ -e "$d" ]; then
+      echo "FAIL: $d exists before the packages are installed (another scagent on this host?); the test's purge would delete it" >&2
+      exit 1
+    fi
+  done
+  # The purge rule looks for sc-* namespaces and uid-20000 processes: there must be none yet.
+  local others="" ns
+  for ns in /run/netns/sc-* /run/scagent/tasks/*; do [ -e "$ns" ] && others="$others $ns"; done
+  if [ -n "$others" ]; then
+    echo "FAIL: this host already runs scagent tasks ($others ); the purge checks cannot run beside them" >&2
+    exit 1
+  fi
+  if [ -n "$(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' -uid 20000 -print -quit 2>/dev/null)" ]; then
+    echo "FAIL: processes of uid 20000 (scproxy) run on this host; the purge checks cannot run beside them" >&2
+    exit 1
+  fi
 }
 
 mode_of() { printf '%04o' "0$(stat -c '%a' "$1")"; }
@@ -153,6 +189,7 @@ deb)
   deb=$(deb_of scagent)
   [ -n "$deb" ] || { echo "FAIL: no scagent .deb in $pkgdir (the build fixture failed?)" >&2; exit 1; }
   require_clean_host
+  save_run_dirs
   trap cleanup EXIT
   echo "== install $deb"
   check "dpkg -i scagent" dpkg -i "$deb"
@@ -206,6 +243,7 @@ sccontrol)
   deb=$(deb_of sccontrol)
   [ -n "$deb" ] || skip "NOT CHECKABLE YET: this tree builds no sccontrol binary (issue 5), so there is no sccontrol package; its install layout, \`sccontrol --version\` and purge are not checked"
   require_clean_host
+  save_run_dirs
   trap cleanup EXIT
   check "dpkg -i sccontrol" dpkg -i "$deb"
   check_installed sccontrol
@@ -220,6 +258,7 @@ execstart)
   deb=$(deb_of scagent)
   [ -n "$deb" ] || { echo "FAIL: no scagent .deb in $pkgdir" >&2; exit 1; }
   require_clean_host
+  save_run_dirs
   trap cleanup EXIT
   dpkg -i "$deb" >/dev/null || { echo "FAIL: dpkg -i scagent" >&2; exit 1; }
   unit=/usr/lib/systemd/system/scagent.service
