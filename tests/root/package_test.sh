@@ -6,6 +6,7 @@
 #   package_test.sh build   <src> <pkgdir> <builddir>  scripts/package into <pkgdir> (CTest fixture)
 #   package_test.sh deb     <src> <pkgdir>   scagent .deb: layout, check-host, upgrade, purge rule, purge
 #   package_test.sh rpm     <src> <pkgdir>   every .rpm: rpm -qlp / --dump / --scripts against the manifest
+#   package_test.sh scripts <src> <pkgdir>   the maintainer scripts' systemd and no-systemd branches
 #   package_test.sh sccontrol <src> <pkgdir> sccontrol .deb: layout, `sccontrol --version`, purge
 #   package_test.sh execstart <src> <pkgdir> the installed unit's ExecStart run as systemd would
 #
@@ -305,6 +306,81 @@ finally:
 PY
   finish ;;
 
+scripts)
+  # The maintainer scripts' systemd branch, which this machine (no systemd as PID 1) never takes in
+  # the install test: each script runs in a private mount namespace where /run/systemd/system
+  # exists (or does not), with systemctl, deb-systemd-* and the sysusers/tmpfiles tools replaced
+  # by recorders. The recorded calls must say: installing enables and starts nothing, an upgrade
+  # try-restarts, a removal stops, and without systemd no unit is touched.
+  deb=$(deb_of scagent)
+  rpmf=$(rpm_of scagent)
+  [ -n "$deb" ] && [ -n "$rpmf" ] || { echo "FAIL: no scagent .deb or .rpm in $pkgdir" >&2; exit 1; }
+  require_clean_host
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  dpkg-deb -e "$deb" "$work/deb"
+  for tag in POSTIN PREUN POSTUN; do rpm -qp --qf "%{$tag}" "$rpmf" 2>/dev/null >"$work/rpm.$tag"; done
+  mkdir "$work/bin"
+  for tool in systemctl deb-systemd-invoke deb-systemd-helper systemd-sysusers systemd-tmpfiles userdel groupdel; do
+    printf '#!/bin/sh\necho "%s $*" >>"$SC_CALLS"\n' "$tool" >"$work/bin/$tool"
+  done
+  printf '#!/bin/sh\necho "$SC_WANT"\n' >"$work/bin/dpkg-query"
+  chmod 0755 "$work/bin"/*
+  # calls <systemd yes|no> <want> <script> <args...>: the commands the script ran, one a line.
+  calls() {
+    local sd=$1 want=$2; shift 2
+    : >"$work/calls"
+    SC_CALLS=$work/calls SC_WANT=$want SC_SD=$sd PATH="$work/bin:$PATH" \
+      unshare --mount --propagation private sh -c \
+      'mkdir -p /run/systemd && mount -t tmpfs sc-pkgtest /run/systemd && { [ "$SC_SD" = no ] || mkdir /run/systemd/system; } && exec sh "$@"' \
+      sh "$@" >/dev/null 2>&1 || echo "exit-status-nonzero"
+    cat "$work/calls"
+  }
+  has_call() { grep -q -x -F -- "$2" <<<"$1"; }
+  no_call_re() { ! grep -q -E -- "$2" <<<"$1"; }
+
+  echo "== deb, systemd running"
+  c=$(calls yes install "$work/deb/postinst" configure)
+  check "deb fresh install: creates scproxy (sysusers.d)" has_call "$c" "systemd-sysusers /usr/lib/sysusers.d/scagent.conf"
+  check "deb fresh install: creates its directories (tmpfiles.d)" has_call "$c" "systemd-tmpfiles --create /usr/lib/tmpfiles.d/scagent.conf"
+  check "deb fresh install: enables and starts nothing" no_call_re "$c" "enable|start|restart|preset|exit-status"
+  c=$(calls yes install "$work/deb/prerm" upgrade "$(version)")
+  check "deb upgrade, old prerm: leaves the agent running" no_call_re "$c" "stop|exit-status"
+  c=$(calls yes install "$work/deb/postinst" configure "$(version)")
+  check "deb upgrade, new postinst: try-restarts the agent" has_call "$c" "deb-systemd-invoke try-restart scagent.service"
+  check "deb upgrade: never a plain restart, start or enable" no_call_re "$c" " (restart|start|enable)|exit-status"
+  c=$(calls yes remove "$work/deb/prerm" remove)
+  check "deb remove: stops the agent" has_call "$c" "deb-systemd-invoke stop scagent.service"
+  c=$(calls yes remove "$work/deb/postrm" remove)
+  check "deb remove: reloads systemd" has_call "$c" "systemctl --system daemon-reload"
+  echo "== deb, no systemd"
+  for step in "postinst configure" "postinst configure $(version)" "prerm remove" "postrm remove"; do
+    # shellcheck disable=SC2086  # the step is a script name and its arguments
+    c=$(calls no install "$work/deb/${step%% *}" ${step#* })
+    check "deb $step without systemd: no systemctl, no unit action" no_call_re "$c" "^(systemctl|deb-systemd-invoke) |exit-status"
+    case "$step" in postinst*) check "deb $step without systemd: still creates scproxy" has_call "$c" "systemd-sysusers /usr/lib/sysusers.d/scagent.conf" ;; esac
+  done
+  echo "== rpm, systemd running"
+  c=$(calls yes - "$work/rpm.POSTIN" 1)
+  check "rpm install: creates scproxy (sysusers.d)" has_call "$c" "systemd-sysusers /usr/lib/sysusers.d/scagent.conf"
+  check "rpm install: enables and starts nothing" no_call_re "$c" "enable|start|preset|exit-status"
+  c=$(calls yes - "$work/rpm.PREUN" 1)
+  check "rpm upgrade, old %preun: leaves the agent running" no_call_re "$c" "stop|exit-status"
+  c=$(calls yes - "$work/rpm.POSTUN" 1)
+  check "rpm upgrade, old %postun: try-restarts the agent" has_call "$c" "systemctl try-restart scagent.service"
+  c=$(calls yes - "$work/rpm.PREUN" 0)
+  check "rpm erase: stops the agent" has_call "$c" "systemctl stop scagent.service"
+  c=$(calls yes - "$work/rpm.POSTUN" 0)
+  check "rpm erase: no restart after the package is gone" no_call_re "$c" "try-restart|exit-status"
+  echo "== rpm, no systemd"
+  for step in "POSTIN 1" "PREUN 0" "POSTUN 1"; do
+    c=$(calls no - "$work/rpm.${step% *}" "${step#* }")
+    check "rpm %${step% *} $((${step#* })) without systemd: no systemctl" no_call_re "$c" "^systemctl |exit-status"
+  done
+  c=$(calls no - "$work/rpm.POSTIN" 1)
+  check "rpm %POSTIN without systemd: still creates scproxy" has_call "$c" "systemd-sysusers /usr/lib/sysusers.d/scagent.conf"
+  finish ;;
+
 rpm)
   found=0
   for pkg in scagent sccontrol; do
@@ -345,5 +421,5 @@ rpm)
   [ "$found" = 1 ] || { echo "FAIL: no .rpm in $pkgdir" >&2; exit 1; }
   finish ;;
 
-*) echo "usage: package_test.sh build|deb|rpm|sccontrol|execstart <src> <pkgdir> [builddir]" >&2; exit 2 ;;
+*) echo "usage: package_test.sh build|deb|rpm|scripts|sccontrol|execstart <src> <pkgdir> [builddir]" >&2; exit 2 ;;
 esac
