@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 
 #include <cstdio>
 #include <iostream>
@@ -16,14 +17,22 @@
 #include "controlplane/sigv4.h"
 #include "controlplane/sqlite_store.h"
 
+#ifndef SC_VERSION
+#define SC_VERSION "0.0.0"
+#endif
+
 namespace sc::controlplane {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sccontrol [--listen ADDR:PORT] [--data-dir DIR] [--store FILE] [--credentials FILE]\n"
-    "                 [--region REGION] [--workers N] [--ttl SECONDS] [--port-file FILE]\n"
+    "usage: sccontrol [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] [--store FILE]\n"
+    "                 [--credentials FILE] [--region REGION] [--workers N] [--ttl SECONDS]\n"
+    "                 [--port-file FILE]\n"
+    "       sccontrol --version\n"
     "defaults: --listen 127.0.0.1:8500 --data-dir /var/lib/sccontrol (store: DIR/state.db,\n"
-    "          credentials: DIR/credentials, generated on first start, mode 0600)\n";
+    "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
+    "--config reads the same settings from JSON (listen, dataDir, store, credentials, region,\n"
+    "workers, ttlSeconds); flags given on the command line win. See docs/control-plane.md.\n";
 
 struct Flags {
   std::string listen = "127.0.0.1:8500";
@@ -72,8 +81,54 @@ Result<Credentials> loadOrCreateCredentials(const std::string& path, const std::
   return c;
 }
 
+// Reads the --config file into `f`; every member optional, unknown members refused.
+Result<void> applyConfigFile(const std::string& path, Flags& f) {
+  SC_ASSIGN_OR_RETURN(std::string text, readFile(path, 1u << 20));
+  auto parsed = model::parseJsonStrict(text, path);
+  if (!parsed.ok()) return std::move(parsed).error();
+  const model::Json& j = *parsed;
+  auto bad = [&](const std::string& member, const std::string& why) {
+    return makeError(ErrorCode::kInvalidArgument, "load", path, member + ": " + why);
+  };
+  if (!j.is_object()) return bad("(top level)", "expected an object");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    std::string* target = k == "listen" ? &f.listen : k == "dataDir" ? &f.data_dir : k == "store" ? &f.store
+                        : k == "credentials" ? &f.credentials : k == "region" ? &f.region : nullptr;
+    if (target) {
+      if (!it->is_string() || it->get<std::string>().empty()) return bad(k, "expected a non-empty string");
+      *target = it->get<std::string>();
+    } else if (k == "workers" || k == "ttlSeconds") {
+      if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 3600) {
+        return bad(k, "expected an integer 1-3600");
+      }
+      (k == "workers" ? f.workers : f.ttl) = it->get<int>();
+    } else {
+      return bad(k, "unknown member");
+    }
+  }
+  return ok();
+}
+
 int run(int argc, char** argv) {
   Flags f;
+  // The config file first, so flags override it.
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--config") {
+      if (auto r = applyConfigFile(argv[i + 1], f); !r.ok()) {
+        std::cerr << "sccontrol: " << r.error().message << "\n";
+        return 2;
+      }
+    }
+  }
+  auto number = [&](const std::string& flag, const std::string& v) -> int {
+    auto n = parseUint(v, 3600);
+    if (!n || *n == 0) {
+      std::cerr << "sccontrol: " << flag << " wants an integer 1-3600, got '" << v << "'\n";
+      std::exit(2);
+    }
+    return static_cast<int>(*n);
+  };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -83,14 +138,18 @@ int run(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--listen") f.listen = next();
+    if (a == "--config") (void)next();
+    else if (a == "--version") {
+      std::cout << "sccontrol " << SC_VERSION << "\n";
+      return 0;
+    } else if (a == "--listen") f.listen = next();
     else if (a == "--data-dir") f.data_dir = next();
     else if (a == "--store") f.store = next();
     else if (a == "--credentials") f.credentials = next();
     else if (a == "--region") f.region = next();
     else if (a == "--port-file") f.port_file = next();
-    else if (a == "--workers") f.workers = std::stoi(next());
-    else if (a == "--ttl") f.ttl = std::stoi(next());
+    else if (a == "--workers") f.workers = number(a, next());
+    else if (a == "--ttl") f.ttl = number(a, next());
     else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
@@ -166,12 +225,15 @@ int run(int argc, char** argv) {
     }
   }
   log::info("sccontrol listening", {{"address", where}, {"store", f.store}, {"revision", std::to_string((*cp)->revision())}});
+  // systemd (Type=notify): ready once the listener is bound; a no-op without NOTIFY_SOCKET.
+  sd_notify(0, ("READY=1\nSTATUS=listening on " + where).c_str());
   timespec tick{1, 0};
   for (;;) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
     (*cp)->tick();
   }
+  sd_notify(0, "STOPPING=1");
   log::info("sccontrol stopping", {});
   (*server)->stop();
   return 0;
