@@ -44,8 +44,12 @@ deb_of() { ls "$pkgdir/$1"_*.deb 2>/dev/null | head -1; }
 rpm_of() { ls "$pkgdir/$1"-[0-9]*.rpm 2>/dev/null | head -1; }
 
 # Leaves the host as it was even when a check fails half-way: no package, no user, no test netns.
+cppid=""
+cpdir=""
 cleanup() {
   local p
+  if [ -n "$cppid" ]; then kill "$cppid" 2>/dev/null; wait "$cppid" 2>/dev/null || true; fi
+  [ -n "$cpdir" ] && rm -rf "$cpdir"
   for p in sccontrol scagent; do
     if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q .; then
       SCAGENT_PURGE_FORCE=1 dpkg --purge "$p" >/dev/null 2>&1 || true
@@ -269,6 +273,24 @@ execstart)
   if ! "${argv[0]}" --help | grep -q '^  run'; then
     skip "NOT CHECKABLE YET: \`${argv[0]} run\` does not exist yet (issue 6); the unit's ExecStart ($execstart) was not run"
   fi
+  sdeb=$(deb_of sccontrol)
+  [ -n "$sdeb" ] || { echo "FAIL: no sccontrol .deb in $pkgdir (the agent needs a control plane to register)" >&2; exit 1; }
+  dpkg -i "$sdeb" >/dev/null || { echo "FAIL: dpkg -i sccontrol" >&2; exit 1; }
+  # A control plane to register with: the installed sccontrol on a free loopback port, with the
+  # cluster the shipped configuration names ("default") and the bootstrap token it generated.
+  cpdir=$(mktemp -d)
+  /usr/bin/sccontrol --listen 127.0.0.1:0 --port-file "$cpdir/port" --data-dir "$cpdir/data" >"$cpdir/log" 2>&1 &
+  cppid=$!
+  for _ in $(seq 1 100); do [ -s "$cpdir/port" ] && break; sleep 0.1; done
+  [ -s "$cpdir/port" ] || { echo "FAIL: sccontrol did not start: $(cat "$cpdir/log")" >&2; exit 1; }
+  endpoint="http://127.0.0.1:$(cat "$cpdir/port")"
+  export AWS_ACCESS_KEY_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accessKeys"][0]["id"])' "$cpdir/data/credentials")
+  export AWS_SECRET_ACCESS_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accessKeys"][0]["secret"])' "$cpdir/data/credentials")
+  export AWS_DEFAULT_REGION=us-east-1
+  aws ecs create-cluster --cluster-name default --endpoint-url "$endpoint" >/dev/null || { echo "FAIL: create-cluster" >&2; exit 1; }
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootstrapToken"])' "$cpdir/data/credentials" >/etc/scagent/bootstrap-token
+  chmod 0600 /etc/scagent/bootstrap-token
+  printf '{"controlPlane": {"endpoint": "%s", "bootstrapTokenFile": "/etc/scagent/bootstrap-token"}}\n' "$endpoint" >/etc/scagent/config.json
   # As systemd would: clean environment, cwd /, stdin /dev/null, NOTIFY_SOCKET and the watchdog
   # variables set; wait for READY=1, then SIGTERM (KillMode=process) and a clean exit.
   check "ExecStart starts, notifies READY=1 and stops on SIGTERM" python3 - "${argv[@]}" <<'PY'
@@ -304,6 +326,9 @@ finally:
         p.wait()
     shutil.rmtree(d, ignore_errors=True)
 PY
+  instances=$(aws ecs list-container-instances --cluster default --endpoint-url "$endpoint" --query 'length(containerInstanceArns)' --output text 2>&1)
+  check "the agent registered with sccontrol (list-container-instances: $instances)" test "$instances" = 1
+  rm -f /etc/scagent/bootstrap-token
   finish ;;
 
 scripts)
