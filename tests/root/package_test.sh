@@ -99,7 +99,15 @@ require_clean_host() {
     echo "FAIL: this host already runs scagent tasks ($others ); the purge checks cannot run beside them" >&2
     exit 1
   fi
-  if [ -n "$(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' -uid 20000 -print -quit 2>/dev/null)" ]; then
+  # A proxy of a test that just finished may still be exiting (soft-stop): give it a moment.
+  local left
+  for _ in $(seq 1 50); do
+    left=$(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' -uid 20000 -print 2>/dev/null)
+    [ -z "$left" ] && break
+    sleep 0.2
+  done
+  if [ -n "$left" ]; then
+    for d in $left; do echo "  uid 20000: ${d#/proc/} $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" >&2; done
     echo "FAIL: processes of uid 20000 (scproxy) run on this host; the purge checks cannot run beside them" >&2
     exit 1
   fi
