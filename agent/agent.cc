@@ -23,7 +23,8 @@ Result<TaskRecord> taskFromPayload(const DesiredTaskPayload& p) {
     return makeError(ErrorCode::kInvalidArgument, "plan task", p.task_id, why);
   };
   if (!isValidTaskId(p.task_id)) return fail("not a valid task id");
-  auto td = model::taskDefinitionFromJson(p.task_definition);
+  // The payload carries the registered task definition (the TaskDefinition shape, revision and all).
+  auto td = model::taskDefinitionFromJson(model::Json{{"taskDefinition", p.task_definition}});
   if (!td.ok()) return fail("task definition: " + td.error().message);
   auto svc = model::serviceDefinitionFromJson(p.service, "CreateServiceRequest");
   if (!svc.ok()) return fail("service: " + svc.error().message);
@@ -44,7 +45,7 @@ Result<TaskRecord> taskFromPayload(const DesiredTaskPayload& p) {
   TaskRecord r;
   r.task_id = p.task_id;
   r.plan = std::move(*o.plan);
-  r.task_definition_json = p.task_definition.dump();
+  r.task_definition_json = model::Json{{"taskDefinition", p.task_definition}}.dump();
   for (const auto& c : td->containers) r.containers.push_back({c.name, c.essential, std::nullopt, std::nullopt});
   return r;
 }

@@ -1,9 +1,9 @@
 #include "agent/cli.h"
-#include "agent/cli_net.h"
 
 #include <map>
 #include <optional>
 
+#include "agent/cli_net.h"
 #include "agent/cli_proxy.h"
 #include "agent/cli_run.h"
 #include "agent/config.h"
@@ -131,7 +131,8 @@ std::optional<T> loadInput(CliIo io, const std::string& flag, const std::string&
 }
 
 int cmdPlan(const std::vector<std::string>& args, CliIo io) {
-  Args a = parseArgs(args, 1, {"--task-definition", "--service", "--cluster", "--namespace", "--task-id", "--seed"}, {});
+  Args a =
+      parseArgs(args, 1, {"--task-definition", "--service", "--cluster", "--namespace", "--task-id", "--seed"}, {});
   if (!a.error.empty()) return usageError(io, a.error);
   if (!a.values.count("--task-definition") || !a.values.count("--service")) {
     return usageError(io, "plan needs --task-definition and --service");

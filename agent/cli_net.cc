@@ -25,8 +25,8 @@ constexpr const char* kNetUsage =
     "          --task-cidr CIDR (10.222.0.0/16) --netns-prefix P (sc-) --veth-prefix P (scv)\n"
     "          --chain-prefix P (SC) --host-ports MIN-MAX (49153-65535) --iptables auto|nft|legacy\n";
 
-constexpr const char* kSettings[] = {"--state-dir", "--bridge", "--task-cidr", "--netns-prefix", "--veth-prefix",
-                                     "--chain-prefix", "--host-ports", "--iptables", "--task", "--plan"};
+constexpr const char* kSettings[] = {"--state-dir",    "--bridge",     "--task-cidr", "--netns-prefix", "--veth-prefix",
+                                     "--chain-prefix", "--host-ports", "--iptables",  "--task",         "--plan"};
 
 int usage(CliIo io, const std::string& msg) {
   io.err << "scagent net: " << msg << "\n\n" << kNetUsage;
@@ -47,7 +47,9 @@ nlohmann::ordered_json infoJson(const netns::SandboxInfo& i) {
   j["hostsFile"] = i.hosts_path;
   j["portMappings"] = nlohmann::ordered_json::array();
   for (const auto& m : i.port_mappings) {
-    j["portMappings"].push_back({{"name", m.name}, {"protocol", netns::protoName(m.proto)}, {"hostPort", m.host_port},
+    j["portMappings"].push_back({{"name", m.name},
+                                 {"protocol", netns::protoName(m.proto)},
+                                 {"hostPort", m.host_port},
                                  {"taskPort", m.task_port}});
   }
   return j;
@@ -95,7 +97,8 @@ int cmdNet(const std::vector<std::string>& args, CliIo io) {
     return 2;
   }
   const bool needs_task = sub == "up" || sub == "down" || sub == "show";
-  if (sub != "up" && sub != "down" && sub != "show" && sub != "recover") return usage(io, "unknown subcommand '" + sub + "'");
+  if (sub != "up" && sub != "down" && sub != "show" && sub != "recover")
+    return usage(io, "unknown subcommand '" + sub + "'");
   if (needs_task && !v.count("--task")) return usage(io, sub + " needs --task");
   if (sub == "up" && !v.count("--plan")) return usage(io, "up needs --plan");
 

@@ -7,10 +7,19 @@ namespace {
 
 using model::Json;
 
-Json attributesJson(const std::map<std::string, std::string>& attrs) {
-  Json out = Json::array();
-  for (const auto& [k, v] : attrs) out.push_back({{"name", k}, {"value", v}});
-  return out;
+// The agent API takes attributes as an object and capabilities (attributes without a value, the
+// way ECS advertises ecs.capability.*) as a list: "<name>" -> "true" in `attrs` is a capability.
+void putAttributes(Json& body, const std::map<std::string, std::string>& attrs) {
+  Json a = Json::object();
+  Json caps = Json::array();
+  for (const auto& [k, v] : attrs) {
+    if (k.find(".capability.") != std::string::npos && v == "true")
+      caps.push_back(k);
+    else
+      a[k] = v;
+  }
+  body["attributes"] = a;
+  body["capabilities"] = caps;
 }
 
 // Turns a non-2xx answer into the error its body names.
@@ -57,9 +66,10 @@ std::string str(const Json& j, const char* k) {
 }  // namespace
 
 Json registerRequestToJson(const RegisterRequest& r) {
-  return {{"bootstrapToken", r.bootstrap_token},       {"cluster", r.cluster},      {"hostname", r.hostname},
-          {"agentVersion", r.agent_version},           {"memoryMiB", r.memory_mib}, {"cpuUnits", r.cpu_units},
-          {"attributes", attributesJson(r.attributes)}};
+  Json body = {{"bootstrapToken", r.bootstrap_token}, {"cluster", r.cluster},      {"hostname", r.hostname},
+               {"agentVersion", r.agent_version},     {"memoryMiB", r.memory_mib}, {"cpuUnits", r.cpu_units}};
+  putAttributes(body, r.attributes);
+  return body;
 }
 
 Result<Registration> registrationFromJson(const Json& j) {
@@ -135,7 +145,8 @@ Result<Registration> HttpControlPlaneClient::registerInstance(const RegisterRequ
 Result<void> HttpControlPlaneClient::heartbeat(const std::string& token,
                                                const std::map<std::string, std::string>& attributes) {
   long status = 0;
-  Json body = {{"attributes", attributesJson(attributes)}};
+  Json body = Json::object();
+  putAttributes(body, attributes);
   SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10),
                                    &status, "send a heartbeat to"));
   (void)j;

@@ -7,8 +7,12 @@ Result<netns::SandboxSpec> sandboxSpecFromPlan(const model::TaskPlan& plan, cons
   s.task_id = task_id.empty() ? plan.task_id : task_id;
   s.hostname = plan.hostname.empty() ? s.task_id : plan.hostname;
   switch (plan.network_mode) {
-    case model::NetworkMode::kAwsvpc: s.mode = netns::NetMode::kAwsvpc; break;
-    case model::NetworkMode::kBridge: s.mode = netns::NetMode::kBridge; break;
+    case model::NetworkMode::kAwsvpc:
+      s.mode = netns::NetMode::kAwsvpc;
+      break;
+    case model::NetworkMode::kBridge:
+      s.mode = netns::NetMode::kBridge;
+      break;
     default:
       return makeError(ErrorCode::kInvalidArgument, "build network of task", s.task_id,
                        "network mode '" + model::networkModeName(plan.network_mode) +
@@ -21,8 +25,8 @@ Result<netns::SandboxSpec> sandboxSpecFromPlan(const model::TaskPlan& plan, cons
   if (s.mode == netns::NetMode::kBridge) {
     for (const model::PublishedPort& p : plan.published_ports) {
       netns::Proto proto = p.protocol == "udp" ? netns::Proto::kUdp : netns::Proto::kTcp;
-      s.port_mappings.push_back({p.container_name + ":" + std::to_string(p.container_port), proto, p.host_port,
-                                 p.container_port});
+      s.port_mappings.push_back(
+          {p.container_name + ":" + std::to_string(p.container_port), proto, p.host_port, p.container_port});
     }
   }
   SC_ASSIGN_OR_RETURN(Cidr vips, Cidr::parse(plan.vip_cidr));

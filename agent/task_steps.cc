@@ -82,19 +82,6 @@ Result<void> ProxyStep::up(TaskRecord& task) {
     return makeError(ErrorCode::kFailedPrecondition, "start the proxy of task", task.task_id, "no network sandbox");
   }
   SC_ASSIGN_OR_RETURN(auto instance, inject::ProxyInstance::start(spec));
-  // Members known at start (the snapshot the plan was made from).
-  std::vector<inject::MembershipUpdate> updates;
-  for (const auto& a : task.plan.egress) {
-    inject::MembershipUpdate u{a.dns_name, a.port, {}};
-    for (const auto& ad : a.addresses) u.upstreams.push_back({ad.ip, ad.port, ad.task_id, ad.healthy});
-    if (!u.upstreams.empty()) updates.push_back(std::move(u));
-  }
-  if (!updates.empty()) {
-    if (auto r = instance->driver().applyMembership(updates); !r.ok()) {
-      (void)instance->destroy();
-      return std::move(r).error();
-    }
-  }
   const auto& rec = instance->container().record();
   task.proxy = ProcessRecord{rec.pid, rec.start_time, rec.cgroup};
   keep(task.task_id, std::move(instance));
@@ -110,6 +97,14 @@ Result<void> ProxyStep::up(TaskRecord& task) {
                      "not HEALTHY within " + std::to_string(settings_.healthy_within.count()) +
                          " ms: " + r->monitor->lastFacts().detail);
   }
+  // Members known at start (the snapshot the plan was made from), once the runtime API answers.
+  std::vector<inject::MembershipUpdate> updates;
+  for (const auto& a : task.plan.egress) {
+    inject::MembershipUpdate u{a.dns_name, a.port, {}};
+    for (const auto& ad : a.addresses) u.upstreams.push_back({ad.ip, ad.port, ad.task_id, ad.healthy});
+    if (!u.upstreams.empty()) updates.push_back(std::move(u));
+  }
+  if (!updates.empty()) SC_TRY(r->instance->driver().applyMembership(updates));
   task.health = "HEALTHY";
   return ok();
 }

@@ -93,8 +93,12 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
   if (!j.is_object()) return bad("(top level)", "expected an object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
-    std::string* target = k == "listen" ? &f.listen : k == "dataDir" ? &f.data_dir : k == "store" ? &f.store
-                        : k == "credentials" ? &f.credentials : k == "region" ? &f.region : nullptr;
+    std::string* target = k == "listen"        ? &f.listen
+                          : k == "dataDir"     ? &f.data_dir
+                          : k == "store"       ? &f.store
+                          : k == "credentials" ? &f.credentials
+                          : k == "region"      ? &f.region
+                                               : nullptr;
     if (target) {
       if (!it->is_string() || it->get<std::string>().empty()) return bad(k, "expected a non-empty string");
       *target = it->get<std::string>();
@@ -138,18 +142,27 @@ int run(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--config") (void)next();
+    if (a == "--config")
+      (void)next();
     else if (a == "--version") {
       std::cout << "sccontrol " << SC_VERSION << "\n";
       return 0;
-    } else if (a == "--listen") f.listen = next();
-    else if (a == "--data-dir") f.data_dir = next();
-    else if (a == "--store") f.store = next();
-    else if (a == "--credentials") f.credentials = next();
-    else if (a == "--region") f.region = next();
-    else if (a == "--port-file") f.port_file = next();
-    else if (a == "--workers") f.workers = number(a, next());
-    else if (a == "--ttl") f.ttl = number(a, next());
+    } else if (a == "--listen")
+      f.listen = next();
+    else if (a == "--data-dir")
+      f.data_dir = next();
+    else if (a == "--store")
+      f.store = next();
+    else if (a == "--credentials")
+      f.credentials = next();
+    else if (a == "--region")
+      f.region = next();
+    else if (a == "--port-file")
+      f.port_file = next();
+    else if (a == "--workers")
+      f.workers = number(a, next());
+    else if (a == "--ttl")
+      f.ttl = number(a, next());
     else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
@@ -224,7 +237,8 @@ int run(int argc, char** argv) {
       return 1;
     }
   }
-  log::info("sccontrol listening", {{"address", where}, {"store", f.store}, {"revision", std::to_string((*cp)->revision())}});
+  log::info("sccontrol listening",
+            {{"address", where}, {"store", f.store}, {"revision", std::to_string((*cp)->revision())}});
   // systemd (Type=notify): ready once the listener is bound; a no-op without NOTIFY_SOCKET.
   sd_notify(0, ("READY=1\nSTATUS=listening on " + where).c_str());
   timespec tick{1, 0};

@@ -12,7 +12,8 @@ TEST(ControlPlaneClientTest, RegisterRequestShape) {
   Json j = registerRequestToJson(r);
   EXPECT_EQ(j["bootstrapToken"], "boot");
   EXPECT_EQ(j["memoryMiB"], 24000);
-  EXPECT_EQ(j["attributes"][0]["name"], "sc.capability.service-connect-v1");
+  EXPECT_EQ(j["capabilities"], Json::array({"sc.capability.service-connect-v1"}));
+  EXPECT_TRUE(j["attributes"].is_object());
 }
 
 TEST(ControlPlaneClientTest, RegistrationNeedsTokenAndArn) {
