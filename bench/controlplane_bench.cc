@@ -71,8 +71,16 @@ void benchDescribe(const std::string& dir) {
       "containerDefinitions": [{"name": "app", "image": "i", "memory": 256, "portMappings": [{"name": "http", "containerPort": 80, "appProtocol": "http"}]}]})"));
   for (int i = 0; i < 100; ++i) {
     std::string n = "svc" + std::to_string(i);
-    rig.ecs("CreateService", {{"cluster", "c"}, {"serviceName", n}, {"taskDefinition", "app"}, {"desiredCount", 0},
-                              {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", n}, {"clientAliases", {{{"port", 80}, {"dnsName", n}}}}}}}}}});
+    rig.ecs(
+        "CreateService",
+        {{"cluster", "c"},
+         {"serviceName", n},
+         {"taskDefinition", "app"},
+         {"desiredCount", 0},
+         {"serviceConnectConfiguration",
+          {{"enabled", true},
+           {"services",
+            {{{"portName", "http"}, {"discoveryName", n}, {"clientAliases", {{{"port", 80}, {"dnsName", n}}}}}}}}}});
   }
   uint16_t port = rig.server->port();
   std::vector<double> p50s, p99s, base50s;
@@ -82,7 +90,8 @@ void benchDescribe(const std::string& dir) {
       Json names = Json::array();
       for (int k = 0; k < 10; ++k) names.push_back("svc" + std::to_string((i * 10 + k) % 100));
       auto t0 = Clk::now();
-      auto r = testing::awsJson(port, rig.key, "AmazonEC2ContainerServiceV20141113.DescribeServices", {{"cluster", "c"}, {"services", names}});
+      auto r = testing::awsJson(port, rig.key, "AmazonEC2ContainerServiceV20141113.DescribeServices",
+                                {{"cluster", "c"}, {"services", names}});
       lat.push_back(ms(Clk::now() - t0));
       if (!r.ok() || r->status != 200) std::fprintf(stderr, "DescribeServices failed\n");
       auto b0 = Clk::now();
@@ -97,7 +106,8 @@ void benchDescribe(const std::string& dir) {
   std::printf("  p50 median %.3f ms (rounds %.3f-%.3f), p99 median %.3f ms (rounds %.3f-%.3f)\n", pct(p50s, 0.5),
               *std::min_element(p50s.begin(), p50s.end()), *std::max_element(p50s.begin(), p50s.end()), pct(p99s, 0.5),
               *std::min_element(p99s.begin(), p99s.end()), *std::max_element(p99s.begin(), p99s.end()));
-  std::printf("  baseline GET /healthz p50 %.3f ms; ratio p50/baseline %.1fx\n", pct(base50s, 0.5), pct(p50s, 0.5) / pct(base50s, 0.5));
+  std::printf("  baseline GET /healthz p50 %.3f ms; ratio p50/baseline %.1fx\n", pct(base50s, 0.5),
+              pct(p50s, 0.5) / pct(base50s, 0.5));
 }
 
 struct Poller {
@@ -125,12 +135,21 @@ std::vector<std::vector<double>> benchFanout(const std::string& dir, int n, int 
       "containerDefinitions": [{"name": "app", "image": "i", "memory": 256, "portMappings": [{"name": "http", "containerPort": 80, "appProtocol": "http"}]}]})"));
   std::vector<Poller> polls(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
-    auto r = rig.cp->agentRegister({{"bootstrapToken", "boot"}, {"cluster", "c"}, {"hostname", "h" + std::to_string(i)},
-                                    {"memoryMiB", 512}, {"capabilities", {"sc.capability.service-connect-v1"}}});
+    auto r = rig.cp->agentRegister({{"bootstrapToken", "boot"},
+                                    {"cluster", "c"},
+                                    {"hostname", "h" + std::to_string(i)},
+                                    {"memoryMiB", 512},
+                                    {"capabilities", {"sc.capability.service-connect-v1"}}});
     polls[static_cast<size_t>(i)].token = (*r)["token"].get<std::string>();
   }
-  rig.ecs("CreateService", {{"cluster", "c"}, {"serviceName", "web"}, {"taskDefinition", "app"}, {"desiredCount", n},
-                            {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"clientAliases", {{{"port", 80}, {"dnsName", "web"}}}}}}}}}});
+  rig.ecs("CreateService",
+          {{"cluster", "c"},
+           {"serviceName", "web"},
+           {"taskDefinition", "app"},
+           {"desiredCount", n},
+           {"serviceConnectConfiguration",
+            {{"enabled", true},
+             {"services", {{{"portName", "http"}, {"clientAliases", {{{"port", 80}, {"dnsName", "web"}}}}}}}}}});
   // Tasks stay PROVISIONING: no endpoint is registered until the change below.
   std::string first_task = (**rig.cp->agentDesired(polls[0].token, ""))["tasks"][0]["taskArn"];
   std::fprintf(stderr, "fan-out %d: set up\n", n);
@@ -149,17 +168,21 @@ std::vector<std::vector<double>> benchFanout(const std::string& dir, int n, int 
     for (auto& p : polls) {
       p.done = false;
       p.buf.clear();
-      std::string req = testing::renderRequest("GET", "/v1/agent/desired?waitSeconds=60&etag=" + p.etag,
-                                               {{"host", "127.0.0.1"}, {"authorization", "Bearer " + p.token}}, "", true);
+      std::string req =
+          testing::renderRequest("GET", "/v1/agent/desired?waitSeconds=60&etag=" + p.etag,
+                                 {{"host", "127.0.0.1"}, {"authorization", "Bearer " + p.token}}, "", true);
       if (::send(p.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) std::perror("send");
     }
     while (rig.server->parkedCount() < polls.size()) ::usleep(1000);
     // The change: the first task's endpoint turns healthy (even rounds) or unhealthy (odd rounds).
     std::string owner_token = polls[0].token;
     auto t0 = Clk::now();
-    (void)rig.cp->agentStatus(owner_token, {{"tasks", {{{"taskArn", first_task}, {"lastStatus", "RUNNING"},
-                                                        {"healthStatus", round % 2 == 0 ? "HEALTHY" : "UNHEALTHY"},
-                                                        {"endpoints", {{{"discoveryName", "http"}, {"ip", "10.0.0.1"}, {"port", 80}}}}}}}});
+    (void)rig.cp->agentStatus(owner_token,
+                              {{"tasks",
+                                {{{"taskArn", first_task},
+                                  {"lastStatus", "RUNNING"},
+                                  {"healthStatus", round % 2 == 0 ? "HEALTHY" : "UNHEALTHY"},
+                                  {"endpoints", {{{"discoveryName", "http"}, {"ip", "10.0.0.1"}, {"port", 80}}}}}}}});
     std::fprintf(stderr, "fan-out %d round %d: the status report took %.1f ms\n", n, round, ms(Clk::now() - t0));
     size_t left = polls.size();
     std::vector<epoll_event> evs(256);
@@ -185,7 +208,8 @@ std::vector<std::vector<double>> benchFanout(const std::string& dir, int n, int 
       }
     }
     std::vector<double> lat;
-    for (const auto& p : polls) if (p.done) lat.push_back(ms(p.answered - t0));
+    for (const auto& p : polls)
+      if (p.done) lat.push_back(ms(p.answered - t0));
     out.push_back({pct(lat, 0.5), pct(lat, 0.99), *std::max_element(lat.begin(), lat.end())});
   }
   for (auto& p : polls) ::close(p.fd);
@@ -201,11 +225,12 @@ void reportFanout(const std::string& dir, int n, double baseline_p99) {
     p99.push_back(r[1]);
     mx.push_back(r[2]);
   }
-  std::printf("long-poll fan-out, %d waiting agents, 5 changes: p50 median %.1f ms (rounds %.1f-%.1f), p99 median %.1f ms "
-              "(rounds %.1f-%.1f), max median %.1f ms; p99 ratio to 1 agent %.1fx\n",
-              n, pct(p50, 0.5), *std::min_element(p50.begin(), p50.end()), *std::max_element(p50.begin(), p50.end()),
-              pct(p99, 0.5), *std::min_element(p99.begin(), p99.end()), *std::max_element(p99.begin(), p99.end()),
-              pct(mx, 0.5), baseline_p99 > 0 ? pct(p99, 0.5) / baseline_p99 : 0.0);
+  std::printf(
+      "long-poll fan-out, %d waiting agents, 5 changes: p50 median %.1f ms (rounds %.1f-%.1f), p99 median %.1f ms "
+      "(rounds %.1f-%.1f), max median %.1f ms; p99 ratio to 1 agent %.1fx\n",
+      n, pct(p50, 0.5), *std::min_element(p50.begin(), p50.end()), *std::max_element(p50.begin(), p50.end()),
+      pct(p99, 0.5), *std::min_element(p99.begin(), p99.end()), *std::max_element(p99.begin(), p99.end()), pct(mx, 0.5),
+      baseline_p99 > 0 ? pct(p99, 0.5) / baseline_p99 : 0.0);
 }
 
 }  // namespace

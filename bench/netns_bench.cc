@@ -128,12 +128,14 @@ int main(int argc, char** argv) {
 
   utsname u{};
   ::uname(&u);
-  std::printf("netns_bench: mode %s, iptables backend %s, rounds %d\n", mode.c_str(), sc::netns::backendName(*backend), rounds);
+  std::printf("netns_bench: mode %s, iptables backend %s, rounds %d\n", mode.c_str(), sc::netns::backendName(*backend),
+              rounds);
   std::printf("machine: %s %s, %ld CPUs, %s, %s memory\n", u.sysname, u.release, ::sysconf(_SC_NPROCESSORS_ONLN),
               firstLine("/proc/cpuinfo", "model name").c_str(), firstLine("/proc/meminfo", "MemTotal").c_str());
   auto load = sc::readFile("/proc/loadavg");
   std::printf("load average at start: %s", load.ok() ? load->c_str() : "?\n");
-  std::printf("%-6s %-12s %10s %10s %10s %10s %10s  (ms per task)\n", "N", "phase", "median", "p10", "p90", "min", "max");
+  std::printf("%-6s %-12s %10s %10s %10s %10s %10s  (ms per task)\n", "N", "phase", "median", "p10", "p90", "min",
+              "max");
 
   // Rounds are the outer loop, so a change in the machine's load during the run hits every N alike
   // and the ratio stays fair.

@@ -4,8 +4,8 @@
 
 #include <map>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,10 +36,12 @@ class ControlPlane::Batch {
   // Every (key, doc) under `prefix`, the overlay applied, sorted by key; nothing is copied.
   std::vector<Entry> list(const std::string& prefix) const {
     std::map<std::string_view, std::pair<const std::string*, const Json*>> m;
-    for (auto it = docs_.lower_bound(prefix); it != docs_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    for (auto it = docs_.lower_bound(prefix); it != docs_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+         ++it) {
       m[it->first] = {&it->first, &it->second.value};
     }
-    for (auto it = changes_.lower_bound(prefix); it != changes_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    for (auto it = changes_.lower_bound(prefix);
+         it != changes_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
       if (it->second) {
         m[it->first] = {&it->first, &*it->second};
       } else {

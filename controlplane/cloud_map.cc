@@ -36,15 +36,24 @@ Json ControlPlane::createNamespaceLocked(Batch& b, const std::string& name, cons
                                          const std::string& creator_request_id) {
   double now = nowSeconds();
   std::string id = "ns-" + newId(16);
-  Json ns = {{"Id", id}, {"Arn", cmArn("namespace/" + id)}, {"Name", name}, {"Type", "HTTP"},
-             {"Description", description}, {"ServiceCount", 0},
+  Json ns = {{"Id", id},
+             {"Arn", cmArn("namespace/" + id)},
+             {"Name", name},
+             {"Type", "HTTP"},
+             {"Description", description},
+             {"ServiceCount", 0},
              {"Properties", {{"DnsProperties", Json::object()}, {"HttpProperties", {{"HttpName", name}}}}},
-             {"CreateDate", now}, {"_vipCidr", options_.vip_cidr}};
+             {"CreateDate", now},
+             {"_vipCidr", options_.vip_cidr}};
   if (!creator_request_id.empty()) ns["CreatorRequestId"] = creator_request_id;
   b.put("namespace/" + id, ns);
   std::string op_id = newId(32);
-  b.put("operation/" + op_id, Json{{"Id", op_id}, {"Type", "CREATE_NAMESPACE"}, {"Status", "SUCCESS"},
-                                   {"CreateDate", now}, {"UpdateDate", now}, {"Targets", {{"NAMESPACE", id}}}});
+  b.put("operation/" + op_id, Json{{"Id", op_id},
+                                   {"Type", "CREATE_NAMESPACE"},
+                                   {"Status", "SUCCESS"},
+                                   {"CreateDate", now},
+                                   {"UpdateDate", now},
+                                   {"Targets", {{"NAMESPACE", id}}}});
   ns["_operationId"] = op_id;
   return ns;
 }
@@ -53,13 +62,15 @@ ApiResult ControlPlane::createHttpNamespace(const Json& in) {
   Batch b(docs_);
   std::string name = str(in, "Name");
   if (!model::isValidNamespaceName(name)) {
-    return std::unexpected(ApiError{"InvalidInput", "Name: a namespace name has 1-1024 characters and none of < > \" /, got " + jsonQuote(name)});
+    return std::unexpected(ApiError{
+        "InvalidInput", "Name: a namespace name has 1-1024 characters and none of < > \" /, got " + jsonQuote(name)});
   }
   if (auto id = namespaceIdByRef(b, name)) {
     Json existing = *b.get("namespace/" + *id);
     std::string req = str(in, "CreatorRequestId");
     if (!req.empty() && existing.value("CreatorRequestId", "") == req) {
-      return std::unexpected(ApiError{"DuplicateRequest", "The operation is already in progress or done for CreatorRequestId " + req});
+      return std::unexpected(
+          ApiError{"DuplicateRequest", "The operation is already in progress or done for CreatorRequestId " + req});
     }
     return std::unexpected(ApiError{"NamespaceAlreadyExists", "Namespace " + name + " already exists (" + *id + ")"});
   }
@@ -88,8 +99,9 @@ ApiResult ControlPlane::listNamespaces(const Json& in) {
     for (const Json& f : in.value("Filters", Json::array())) {
       std::string name = str(f, "Name"), cond = str(f, "Condition", "EQ");
       std::vector<std::string> values = f.value("Values", std::vector<std::string>{});
-      std::string have = name == "TYPE" ? ns["Type"].get<std::string>() : name == "NAME" ? ns["Name"].get<std::string>()
-                                                                         : ns["Properties"]["HttpProperties"]["HttpName"].get<std::string>();
+      std::string have = name == "TYPE"   ? ns["Type"].get<std::string>()
+                         : name == "NAME" ? ns["Name"].get<std::string>()
+                                          : ns["Properties"]["HttpProperties"]["HttpName"].get<std::string>();
       bool match = std::any_of(values.begin(), values.end(), [&](const std::string& v) {
         return cond == "BEGINS_WITH" ? startsWith(have, v) : have == v;
       });
@@ -115,22 +127,28 @@ ApiResult ControlPlane::deleteNamespace(const Json& in) {
   if (!ns) return std::unexpected(namespaceNotFound(id));
   auto services = b.list("cmservice/" + id + "/");
   if (!services.empty()) {
-    return std::unexpected(ApiError{"ResourceInUse", "Namespace " + id + " has " + std::to_string(services.size()) +
-                                                         " service(s) (first: " + services[0].second["Name"].get<std::string>() +
-                                                         "); delete the ECS services that use it first"});
+    return std::unexpected(
+        ApiError{"ResourceInUse", "Namespace " + id + " has " + std::to_string(services.size()) +
+                                      " service(s) (first: " + services[0].second["Name"].get<std::string>() +
+                                      "); delete the ECS services that use it first"});
   }
   for (const auto& [k, c] : b.list("cluster/")) {
     if (c.contains("serviceConnectDefaults") && c["serviceConnectDefaults"]["namespace"] == (*ns)["Arn"]) {
-      return std::unexpected(ApiError{"ResourceInUse", "Namespace " + id + " is the Service Connect default of cluster " +
-                                                           c["clusterName"].get<std::string>()});
+      return std::unexpected(ApiError{
+          "ResourceInUse",
+          "Namespace " + id + " is the Service Connect default of cluster " + c["clusterName"].get<std::string>()});
     }
   }
   for (const auto& [k, v] : b.list("vip/" + id + "/")) b.del(k);
   b.del("namespace/" + id);
   double now = nowSeconds();
   std::string op_id = newId(32);
-  b.put("operation/" + op_id, Json{{"Id", op_id}, {"Type", "DELETE_NAMESPACE"}, {"Status", "SUCCESS"},
-                                   {"CreateDate", now}, {"UpdateDate", now}, {"Targets", {{"NAMESPACE", id}}}});
+  b.put("operation/" + op_id, Json{{"Id", op_id},
+                                   {"Type", "DELETE_NAMESPACE"},
+                                   {"Status", "SUCCESS"},
+                                   {"CreateDate", now},
+                                   {"UpdateDate", now},
+                                   {"Targets", {{"NAMESPACE", id}}}});
   return finish(b, Json{{"OperationId", op_id}});
 }
 
@@ -138,7 +156,8 @@ static size_t instanceCount(ControlPlane::Batch& b, const Json& cm) {
   size_t n = 0;
   for (const auto& [k, t] : b.list("task/")) {
     if (!registered(t) || t.value("_ns", "") != cm["NamespaceId"]) continue;
-    for (const Json& e : t.value("_endpoints", Json::array())) if (e.value("discoveryName", "") == cm["Name"]) ++n;
+    for (const Json& e : t.value("_endpoints", Json::array()))
+      if (e.value("discoveryName", "") == cm["Name"]) ++n;
   }
   return n;
 }
@@ -172,9 +191,12 @@ ApiResult ControlPlane::cmGetService(const Json& in) {
 }
 
 static Json instanceAttributes(const Json& t, const Json& e) {
-  return {{"AWS_INSTANCE_IPV4", e.value("ip", "")}, {"AWS_INSTANCE_PORT", std::to_string(e.value("port", 0))},
-          {"ECS_CLUSTER_NAME", t.value("_cluster", "")}, {"ECS_SERVICE_NAME", t.value("group", "").substr(8)},
-          {"ECS_TASK_DEFINITION_FAMILY", t.value("_family", "")}, {"ECS_TASK_ARN", t.value("taskArn", "")},
+  return {{"AWS_INSTANCE_IPV4", e.value("ip", "")},
+          {"AWS_INSTANCE_PORT", std::to_string(e.value("port", 0))},
+          {"ECS_CLUSTER_NAME", t.value("_cluster", "")},
+          {"ECS_SERVICE_NAME", t.value("group", "").substr(8)},
+          {"ECS_TASK_DEFINITION_FAMILY", t.value("_family", "")},
+          {"ECS_TASK_ARN", t.value("taskArn", "")},
           {"AVAILABILITY_ZONE", "local"}};
 }
 
@@ -187,7 +209,8 @@ ApiResult ControlPlane::listInstances(const Json& in) {
     for (const auto& [tk, t] : b.list("task/")) {
       if (!registered(t) || t.value("_ns", "") != cm["NamespaceId"]) continue;
       for (const Json& e : t.value("_endpoints", Json::array())) {
-        if (e.value("discoveryName", "") == cm["Name"]) out.push_back({{"Id", t["_id"]}, {"Attributes", instanceAttributes(t, e)}});
+        if (e.value("discoveryName", "") == cm["Name"])
+          out.push_back({{"Id", t["_id"]}, {"Attributes", instanceAttributes(t, e)}});
       }
     }
     return Json{{"Instances", out}};
@@ -210,8 +233,11 @@ ApiResult ControlPlane::discoverInstances(const Json& in) {
     if (health == "UNHEALTHY") continue;  // only healthy tasks are registered
     for (const Json& e : t.value("_endpoints", Json::array())) {
       if (e.value("discoveryName", "") != (*cm)["Name"] || static_cast<int>(out.size()) >= max) continue;
-      out.push_back({{"InstanceId", t["_id"]}, {"NamespaceName", (*b.get("namespace/" + *ns_id))["Name"]},
-                     {"ServiceName", (*cm)["Name"]}, {"HealthStatus", "HEALTHY"}, {"Attributes", instanceAttributes(t, e)}});
+      out.push_back({{"InstanceId", t["_id"]},
+                     {"NamespaceName", (*b.get("namespace/" + *ns_id))["Name"]},
+                     {"ServiceName", (*cm)["Name"]},
+                     {"HealthStatus", "HEALTHY"},
+                     {"Attributes", instanceAttributes(t, e)}});
       auto it = docs_.find(tk);
       if (it != docs_.end()) rev = std::max(rev, it->second.mod_revision);
     }
@@ -243,10 +269,17 @@ Json ControlPlane::namespaceSnapshotLocked(Batch& b, const std::string& ns_id) {
   Json services = Json::array();
   for (const auto& [k, cm] : b.list("cmservice/" + ns_id + "/")) {
     bump(k);
-    Json s = {{"discoveryName", cm["Name"]}, {"dnsName", cm["_dnsName"]}, {"port", cm["_port"]}, {"vip", cm["_vip"]},
-              {"ownerService", cm["_owner"]}, {"taskDefinitionFamily", cm["_family"]}, {"portName", cm["_portName"]},
-              {"discoveryNameDefaulted", cm["_defaulted"]}, {"appProtocol", cm["_appProtocol"]},
-              {"timeout", cm["_timeout"]}, {"addresses", addresses.contains(cm["Name"]) ? addresses[cm["Name"]] : Json::array()}};
+    Json s = {{"discoveryName", cm["Name"]},
+              {"dnsName", cm["_dnsName"]},
+              {"port", cm["_port"]},
+              {"vip", cm["_vip"]},
+              {"ownerService", cm["_owner"]},
+              {"taskDefinitionFamily", cm["_family"]},
+              {"portName", cm["_portName"]},
+              {"discoveryNameDefaulted", cm["_defaulted"]},
+              {"appProtocol", cm["_appProtocol"]},
+              {"timeout", cm["_timeout"]},
+              {"addresses", addresses.contains(cm["Name"]) ? addresses[cm["Name"]] : Json::array()}};
     services.push_back(s);
   }
   snap["revision"] = rev;

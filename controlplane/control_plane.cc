@@ -49,7 +49,8 @@ Json filterToShape(const ApiModel& m, const Json& v, const std::string& shape_na
   if (type == "map") {
     if (!v.is_object()) return v;
     Json out = Json::object();
-    for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = filterToShape(m, *it, shape["value"]["shape"].get<std::string>());
+    for (auto it = v.begin(); it != v.end(); ++it)
+      out[it.key()] = filterToShape(m, *it, shape["value"]["shape"].get<std::string>());
     return out;
   }
   return v;
@@ -204,7 +205,8 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
   if (!issues.empty()) {
     std::vector<std::string> lines;
     for (const auto& i : issues) lines.push_back(i.text());
-    return std::unexpected(ApiError{api == Api::kEcs ? "InvalidParameterException" : "InvalidInput", join(lines, "; ")});
+    return std::unexpected(
+        ApiError{api == Api::kEcs ? "InvalidParameterException" : "InvalidInput", join(lines, "; ")});
   }
   using Fn = ApiResult (ControlPlane::*)(const Json&);
   static const std::map<std::string, Fn, std::less<>> kEcs = {
@@ -242,8 +244,8 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
   const auto& table = api == Api::kEcs ? kEcs : kCloudMap;
   auto fn = table.find(op);
   if (fn == table.end()) {
-    return std::unexpected(ApiError{"UnsupportedOperationException",
-                                    std::string(op) + " is not supported by sccontrol; see docs/api.md"});
+    return std::unexpected(
+        ApiError{"UnsupportedOperationException", std::string(op) + " is not supported by sccontrol; see docs/api.md"});
   }
   ApiResult r;
   bool changed;
@@ -267,9 +269,11 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
 
 ApiResult ControlPlane::createCluster(const Json& in) {
   std::string name = str(in, "clusterName", "default");
-  if (name.empty() || name.size() > 255 ||
-      !std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; })) {
-    return std::unexpected(invalid("Cluster name can have up to 255 letters, numbers, hyphens and underscores; got " + jsonQuote(name)));
+  if (name.empty() || name.size() > 255 || !std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      })) {
+    return std::unexpected(
+        invalid("Cluster name can have up to 255 letters, numbers, hyphens and underscores; got " + jsonQuote(name)));
   }
   Batch b(docs_);
   std::string key = "cluster/" + name;
@@ -277,19 +281,26 @@ ApiResult ControlPlane::createCluster(const Json& in) {
   if (auto existing = b.get(key)) {
     cluster = *existing;  // CreateCluster is idempotent in ECS
   } else {
-    cluster = {{"clusterArn", ecsArn("cluster/" + name)}, {"clusterName", name}, {"status", "ACTIVE"},
-               {"statistics", Json::array()}, {"tags", in.value("tags", Json::array())},
+    cluster = {{"clusterArn", ecsArn("cluster/" + name)},
+               {"clusterName", name},
+               {"status", "ACTIVE"},
+               {"statistics", Json::array()},
+               {"tags", in.value("tags", Json::array())},
                {"settings", Json::array({{{"name", "containerInsights"}, {"value", "disabled"}}})},
-               {"capacityProviders", Json::array()}, {"defaultCapacityProviderStrategy", Json::array()}};
+               {"capacityProviders", Json::array()},
+               {"defaultCapacityProviderStrategy", Json::array()}};
   }
   if (in.contains("serviceConnectDefaults")) {
     std::string ns_ref = str(in["serviceConnectDefaults"], "namespace");
     if (!model::isValidNamespaceName(ns_ref) && !startsWith(ns_ref, "arn:")) {
-      return std::unexpected(invalid("serviceConnectDefaults.namespace: a namespace name has 1-1024 characters and none of < > \" /, got " + jsonQuote(ns_ref)));
+      return std::unexpected(invalid(
+          "serviceConnectDefaults.namespace: a namespace name has 1-1024 characters and none of < > \" /, got " +
+          jsonQuote(ns_ref)));
     }
     auto ns_id = namespaceIdByRef(b, ns_ref);
     if (!ns_id) {
-      if (startsWith(ns_ref, "arn:")) return std::unexpected(ApiError{"NamespaceNotFoundException", "Namespace not found: " + ns_ref});
+      if (startsWith(ns_ref, "arn:"))
+        return std::unexpected(ApiError{"NamespaceNotFoundException", "Namespace not found: " + ns_ref});
       // The seed's cluster rule: a default namespace that does not exist is created (HTTP).
       Json ns = createNamespaceLocked(b, ns_ref, "created by sccontrol for cluster " + name, "");
       ns_id = ns["Id"].get<std::string>();
@@ -307,8 +318,10 @@ static Json clusterView(const Json& cluster, const std::vector<ControlPlane::Bat
   for (const auto& [k, s] : services) active += s.value("status", "") == "ACTIVE" ? 1 : 0;
   for (const auto& [k, t] : tasks) {
     std::string st = t.value("lastStatus", "");
-    if (st == "RUNNING") ++running;
-    else if (st != "STOPPED" && t.value("desiredStatus", "") == "RUNNING") ++pending;
+    if (st == "RUNNING")
+      ++running;
+    else if (st != "STOPPED" && t.value("desiredStatus", "") == "RUNNING")
+      ++pending;
   }
   c["activeServicesCount"] = active;
   c["runningTasksCount"] = running;
@@ -325,7 +338,9 @@ ApiResult ControlPlane::describeClusters(const Json& in) {
     std::string name = clusterName(Json{{"cluster", r}});
     auto c = b.get("cluster/" + name);
     if (!c) {
-      out["failures"].push_back({{"arn", startsWith(r.get<std::string>(), "arn:") ? r.get<std::string>() : ecsArn("cluster/" + name)}, {"reason", "MISSING"}});
+      out["failures"].push_back(
+          {{"arn", startsWith(r.get<std::string>(), "arn:") ? r.get<std::string>() : ecsArn("cluster/" + name)},
+           {"reason", "MISSING"}});
       continue;
     }
     out["clusters"].push_back(clusterView(*c, b.list("service/" + name + "/"), b.list("task/" + name + "/"),
@@ -348,8 +363,8 @@ ApiResult ControlPlane::deleteCluster(const Json& in) {
   if (!c) return std::unexpected(clusterNotFound());
   for (const auto& [k, s] : b.list("service/" + name + "/")) {
     if (s.value("status", "") != "INACTIVE") {
-      return std::unexpected(ApiError{"ClusterContainsServicesException",
-                                      "The Cluster cannot be deleted while Services are active."});
+      return std::unexpected(
+          ApiError{"ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active."});
     }
   }
   if (!b.list("instance/" + name + "/").empty()) {
@@ -358,7 +373,8 @@ ApiResult ControlPlane::deleteCluster(const Json& in) {
   }
   for (const auto& [k, t] : b.list("task/" + name + "/")) {
     if (t.value("lastStatus", "") != "STOPPED") {
-      return std::unexpected(ApiError{"ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active."});
+      return std::unexpected(
+          ApiError{"ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active."});
     }
     b.del(k);
   }
@@ -433,7 +449,8 @@ ApiResult ControlPlane::deregisterTaskDefinition(const Json& in) {
   std::string ref = str(in, "taskDefinition");
   std::string plain = startsWith(ref, "arn:") ? afterSlash(ref) : ref;
   if (plain.find(':') == std::string::npos) {
-    return std::unexpected(clientError("The specified task definition identifier is invalid. Specify a valid name or ARN and revision."));
+    return std::unexpected(
+        clientError("The specified task definition identifier is invalid. Specify a valid name or ARN and revision."));
   }
   auto td = findTaskDefinition(b, ref);
   if (!td) return std::unexpected(clientError("The specified task definition does not exist."));
@@ -450,10 +467,12 @@ ApiResult ControlPlane::deregisterTaskDefinition(const Json& in) {
 // allocates VIPs and creates the Cloud Map services. On success sets service["_sc"] (resolved).
 ApiResult ControlPlane::applyServiceConnect(Batch& b, const Json& cluster, Json& service, const Json& td_doc,
                                             const Json& sc_input, const std::string& service_key) {
-  Json def = {{"serviceName", service["serviceName"]}, {"cluster", cluster["clusterName"]},
-              {"taskDefinition", td_doc["family"].get<std::string>() + ":" + std::to_string(td_doc["revision"].get<int64_t>())},
-              {"deploymentController", service.value("deploymentController", Json{{"type", "ECS"}})},
-              {"serviceConnectConfiguration", sc_input}};
+  Json def = {
+      {"serviceName", service["serviceName"]},
+      {"cluster", cluster["clusterName"]},
+      {"taskDefinition", td_doc["family"].get<std::string>() + ":" + std::to_string(td_doc["revision"].get<int64_t>())},
+      {"deploymentController", service.value("deploymentController", Json{{"type", "ECS"}})},
+      {"serviceConnectConfiguration", sc_input}};
   auto svc = model::serviceDefinitionFromJson(def, "CreateServiceRequest");
   if (!svc.ok()) return std::unexpected(invalid(svc.error().message));
   Json td_in = td_doc;
@@ -477,8 +496,9 @@ ApiResult ControlPlane::applyServiceConnect(Batch& b, const Json& cluster, Json&
   }
   auto ns_name = model::resolveNamespace(*svc, &cdef);
   if (!ns_name) {
-    return std::unexpected(invalid("Service Connect is enabled but no namespace is set here or as the cluster's default "
-                                   "(serviceConnectDefaults.namespace)"));
+    return std::unexpected(
+        invalid("Service Connect is enabled but no namespace is set here or as the cluster's default "
+                "(serviceConnectDefaults.namespace)"));
   }
   auto id = namespaceIdByRef(b, *ns_name);
   if (!id) return std::unexpected(ApiError{"NamespaceNotFoundException", "Namespace not found: " + *ns_name});
@@ -542,7 +562,8 @@ ApiResult ControlPlane::applyServiceConnect(Batch& b, const Json& cluster, Json&
       b.put(vkey, Json{{"vip", vip}, {"dnsName", e.dns_name}});
     }
     const model::IngressListener* l = nullptr;
-    for (const auto& il : plan.plan->ingress) if (il.name == e.listener) l = &il;
+    for (const auto& il : plan.plan->ingress)
+      if (il.name == e.listener) l = &il;
     std::string port_name;
     bool defaulted = false;
     for (const auto& s : svc->service_connect->services) {
@@ -557,9 +578,12 @@ ApiResult ControlPlane::applyServiceConnect(Batch& b, const Json& cluster, Json&
       if (l->timeouts.per_request_s) timeout["perRequestTimeoutSeconds"] = *l->timeouts.per_request_s;
     }
     std::string cm_key = "cmservice/" + ns_id + "/" + e.discovery_name;
-    Json cm = b.get(cm_key).value_or(Json{{"Id", "srv-" + newId(16)}, {"Name", e.discovery_name}, {"NamespaceId", ns_id},
-                                         {"Type", "HTTP"}, {"CreateDate", nowSeconds()},
-                                         {"Description", "Service Connect endpoint of ECS service " + owner}});
+    Json cm = b.get(cm_key).value_or(Json{{"Id", "srv-" + newId(16)},
+                                          {"Name", e.discovery_name},
+                                          {"NamespaceId", ns_id},
+                                          {"Type", "HTTP"},
+                                          {"CreateDate", nowSeconds()},
+                                          {"Description", "Service Connect endpoint of ECS service " + owner}});
     cm["Arn"] = cmArn("service/" + cm["Id"].get<std::string>());
     cm["_owner"] = service_key;
     cm["_dnsName"] = e.dns_name;
@@ -591,36 +615,65 @@ ApiResult ControlPlane::createService(const Json& in) {
     return std::unexpected(invalid("Creation of service was not idempotent."));
   }
   if (str(in, "launchType", "EC2") != "EC2") {
-    return std::unexpected(invalid("sccontrol places tasks on registered container instances only; launchType must be EC2"));
+    return std::unexpected(
+        invalid("sccontrol places tasks on registered container instances only; launchType must be EC2"));
   }
-  if (in.contains("capacityProviderStrategy")) return std::unexpected(invalid("capacityProviderStrategy is not supported; omit it"));
-  if (str(in, "schedulingStrategy", "REPLICA") != "REPLICA") return std::unexpected(invalid("only the REPLICA scheduling strategy is supported"));
+  if (in.contains("capacityProviderStrategy"))
+    return std::unexpected(invalid("capacityProviderStrategy is not supported; omit it"));
+  if (str(in, "schedulingStrategy", "REPLICA") != "REPLICA")
+    return std::unexpected(invalid("only the REPLICA scheduling strategy is supported"));
   std::string td_ref = str(in, "taskDefinition");
   if (td_ref.empty()) return std::unexpected(invalid("TaskDefinition must be specified."));
   auto td = findTaskDefinition(b, td_ref);
   if (!td || (*td)["status"] != "ACTIVE") return std::unexpected(invalid("TaskDefinition not found."));
   Json dc = in.value("deploymentConfiguration", Json::object());
   int max_pct = dc.value("maximumPercent", 200), min_pct = dc.value("minimumHealthyPercent", 100);
-  if (max_pct < 100) return std::unexpected(invalid("deploymentConfiguration.maximumPercent must be at least 100, got " + std::to_string(max_pct)));
-  if (min_pct > 100 || min_pct < 0) return std::unexpected(invalid("deploymentConfiguration.minimumHealthyPercent must be 0-100, got " + std::to_string(min_pct)));
+  if (max_pct < 100)
+    return std::unexpected(
+        invalid("deploymentConfiguration.maximumPercent must be at least 100, got " + std::to_string(max_pct)));
+  if (min_pct > 100 || min_pct < 0)
+    return std::unexpected(
+        invalid("deploymentConfiguration.minimumHealthyPercent must be 0-100, got " + std::to_string(min_pct)));
   std::string controller = in.value("deploymentController", Json::object()).value("type", "ECS");
-  if (controller != "ECS") return std::unexpected(invalid("only the ECS (rolling) deployment controller is supported, got " + jsonQuote(controller)));
+  if (controller != "ECS")
+    return std::unexpected(
+        invalid("only the ECS (rolling) deployment controller is supported, got " + jsonQuote(controller)));
   double now = nowSeconds();
-  Json svc = {{"serviceArn", ecsArn("service/" + cname + "/" + name)}, {"serviceName", name},
-              {"clusterArn", (*cluster)["clusterArn"]}, {"status", "ACTIVE"},
-              {"desiredCount", in.value("desiredCount", 0)}, {"runningCount", 0}, {"pendingCount", 0},
-              {"launchType", "EC2"}, {"taskDefinition", (*td)["taskDefinitionArn"]},
+  Json svc = {{"serviceArn", ecsArn("service/" + cname + "/" + name)},
+              {"serviceName", name},
+              {"clusterArn", (*cluster)["clusterArn"]},
+              {"status", "ACTIVE"},
+              {"desiredCount", in.value("desiredCount", 0)},
+              {"runningCount", 0},
+              {"pendingCount", 0},
+              {"launchType", "EC2"},
+              {"taskDefinition", (*td)["taskDefinitionArn"]},
               {"deploymentConfiguration", {{"maximumPercent", max_pct}, {"minimumHealthyPercent", min_pct}}},
-              {"events", Json::array()}, {"createdAt", now}, {"placementConstraints", Json::array()},
-              {"placementStrategy", Json::array()}, {"schedulingStrategy", "REPLICA"},
-              {"deploymentController", {{"type", "ECS"}}}, {"createdBy", ecsArn("user/sccontrol")},
-              {"enableECSManagedTags", false}, {"propagateTags", "NONE"}, {"enableExecuteCommand", false},
+              {"events", Json::array()},
+              {"createdAt", now},
+              {"placementConstraints", Json::array()},
+              {"placementStrategy", Json::array()},
+              {"schedulingStrategy", "REPLICA"},
+              {"deploymentController", {{"type", "ECS"}}},
+              {"createdBy", ecsArn("user/sccontrol")},
+              {"enableECSManagedTags", false},
+              {"propagateTags", "NONE"},
+              {"enableExecuteCommand", false},
               {"healthCheckGracePeriodSeconds", in.value("healthCheckGracePeriodSeconds", 0)}};
   Json deployment = {{"id", "ecs-svc/" + std::to_string(rng_() % 9000000000000000000ULL + 1000000000000000000ULL)},
-                     {"status", "PRIMARY"}, {"taskDefinition", (*td)["taskDefinitionArn"]},
-                     {"desiredCount", svc["desiredCount"]}, {"pendingCount", 0}, {"runningCount", 0},
-                     {"failedTasks", 0}, {"createdAt", now}, {"updatedAt", now}, {"launchType", "EC2"},
-                     {"rolloutState", "IN_PROGRESS"}, {"rolloutStateReason", "ECS deployment " "in progress."}};
+                     {"status", "PRIMARY"},
+                     {"taskDefinition", (*td)["taskDefinitionArn"]},
+                     {"desiredCount", svc["desiredCount"]},
+                     {"pendingCount", 0},
+                     {"runningCount", 0},
+                     {"failedTasks", 0},
+                     {"createdAt", now},
+                     {"updatedAt", now},
+                     {"launchType", "EC2"},
+                     {"rolloutState", "IN_PROGRESS"},
+                     {"rolloutStateReason",
+                      "ECS deployment "
+                      "in progress."}};
   if (in.contains("serviceConnectConfiguration")) {
     auto r = applyServiceConnect(b, *cluster, svc, *td, in["serviceConnectConfiguration"], key);
     if (!r) return std::unexpected(r.error());
@@ -630,7 +683,8 @@ ApiResult ControlPlane::createService(const Json& in) {
     }
   }
   svc["deployments"] = Json::array({deployment});
-  svc["events"].push_back({{"id", newId(32)}, {"createdAt", now}, {"message", "(service " + name + ") has been created."}});
+  svc["events"].push_back(
+      {{"id", newId(32)}, {"createdAt", now}, {"message", "(service " + name + ") has been created."}});
   b.put(key, svc);
   if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
   reconcileLocked(b);
@@ -646,15 +700,20 @@ ApiResult ControlPlane::updateService(const Json& in) {
   std::string key = "service/" + cname + "/" + afterSlash(str(in, "service"));
   auto cur = b.get(key);
   if (!cur) return std::unexpected(ApiError{"ServiceNotFoundException", "Service not found."});
-  if ((*cur)["status"] != "ACTIVE") return std::unexpected(ApiError{"ServiceNotActiveException", "Service was not ACTIVE."});
+  if ((*cur)["status"] != "ACTIVE")
+    return std::unexpected(ApiError{"ServiceNotActiveException", "Service was not ACTIVE."});
   Json svc = *cur;
   if (in.contains("desiredCount")) svc["desiredCount"] = in["desiredCount"];
   if (in.contains("deploymentConfiguration")) {
     const Json& dc = in["deploymentConfiguration"];
     int max_pct = dc.value("maximumPercent", svc["deploymentConfiguration"]["maximumPercent"].get<int>());
     int min_pct = dc.value("minimumHealthyPercent", svc["deploymentConfiguration"]["minimumHealthyPercent"].get<int>());
-    if (max_pct < 100) return std::unexpected(invalid("deploymentConfiguration.maximumPercent must be at least 100, got " + std::to_string(max_pct)));
-    if (min_pct > 100 || min_pct < 0) return std::unexpected(invalid("deploymentConfiguration.minimumHealthyPercent must be 0-100, got " + std::to_string(min_pct)));
+    if (max_pct < 100)
+      return std::unexpected(
+          invalid("deploymentConfiguration.maximumPercent must be at least 100, got " + std::to_string(max_pct)));
+    if (min_pct > 100 || min_pct < 0)
+      return std::unexpected(
+          invalid("deploymentConfiguration.minimumHealthyPercent must be 0-100, got " + std::to_string(min_pct)));
     svc["deploymentConfiguration"] = {{"maximumPercent", max_pct}, {"minimumHealthyPercent", min_pct}};
   }
   Json td = *findTaskDefinition(b, svc["taskDefinition"].get<std::string>());
@@ -684,10 +743,17 @@ ApiResult ControlPlane::updateService(const Json& in) {
       d["updatedAt"] = now;
     }
     Json deployment = {{"id", "ecs-svc/" + std::to_string(rng_() % 9000000000000000000ULL + 1000000000000000000ULL)},
-                       {"status", "PRIMARY"}, {"taskDefinition", td["taskDefinitionArn"]},
-                       {"desiredCount", svc["desiredCount"]}, {"pendingCount", 0}, {"runningCount", 0},
-                       {"failedTasks", 0}, {"createdAt", now}, {"updatedAt", now}, {"launchType", "EC2"},
-                       {"rolloutState", "IN_PROGRESS"}, {"rolloutStateReason", "ECS deployment in progress."}};
+                       {"status", "PRIMARY"},
+                       {"taskDefinition", td["taskDefinitionArn"]},
+                       {"desiredCount", svc["desiredCount"]},
+                       {"pendingCount", 0},
+                       {"runningCount", 0},
+                       {"failedTasks", 0},
+                       {"createdAt", now},
+                       {"updatedAt", now},
+                       {"launchType", "EC2"},
+                       {"rolloutState", "IN_PROGRESS"},
+                       {"rolloutStateReason", "ECS deployment in progress."}};
     if (svc.contains("_sc")) {
       deployment["serviceConnectConfiguration"] = svc["_sc"]["config"];
       deployment["serviceConnectResources"] = svc["_sc"]["resources"];
@@ -707,7 +773,8 @@ ApiResult ControlPlane::deleteService(const Json& in) {
   if (!b.get("cluster/" + cname)) return std::unexpected(clusterNotFound());
   std::string key = "service/" + cname + "/" + afterSlash(str(in, "service"));
   auto cur = b.get(key);
-  if (!cur || (*cur)["status"] == "INACTIVE") return std::unexpected(ApiError{"ServiceNotFoundException", "Service not found."});
+  if (!cur || (*cur)["status"] == "INACTIVE")
+    return std::unexpected(ApiError{"ServiceNotFoundException", "Service not found."});
   Json svc = *cur;
   if (svc["desiredCount"].get<int>() > 0 && !in.value("force", false)) {
     return std::unexpected(invalid("The service cannot be stopped while it is scaled above 0."));
@@ -827,8 +894,10 @@ Json ControlPlane::describeInstanceLocked(Batch& b, const Json& inst) {
   std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
   for (const auto& [k, t] : b.list("task/" + cname + "/")) {
     if (t.value("containerInstanceArn", "") != inst["containerInstanceArn"] || t["lastStatus"] == "STOPPED") continue;
-    if (t["lastStatus"] == "RUNNING") ++running;
-    else ++pending;
+    if (t["lastStatus"] == "RUNNING")
+      ++running;
+    else
+      ++pending;
     used_mem += t.value("_memory", int64_t{0});
     used_cpu += t.value("_cpu", int64_t{0});
   }

@@ -44,9 +44,9 @@ struct ControlPlaneOptions {
   std::string region = "us-east-1";
   std::string account = "000000000000";
   std::string vip_cidr = "127.255.0.0/16";  // for namespaces the control plane creates
-  std::chrono::seconds instance_ttl{30};     // an instance silent this long is lost
+  std::chrono::seconds instance_ttl{30};    // an instance silent this long is lost
   std::chrono::seconds heartbeat_interval{10};
-  std::string bootstrap_token;               // what agents register with
+  std::string bootstrap_token;  // what agents register with
   std::chrono::seconds stopped_task_retention{3600};
 };
 
@@ -68,7 +68,8 @@ class ControlPlane {
   // body is assembled from per-task and per-namespace pieces cached by revision, so answering
   // thousands of parked polls after one change costs little more than hashing their bodies.
   std::expected<std::optional<Json>, ApiError> agentDesired(const std::string& token, const std::string& etag);
-  std::expected<std::optional<std::string>, ApiError> agentDesiredText(const std::string& token, const std::string& etag);
+  std::expected<std::optional<std::string>, ApiError> agentDesiredText(const std::string& token,
+                                                                       const std::string& etag);
   ApiResult agentStatus(const std::string& token, const Json& body);
 
   // Declares silent instances lost and runs the scheduler. Call periodically (sccontrol: 1 s).
@@ -150,7 +151,7 @@ class ControlPlane {
   std::mutex mu_;
   std::map<std::string, Doc> docs_;
   int64_t revision_ = 0;
-  std::map<std::string, Clock::MonoTime> last_seen_;      // instance key -> last heartbeat
+  std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
   std::mt19937_64 rng_;
   std::mutex listener_mu_;

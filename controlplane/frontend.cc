@@ -13,9 +13,7 @@ constexpr const char* kAmzJson = "application/x-amz-json-1.1";
 
 HttpResponse json(int status, const Json& body) { return HttpResponse{status, "application/json", body.dump(), {}}; }
 
-HttpResponse agentError(const ApiError& e) {
-  return json(e.status, Json{{"error", e.type}, {"message", e.message}});
-}
+HttpResponse agentError(const ApiError& e) { return json(e.status, Json{{"error", e.type}, {"message", e.message}}); }
 
 std::string bearer(const HttpRequest& r) {
   auto it = r.headers.find("authorization");
@@ -51,7 +49,8 @@ HttpResponse Frontend::aws(const HttpRequest& r) {
   if (r.method != "POST" || r.path != "/") {
     return awsError({"UnknownOperationException", "AWS JSON requests are POST /", 404});
   }
-  if (auto f = verifySigV4(r, options_.access_keys, clock_.wallNow())) return awsError({f->type, f->message, f->status});
+  if (auto f = verifySigV4(r, options_.access_keys, clock_.wallNow()))
+    return awsError({f->type, f->message, f->status});
   const std::string& target = r.headers.at("x-amz-target");
   Api api;
   std::string op;
@@ -81,7 +80,8 @@ HandlerOutcome Frontend::agent(const HttpRequest& r) {
   if (!trim(r.body).empty()) {
     auto parsed = model::parseJsonStrict(r.body, "request body");
     if (!parsed.ok() || !parsed->is_object()) {
-      return agentError({"SerializationException", parsed.ok() ? "the body is not a JSON object" : parsed.error().message});
+      return agentError(
+          {"SerializationException", parsed.ok() ? "the body is not a JSON object" : parsed.error().message});
     }
     body = std::move(*parsed);
   }
@@ -90,7 +90,9 @@ HandlerOutcome Frontend::agent(const HttpRequest& r) {
     return out ? json(200, *out) : agentError(out.error());
   }
   std::string token = bearer(r);
-  if (token.empty()) return agentError({"MissingAuthenticationTokenException", "Authorization: Bearer <instance token> is required", 401});
+  if (token.empty())
+    return agentError(
+        {"MissingAuthenticationTokenException", "Authorization: Bearer <instance token> is required", 401});
   if (r.path == "/v1/agent/heartbeat" && r.method == "POST") {
     auto out = cp_.agentHeartbeat(token, body);
     return out ? json(200, *out) : agentError(out.error());
@@ -104,7 +106,9 @@ HandlerOutcome Frontend::agent(const HttpRequest& r) {
     uint64_t wait = 0;
     if (r.query.contains("waitSeconds")) {
       auto w = parseUint(r.query.at("waitSeconds"), static_cast<uint64_t>(options_.max_poll_wait.count()));
-      if (!w) return agentError({"InvalidParameterException", "waitSeconds: expected 0-" + std::to_string(options_.max_poll_wait.count()), 400});
+      if (!w)
+        return agentError({"InvalidParameterException",
+                           "waitSeconds: expected 0-" + std::to_string(options_.max_poll_wait.count()), 400});
       wait = *w;
     }
     auto first = cp_.agentDesiredText(token, etag);
@@ -125,7 +129,9 @@ HandlerOutcome Frontend::agent(const HttpRequest& r) {
                   return HttpResponse{200, "application/json", std::move(**now), {}};
                 },
                 std::chrono::steady_clock::now() + std::chrono::seconds(wait),
-                [] { return HttpResponse{304, "application/json", "", {}}; }};
+                [] {
+                  return HttpResponse{304, "application/json", "", {}};
+                }};
   }
   return json(404, Json{{"error", "NotFound"}, {"message", "no route for " + r.method + " " + r.path}});
 }

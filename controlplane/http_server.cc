@@ -25,18 +25,30 @@ namespace {
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -231,12 +243,24 @@ struct HttpServer::Impl {
     auto* self = static_cast<Impl*>(arg);
     HttpRequest r;
     switch (evhttp_request_get_command(req)) {
-      case EVHTTP_REQ_GET: r.method = "GET"; break;
-      case EVHTTP_REQ_POST: r.method = "POST"; break;
-      case EVHTTP_REQ_PUT: r.method = "PUT"; break;
-      case EVHTTP_REQ_DELETE: r.method = "DELETE"; break;
-      case EVHTTP_REQ_HEAD: r.method = "HEAD"; break;
-      default: r.method = "OTHER"; break;
+      case EVHTTP_REQ_GET:
+        r.method = "GET";
+        break;
+      case EVHTTP_REQ_POST:
+        r.method = "POST";
+        break;
+      case EVHTTP_REQ_PUT:
+        r.method = "PUT";
+        break;
+      case EVHTTP_REQ_DELETE:
+        r.method = "DELETE";
+        break;
+      case EVHTTP_REQ_HEAD:
+        r.method = "HEAD";
+        break;
+      default:
+        r.method = "OTHER";
+        break;
     }
     const char* uri = evhttp_request_get_uri(req);
     r.uri = uri != nullptr ? uri : "/";
@@ -372,7 +396,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
   }
   evhttp_set_max_body_size(impl->http, static_cast<ev_ssize_t>(options.max_body_bytes));
   evhttp_set_timeout(impl->http, options.connection_timeout_s);
-  evhttp_set_allowed_methods(impl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+  evhttp_set_allowed_methods(impl->http,
+                             EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
   evhttp_set_gencb(impl->http, &Impl::onRequest, impl.get());
   if (evhttp_accept_socket_with_handle(impl->http, fd.get()) == nullptr) {
     impl->shutdown();

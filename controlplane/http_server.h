@@ -51,7 +51,7 @@ using Handler = std::function<HandlerOutcome(const HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 0;             // 0: an ephemeral port; see port()
+  uint16_t port = 0;  // 0: an ephemeral port; see port()
   int workers = 4;
   size_t max_body_bytes = 1u << 20;
   int connection_timeout_s = 300;  // idle keep-alive and stalled reads

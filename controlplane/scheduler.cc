@@ -23,7 +23,9 @@ std::string afterSlash(const std::string& ref) {
 }
 
 bool live(const Json& t) { return t.value("desiredStatus", "") == "RUNNING" && t.value("lastStatus", "") != "STOPPED"; }
-bool healthyTask(const Json& t) { return live(t) && t.value("lastStatus", "") == "RUNNING" && t.value("healthStatus", "") != "UNHEALTHY"; }
+bool healthyTask(const Json& t) {
+  return live(t) && t.value("lastStatus", "") == "RUNNING" && t.value("healthStatus", "") != "UNHEALTHY";
+}
 
 // Task memory in MiB: the task-level limit, else the sum of container limits.
 int64_t taskMemory(const Json& td) {
@@ -31,7 +33,8 @@ int64_t taskMemory(const Json& td) {
     if (auto m = model::parseTaskMemory(td["memory"].get<std::string>())) return *m;
   }
   int64_t sum = 0;
-  for (const Json& c : td.value("containerDefinitions", Json::array())) sum += c.value("memory", c.value("memoryReservation", 0));
+  for (const Json& c : td.value("containerDefinitions", Json::array()))
+    sum += c.value("memory", c.value("memoryReservation", 0));
   return sum;
 }
 
@@ -46,7 +49,8 @@ int64_t taskCpu(const Json& td) {
 
 }  // namespace
 
-void ControlPlane::stopTaskLocked(Batch& b, const std::string& key, Json t, const std::string& reason, bool now_stopped) {
+void ControlPlane::stopTaskLocked(Batch& b, const std::string& key, Json t, const std::string& reason,
+                                  bool now_stopped) {
   if (t["lastStatus"] == "STOPPED") return;
   double now = nowSeconds();
   t["desiredStatus"] = "STOPPED";
@@ -61,7 +65,8 @@ void ControlPlane::stopTaskLocked(Batch& b, const std::string& key, Json t, cons
   b.put(key, t);
 }
 
-void ControlPlane::releaseServiceConnectLocked(Batch& b, const std::string& service_key, const std::set<std::string>& keep) {
+void ControlPlane::releaseServiceConnectLocked(Batch& b, const std::string& service_key,
+                                               const std::set<std::string>& keep) {
   for (const auto& [k, cm] : b.list("cmservice/")) {
     if (cm.value("_owner", "") != service_key || keep.contains(k)) continue;
     std::string vkey = "vip/" + cm["NamespaceId"].get<std::string>() + "/" + cm["_dnsName"].get<std::string>();
@@ -142,7 +147,8 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
       for (const auto& [ik, i] : instances) {
         if (i["status"] != "ACTIVE" || !i.value("agentConnected", false)) continue;
         bool capable = false;
-        for (const Json& a : i.value("attributes", Json::array())) capable = capable || a["name"] == kServiceConnectCapability;
+        for (const Json& a : i.value("attributes", Json::array()))
+          capable = capable || a["name"] == kServiceConnectCapability;
         if (needs_sc && !capable) continue;
         PlacementCandidate c = usage[i["containerInstanceArn"].get<std::string>()];
         c.id = i["containerInstanceArn"].get<std::string>();
@@ -156,26 +162,47 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
         Json containers = Json::array();
         for (const Json& c : td->value("containerDefinitions", Json::array())) {
           containers.push_back({{"containerArn", ecsArn("container/" + cname + "/" + id + "/" + newId(32))},
-                                {"taskArn", ecsArn("task/" + cname + "/" + id)}, {"name", c["name"]},
-                                {"image", c.value("image", "")}, {"lastStatus", "PENDING"}, {"healthStatus", "UNKNOWN"}});
+                                {"taskArn", ecsArn("task/" + cname + "/" + id)},
+                                {"name", c["name"]},
+                                {"image", c.value("image", "")},
+                                {"lastStatus", "PENDING"},
+                                {"healthStatus", "UNKNOWN"}});
         }
-        Json t = {{"taskArn", ecsArn("task/" + cname + "/" + id)}, {"clusterArn", cluster["clusterArn"]},
-                  {"taskDefinitionArn", (*td)["taskDefinitionArn"]}, {"containerInstanceArn", inst_arn},
-                  {"lastStatus", "PROVISIONING"}, {"desiredStatus", "RUNNING"}, {"healthStatus", "UNKNOWN"},
-                  {"containers", containers}, {"group", "service:" + name}, {"startedBy", primary_id},
-                  {"launchType", "EC2"}, {"createdAt", now}, {"version", 1}, {"connectivity", "CONNECTED"},
-                  {"memory", std::to_string(mem)}, {"cpu", std::to_string(cpu)},
-                  {"_id", id}, {"_cluster", cname}, {"_service", skey}, {"_family", (*td)["family"]},
-                  {"_memory", mem}, {"_cpu", cpu}, {"_createdRevision", revision_ + 1}, {"_endpoints", Json::array()}};
+        Json t = {{"taskArn", ecsArn("task/" + cname + "/" + id)},
+                  {"clusterArn", cluster["clusterArn"]},
+                  {"taskDefinitionArn", (*td)["taskDefinitionArn"]},
+                  {"containerInstanceArn", inst_arn},
+                  {"lastStatus", "PROVISIONING"},
+                  {"desiredStatus", "RUNNING"},
+                  {"healthStatus", "UNKNOWN"},
+                  {"containers", containers},
+                  {"group", "service:" + name},
+                  {"startedBy", primary_id},
+                  {"launchType", "EC2"},
+                  {"createdAt", now},
+                  {"version", 1},
+                  {"connectivity", "CONNECTED"},
+                  {"memory", std::to_string(mem)},
+                  {"cpu", std::to_string(cpu)},
+                  {"_id", id},
+                  {"_cluster", cname},
+                  {"_service", skey},
+                  {"_family", (*td)["family"]},
+                  {"_memory", mem},
+                  {"_cpu", cpu},
+                  {"_createdRevision", revision_ + 1},
+                  {"_endpoints", Json::array()}};
         if (svc.contains("_sc")) t["_ns"] = svc["_sc"]["namespaceId"];
         std::string tkey = "task/" + cname + "/" + id;
         b.put(tkey, t);
         tasks.push_back(b.list(tkey).front());
       }
       if (static_cast<int>(placed.size()) < to_start) {
-        std::string msg = "(service " + name + ") was unable to place a task because no container instance met all of its "
-                          "requirements (ACTIVE, connected, " + (needs_sc ? std::string(kServiceConnectCapability) + ", " : "") +
-                          std::to_string(mem) + " MiB of memory free).";
+        std::string msg = "(service " + name +
+                          ") was unable to place a task because no container instance met all of its "
+                          "requirements (ACTIVE, connected, " +
+                          (needs_sc ? std::string(kServiceConnectCapability) + ", " : "") + std::to_string(mem) +
+                          " MiB of memory free).";
         if (svc["events"].empty() || svc["events"][0]["message"] != msg) {
           svc["events"].insert(svc["events"].begin(), Json{{"id", newId(32)}, {"createdAt", now}, {"message", msg}});
           if (svc["events"].size() > 100) svc["events"].erase(svc["events"].size() - 1);
@@ -206,8 +233,10 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     bool was_healthy = healthyTask(t);
     if (was_healthy && healthy - 1 < min_healthy && desired > 0) continue;
     if (was_healthy) --healthy;
-    std::string reason = onDrainingInstance(t) ? "Container instance is draining" :
-                         draining_service ? "Service is being deleted" : "Scaling activity initiated by (deployment " + t["startedBy"].get<std::string>() + ")";
+    std::string reason = onDrainingInstance(t) ? "Container instance is draining"
+                         : draining_service
+                             ? "Service is being deleted"
+                             : "Scaling activity initiated by (deployment " + t["startedBy"].get<std::string>() + ")";
     auto inst = inst_by_arn.find(t.value("containerInstanceArn", ""));
     bool disconnected = inst == inst_by_arn.end() || !inst->second.value("agentConnected", false);
     stopTaskLocked(b, k, t, reason, disconnected);
@@ -245,8 +274,10 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     kept[0]["rolloutState"] = "COMPLETED";
     kept[0]["rolloutStateReason"] = "ECS deployment " + primary_id + " completed.";
     kept[0]["updatedAt"] = nowSeconds();
-    svc["events"].insert(svc["events"].begin(), Json{{"id", newId(32)}, {"createdAt", nowSeconds()},
-                                                      {"message", "(service " + name + ") has reached a steady state."}});
+    svc["events"].insert(svc["events"].begin(),
+                         Json{{"id", newId(32)},
+                              {"createdAt", nowSeconds()},
+                              {"message", "(service " + name + ") has reached a steady state."}});
   }
   if (kept.size() < deployments.size()) {
     // Cloud Map services only the drained deployments used go away with them (all of them when
@@ -254,7 +285,8 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     std::set<std::string> keep;
     if (svc.contains("_sc")) {
       for (const Json& r : svc["_sc"]["resources"]) {
-        keep.insert("cmservice/" + svc["_sc"]["namespaceId"].get<std::string>() + "/" + r["discoveryName"].get<std::string>());
+        keep.insert("cmservice/" + svc["_sc"]["namespaceId"].get<std::string>() + "/" +
+                    r["discoveryName"].get<std::string>());
       }
     }
     releaseServiceConnectLocked(b, skey, keep);
@@ -283,8 +315,8 @@ void ControlPlane::tick() {
       Json inst = i;
       inst["agentConnected"] = false;
       b.put(k, inst);
-      std::string reason = "Container instance " + inst["ec2InstanceId"].get<std::string>() + " lost: no heartbeat for " +
-                           std::to_string(options_.instance_ttl.count()) + " s";
+      std::string reason = "Container instance " + inst["ec2InstanceId"].get<std::string>() +
+                           " lost: no heartbeat for " + std::to_string(options_.instance_ttl.count()) + " s";
       for (const auto& [tk, t] : b.list("task/" + afterSlash(inst["clusterArn"].get<std::string>()) + "/")) {
         if (t.value("containerInstanceArn", "") == inst["containerInstanceArn"]) stopTaskLocked(b, tk, t, reason, true);
       }
@@ -335,7 +367,8 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
     std::string cname = str(body, "cluster", "default");
     auto cluster = b.get("cluster/" + cname);
     if (!cluster) return std::unexpected(ApiError{"ClusterNotFoundException", "Cluster not found.", 404});
-    if (!body.contains("memoryMiB") || !body["memoryMiB"].is_number_integer() || body["memoryMiB"].get<int64_t>() <= 0) {
+    if (!body.contains("memoryMiB") || !body["memoryMiB"].is_number_integer() ||
+        body["memoryMiB"].get<int64_t>() <= 0) {
       return std::unexpected(invalidAgent("memoryMiB: expected a positive integer"));
     }
     std::string id = newId(32);
@@ -343,10 +376,15 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
     std::string key = "instance/" + cname + "/" + id;
     Json inst = {{"containerInstanceArn", ecsArn("container-instance/" + cname + "/" + id)},
                  {"clusterArn", (*cluster)["clusterArn"]},
-                 {"ec2InstanceId", str(body, "hostname", id)}, {"status", "ACTIVE"}, {"agentConnected", true},
-                 {"version", 1}, {"versionInfo", {{"agentVersion", str(body, "agentVersion", "unknown")}}},
-                 {"registeredAt", nowSeconds()}, {"attributes", attributeList(body)},
-                 {"_memoryMiB", body["memoryMiB"]}, {"_cpuUnits", body.value("cpuUnits", int64_t{1024})},
+                 {"ec2InstanceId", str(body, "hostname", id)},
+                 {"status", "ACTIVE"},
+                 {"agentConnected", true},
+                 {"version", 1},
+                 {"versionInfo", {{"agentVersion", str(body, "agentVersion", "unknown")}}},
+                 {"registeredAt", nowSeconds()},
+                 {"attributes", attributeList(body)},
+                 {"_memoryMiB", body["memoryMiB"]},
+                 {"_cpuUnits", body.value("cpuUnits", int64_t{1024})},
                  {"_tokenHash", sha256Hex(token)}};
     b.put(key, inst);
     if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
@@ -354,7 +392,9 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
     last_seen_[key] = clock_.now();
     reconcileLocked(b);
     (void)commitLocked(b);
-    out = {{"containerInstanceArn", inst["containerInstanceArn"]}, {"instanceId", id}, {"token", token},
+    out = {{"containerInstanceArn", inst["containerInstanceArn"]},
+           {"instanceId", id},
+           {"token", token},
            {"heartbeatIntervalSeconds", options_.heartbeat_interval.count()},
            {"ttlSeconds", options_.instance_ttl.count()}};
   }
@@ -363,7 +403,9 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
   return out;
 }
 
-ApiError ControlPlane::invalidAgent(std::string message) { return {"InvalidParameterException", std::move(message), 400}; }
+ApiError ControlPlane::invalidAgent(std::string message) {
+  return {"InvalidParameterException", std::move(message), 400};
+}
 
 ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& body) {
   bool changed = false;
@@ -389,7 +431,8 @@ ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& bod
     if (dirty) {
       int64_t before = revision_;
       b.put(*key, inst);
-      if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+      if (auto c = commitLocked(b); !c.ok())
+        return std::unexpected(ApiError{"ServerException", c.error().message, 500});
       reconcileLocked(b);
       (void)commitLocked(b);
       changed = revision_ != before;
@@ -444,22 +487,27 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
     std::string td_ref = afterSlash(t["taskDefinitionArn"].get<std::string>());  // family:revision
     auto colon = td_ref.rfind(':');
     std::string rev = td_ref.substr(colon + 1);
-    auto td = docs_.find("taskdef/" + td_ref.substr(0, colon) + "/" + std::string(8 - std::min<size_t>(8, rev.size()), '0') + rev);
+    auto td = docs_.find("taskdef/" + td_ref.substr(0, colon) + "/" +
+                         std::string(8 - std::min<size_t>(8, rev.size()), '0') + rev);
     auto svc = docs_.find(t.value("_service", ""));
     std::string tfp = std::to_string(doc->second.mod_revision) + "/" +
                       std::to_string(td == docs_.end() ? 0 : td->second.mod_revision) + "/" +
                       std::to_string(svc == docs_.end() ? 0 : svc->second.mod_revision);
     TextCache& tv = task_view_cache_[tk];
     if (tv.fingerprint != tfp) {
-      Json view = {{"taskArn", t["taskArn"]}, {"taskId", t["_id"]}, {"desiredStatus", t["desiredStatus"]},
+      Json view = {{"taskArn", t["taskArn"]},
+                   {"taskId", t["_id"]},
+                   {"desiredStatus", t["desiredStatus"]},
                    {"lastStatus", t["lastStatus"]}};
       if (td != docs_.end()) {
         Json td_in = td->second.value;
-        for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"}) td_in.erase(k);
+        for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"})
+          td_in.erase(k);
         view["taskDefinition"] = std::move(td_in);
       }
       if (svc != docs_.end()) {
-        Json def = {{"serviceName", svc->second.value["serviceName"]}, {"cluster", cname},
+        Json def = {{"serviceName", svc->second.value["serviceName"]},
+                    {"cluster", cname},
                     {"taskDefinition", t["taskDefinitionArn"]}};
         for (const Json& d : svc->second.value["deployments"]) {
           if (d["id"] == t["startedBy"] && d.contains("serviceConnectConfiguration")) {
@@ -478,7 +526,8 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
   }
   TextCache& dc = desired_cache_[*key];
   if (dc.fingerprint != fingerprint || dc.text.empty()) {
-    std::string body = "{\"containerInstanceArn\":" + jsonQuote(arn) + ",\"status\":" + inst["status"].dump() + ",\"tasks\":[";
+    std::string body =
+        "{\"containerInstanceArn\":" + jsonQuote(arn) + ",\"status\":" + inst["status"].dump() + ",\"tasks\":[";
     for (size_t i = 0; i < pieces.size(); ++i) {
       if (i > 0) body += ",";
       const std::string& v = *pieces[i].first;
@@ -495,10 +544,12 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
   }
   std::string tag = sha256Hex(dc.text).substr(0, 32);
   if (tag == etag) return std::optional<std::string>();
-  return std::optional<std::string>(dc.text + ",\"etag\":\"" + tag + "\",\"revision\":" + std::to_string(revision_) + "}");
+  return std::optional<std::string>(dc.text + ",\"etag\":\"" + tag + "\",\"revision\":" + std::to_string(revision_) +
+                                    "}");
 }
 
-std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const std::string& token, const std::string& etag) {
+std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const std::string& token,
+                                                                        const std::string& etag) {
   auto text = agentDesiredText(token, etag);
   if (!text) return std::unexpected(text.error());
   if (!*text) return std::optional<Json>();
@@ -518,7 +569,7 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
     std::string cname = afterSlash(inst["clusterArn"].get<std::string>());
     int64_t before = revision_;
     double now = nowSeconds();
-    static const std::set<std::string> kStatuses = {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING",
+    static const std::set<std::string> kStatuses = {"PROVISIONING", "PENDING",  "ACTIVATING",     "RUNNING",
                                                     "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"};
     for (const Json& r : body.value("tasks", Json::array())) {
       std::string tkey = "task/" + cname + "/" + afterSlash(str(r, "taskArn"));
@@ -530,10 +581,12 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
       Json t = *cur;
       if (t["lastStatus"] == "STOPPED") continue;
       std::string st = str(r, "lastStatus", t["lastStatus"].get<std::string>());
-      if (!kStatuses.contains(st)) return std::unexpected(invalidAgent("tasks[].lastStatus: unknown status " + jsonQuote(st)));
+      if (!kStatuses.contains(st))
+        return std::unexpected(invalidAgent("tasks[].lastStatus: unknown status " + jsonQuote(st)));
       std::string health = str(r, "healthStatus", t["healthStatus"].get<std::string>());
       if (health != "HEALTHY" && health != "UNHEALTHY" && health != "UNKNOWN") {
-        return std::unexpected(invalidAgent("tasks[].healthStatus: expected HEALTHY, UNHEALTHY or UNKNOWN, got " + jsonQuote(health)));
+        return std::unexpected(
+            invalidAgent("tasks[].healthStatus: expected HEALTHY, UNHEALTHY or UNKNOWN, got " + jsonQuote(health)));
       }
       if (st == "RUNNING" && !t.contains("startedAt")) t["startedAt"] = now;
       t["lastStatus"] = st;
@@ -552,7 +605,8 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
       if (r.contains("endpoints")) {
         Json eps = Json::array();
         for (const Json& e : r["endpoints"]) {
-          eps.push_back({{"discoveryName", str(e, "discoveryName")}, {"ip", str(e, "ip")}, {"port", e.value("port", 0)}});
+          eps.push_back(
+              {{"discoveryName", str(e, "discoveryName")}, {"ip", str(e, "ip")}, {"port", e.value("port", 0)}});
         }
         t["_endpoints"] = eps;
       }

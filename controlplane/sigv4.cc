@@ -113,7 +113,8 @@ std::string signatureFor(const HttpRequest& r, const std::string& secret, const 
     path = uri.substr(0, q);
     query = uri.substr(q + 1);
   }
-  std::string canonical = r.method + "\n" + std::string(path.empty() ? "/" : path) + "\n" + canonicalQuery(query) + "\n";
+  std::string canonical =
+      r.method + "\n" + std::string(path.empty() ? "/" : path) + "\n" + canonicalQuery(query) + "\n";
   for (const std::string& name : split(p.signed_headers, ';')) {
     auto it = r.headers.find(name);
     canonical += name + ":" + (it == r.headers.end() ? std::string() : collapseSpaces(it->second)) + "\n";
@@ -149,7 +150,8 @@ std::string amzDate(std::chrono::system_clock::time_point t) {
 std::optional<AuthFailure> verifySigV4(const HttpRequest& r, const std::map<std::string, std::string>& keys,
                                        std::chrono::system_clock::time_point now, std::string* access_key_id) {
   auto auth = r.headers.find("authorization");
-  if (auth == r.headers.end()) return AuthFailure{403, "MissingAuthenticationTokenException", "Missing Authentication Token"};
+  if (auth == r.headers.end())
+    return AuthFailure{403, "MissingAuthenticationTokenException", "Missing Authentication Token"};
   auto p = parseAuthorization(auth->second);
   if (!p) {
     return AuthFailure{400, "IncompleteSignatureException",
@@ -158,16 +160,20 @@ std::optional<AuthFailure> verifySigV4(const HttpRequest& r, const std::map<std:
   }
   auto date_h = r.headers.find("x-amz-date");
   auto when = date_h == r.headers.end() ? std::nullopt : parseAmzDate(date_h->second);
-  if (!when) return AuthFailure{400, "IncompleteSignatureException", "Authorization header requires existence of a valid X-Amz-Date header"};
+  if (!when)
+    return AuthFailure{400, "IncompleteSignatureException",
+                       "Authorization header requires existence of a valid X-Amz-Date header"};
   if (date_h->second.substr(0, 8) != p->date) {
-    return AuthFailure{400, "InvalidSignatureException", "Credential should be scoped to a valid date matching X-Amz-Date"};
+    return AuthFailure{400, "InvalidSignatureException",
+                       "Credential should be scoped to a valid date matching X-Amz-Date"};
   }
   const std::vector<std::string> signed_list = split(p->signed_headers, ';');
   if (std::find(signed_list.begin(), signed_list.end(), "host") == signed_list.end()) {
     return AuthFailure{400, "InvalidSignatureException", "'Host' must be a 'SignedHeader' in the AWS Authorization."};
   }
   auto key = keys.find(p->key_id);
-  if (key == keys.end()) return AuthFailure{400, "UnrecognizedClientException", "The security token included in the request is invalid."};
+  if (key == keys.end())
+    return AuthFailure{400, "UnrecognizedClientException", "The security token included in the request is invalid."};
   if (*when < now - kMaxClockSkew || *when > now + kMaxClockSkew) {
     std::string edge = *when < now ? amzDate(now - kMaxClockSkew) : amzDate(now + kMaxClockSkew);
     std::string rel = *when < now ? " is now earlier than " : " is now later than ";

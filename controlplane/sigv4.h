@@ -33,8 +33,7 @@ inline constexpr std::chrono::minutes kMaxClockSkew{5};
 
 // `keys`: access key id -> secret. On success returns nullopt and sets `*access_key_id` if given.
 std::optional<AuthFailure> verifySigV4(const HttpRequest& request, const std::map<std::string, std::string>& keys,
-                                       std::chrono::system_clock::time_point now,
-                                       std::string* access_key_id = nullptr);
+                                       std::chrono::system_clock::time_point now, std::string* access_key_id = nullptr);
 
 // Adds X-Amz-Date and Authorization to `request.headers` (which must hold "host"); signs every
 // header present. `request.uri` is the path and query as sent.

@@ -65,7 +65,8 @@ Result<void> SqliteStore::exec(const char* sql) {
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
   sqlite3* db = nullptr;
   mode_t old = ::umask(077);
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   ::umask(old);
   if (rc != SQLITE_OK) {
     std::string cause = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -154,8 +155,9 @@ Result<TxnResult> SqliteStore::txn(const std::vector<Compare>& compares, const s
       if (sqlite3_step(d.get()) != SQLITE_DONE) return rollback(sqlError("delete from store"));
       continue;
     }
-    Stmt u(db_, "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
+    Stmt u(db_,
+           "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?3) "
+           "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
     if (!u.ok()) return rollback(sqlError("write to store"));
     u.bindText(1, op.key);
     sqlite3_bind_blob(u.get(), 2, op.value.data(), static_cast<int>(op.value.size()), SQLITE_TRANSIENT);

@@ -12,7 +12,8 @@ using nlohmann::ordered_json;
 
 Result<Ipam> Ipam::open(std::string path, const Cidr& cidr, int port_min, int port_max) {
   if (cidr.base.family != 4 || cidr.prefix > 30) {
-    return makeError(ErrorCode::kInvalidArgument, "use task CIDR", cidr.toString(), "need an IPv4 range of /30 or wider");
+    return makeError(ErrorCode::kInvalidArgument, "use task CIDR", cidr.toString(),
+                     "need an IPv4 range of /30 or wider");
   }
   Ipam ipam(std::move(path), cidr, port_min, port_max);
   auto text = readFile(ipam.path_);
@@ -93,11 +94,13 @@ Result<Lease> Ipam::allocate(const std::string& task, const std::vector<PortRequ
   for (const PortRequest& r : requests) {
     if (r.port != 0) {
       if (ports.count({r.proto, r.port})) {
-        return makeError(ErrorCode::kAlreadyExists, "lease host port", std::string(protoName(r.proto)) + "/" + std::to_string(r.port),
+        return makeError(ErrorCode::kAlreadyExists, "lease host port",
+                         std::string(protoName(r.proto)) + "/" + std::to_string(r.port),
                          "leased to task '" + ports[{r.proto, r.port}] + "'");
       }
       if (in_use && in_use(r.proto, r.port)) {
-        return makeError(ErrorCode::kAlreadyExists, "lease host port", std::string(protoName(r.proto)) + "/" + std::to_string(r.port),
+        return makeError(ErrorCode::kAlreadyExists, "lease host port",
+                         std::string(protoName(r.proto)) + "/" + std::to_string(r.port),
                          "a socket on the host uses it");
       }
       ports[{r.proto, r.port}] = task;

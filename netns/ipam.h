@@ -63,8 +63,8 @@ class Ipam {
   std::string path_;
   Cidr cidr_;
   int port_min_, port_max_;
-  std::map<uint32_t, std::string> addresses_;              // host-order address -> task
-  std::map<std::pair<Proto, int>, std::string> ports_;     // (proto, port) -> task
+  std::map<uint32_t, std::string> addresses_;           // host-order address -> task
+  std::map<std::pair<Proto, int>, std::string> ports_;  // (proto, port) -> task
 };
 
 }  // namespace sc::netns

@@ -40,8 +40,7 @@ Result<Backend> detectBackend(ProcessRunner& runner, const std::string& forced) 
   if (forced == "nft") return Backend::kNft;
   if (forced == "legacy") return Backend::kLegacy;
   if (!forced.empty() && forced != "auto") {
-    return makeError(ErrorCode::kInvalidArgument, "choose iptables backend", forced,
-                     "expected auto, nft or legacy");
+    return makeError(ErrorCode::kInvalidArgument, "choose iptables backend", forced, "expected auto, nft or legacy");
   }
   auto v = runner.run({.path = "/usr/sbin/iptables", .args = {"-V"}});
   if (!v.ok()) return std::move(v).error().context("detect", "iptables backend");
@@ -70,8 +69,7 @@ Result<void> IptablesRestoreApplier::restore(const std::string& netns_path, int 
   auto r = runner_.run({.path = path, .args = {"--noflush", "--wait"}, .stdin_data = text, .netns_path = netns_path});
   if (!r.ok()) return std::move(r).error().context("apply rules in", where(netns_path));
   if (!r->success()) {
-    return makeError(ErrorCode::kFailedPrecondition, "apply rules in", where(netns_path),
-                     path + ": " + r->describe());
+    return makeError(ErrorCode::kFailedPrecondition, "apply rules in", where(netns_path), path + ": " + r->describe());
   }
   return ok();
 }

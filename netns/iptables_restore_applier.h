@@ -19,8 +19,7 @@ Result<Backend> detectBackend(ProcessRunner& runner, const std::string& forced =
 
 class IptablesRestoreApplier final : public RuleApplier {
  public:
-  IptablesRestoreApplier(ProcessRunner& runner, Backend backend)
-      : runner_(runner), paths_(iptablesPaths(backend)) {}
+  IptablesRestoreApplier(ProcessRunner& runner, Backend backend) : runner_(runner), paths_(iptablesPaths(backend)) {}
 
   // RuleApplier
   Result<void> restore(const std::string& netns_path, int family, const std::string& text) override;

@@ -25,7 +25,7 @@ struct VethRequest {
 
 struct TaskAddress {
   std::string netns_name;
-  std::string ifname;      // eth0
+  std::string ifname;  // eth0
   IpAddress address;
   int prefix = 0;
   IpAddress gateway;

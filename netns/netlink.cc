@@ -33,12 +33,24 @@ namespace sc::netns {
 namespace {
 
 // One owner per libnl type (Mesos routing::Netlink<T>).
-struct SockDeleter { void operator()(nl_sock* s) const { nl_socket_free(s); } };
-struct LinkDeleter { void operator()(rtnl_link* l) const { rtnl_link_put(l); } };
-struct AddrDeleter { void operator()(rtnl_addr* a) const { rtnl_addr_put(a); } };
-struct NlAddrDeleter { void operator()(nl_addr* a) const { nl_addr_put(a); } };
-struct RouteDeleter { void operator()(rtnl_route* r) const { rtnl_route_put(r); } };
-struct CacheDeleter { void operator()(nl_cache* c) const { nl_cache_free(c); } };
+struct SockDeleter {
+  void operator()(nl_sock* s) const { nl_socket_free(s); }
+};
+struct LinkDeleter {
+  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
+};
+struct AddrDeleter {
+  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
+};
+struct NlAddrDeleter {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+struct RouteDeleter {
+  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
+};
+struct CacheDeleter {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
 using Sock = std::unique_ptr<nl_sock, SockDeleter>;
 using Link = std::unique_ptr<rtnl_link, LinkDeleter>;
 using Addr = std::unique_ptr<rtnl_addr, AddrDeleter>;
@@ -108,10 +120,14 @@ bool isNsfsMount(const std::string& path) {
 
 const char* outcomeName(Outcome o) {
   switch (o) {
-    case Outcome::kCreated: return "created";
-    case Outcome::kAlreadyPresent: return "already present";
-    case Outcome::kRemoved: return "removed";
-    case Outcome::kAbsent: return "absent";
+    case Outcome::kCreated:
+      return "created";
+    case Outcome::kAlreadyPresent:
+      return "already present";
+    case Outcome::kRemoved:
+      return "removed";
+    case Outcome::kAbsent:
+      return "absent";
   }
   return "?";
 }
@@ -314,19 +330,22 @@ Result<void> NetlinkKernel::configureTask(const TaskAddress& a) {
     rtnl_route_nh_set_ifindex(nh, ifindex);
     rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
     int err = rtnl_route_add(sock.get(), route.get(), 0);
-    if (err < 0 && err != -NLE_EXIST) return nlError(err, "add default route via " + a.gateway.toString() + " in", a.netns_name);
+    if (err < 0 && err != -NLE_EXIST)
+      return nlError(err, "add default route via " + a.gateway.toString() + " in", a.netns_name);
     return ok();
   });
 }
 
-Result<std::vector<std::string>> NetlinkKernel::taskAddresses(const std::string& netns_name, const std::string& ifname) {
+Result<std::vector<std::string>> NetlinkKernel::taskAddresses(const std::string& netns_name,
+                                                              const std::string& ifname) {
   std::vector<std::string> out;
   SC_TRY(runInNetns(netnsPath(netns_name), [&]() -> Result<void> {
     SC_ASSIGN_OR_RETURN(Sock sock, openSocket());
     SC_ASSIGN_OR_RETURN(Link eth, getLink(sock.get(), ifname));
     if (!eth) return ok();
     nl_cache* raw = nullptr;
-    if (int err = rtnl_addr_alloc_cache(sock.get(), &raw); err < 0) return nlError(err, "list addresses in", netns_name);
+    if (int err = rtnl_addr_alloc_cache(sock.get(), &raw); err < 0)
+      return nlError(err, "list addresses in", netns_name);
     Cache cache(raw);
     for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
       auto* addr = reinterpret_cast<rtnl_addr*>(o);

@@ -95,8 +95,8 @@ Result<std::string> renderRuleSpec(const Rule& r, int family) {
       if (!m.proto) return badRule(r, "DNAT needs a protocol");
       if (r.target.address.family != 4 || family != 4) return badRule(r, "DNAT is rendered for IPv4 only");
       SC_TRY(checkPort(r, r.target.port, "DNAT port"));
-      t.insert(t.end(), {"-j", "DNAT", "--to-destination",
-                         r.target.address.toString() + ":" + std::to_string(r.target.port)});
+      t.insert(t.end(),
+               {"-j", "DNAT", "--to-destination", r.target.address.toString() + ":" + std::to_string(r.target.port)});
       break;
     case TargetKind::kMasquerade:
       if (r.table != Table::kNat) return badRule(r, "MASQUERADE lives in the nat table");

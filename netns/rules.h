@@ -29,19 +29,19 @@ struct Match {
   bool not_src = false;
   std::optional<Cidr> dst;
   bool not_dst = false;
-  std::optional<int> dport;           // needs proto
-  std::optional<bool> src_type_local; // true: `-m addrtype --src-type LOCAL`; false: `! --src-type LOCAL`
+  std::optional<int> dport;            // needs proto
+  std::optional<bool> src_type_local;  // true: `-m addrtype --src-type LOCAL`; false: `! --src-type LOCAL`
   std::optional<bool> dst_type_local;
-  bool ctstate_dnat = false;          // `-m conntrack --ctstate DNAT`
+  bool ctstate_dnat = false;  // `-m conntrack --ctstate DNAT`
 };
 
 enum class TargetKind { kJump, kRedirect, kDnat, kMasquerade, kAccept };
 
 struct Target {
   TargetKind kind = TargetKind::kAccept;
-  std::string chain;   // kJump
-  int port = 0;        // kRedirect: --to-ports; kDnat: destination port
-  IpAddress address;   // kDnat: destination address
+  std::string chain;  // kJump
+  int port = 0;       // kRedirect: --to-ports; kDnat: destination port
+  IpAddress address;  // kDnat: destination address
 
   static Target jump(std::string chain) { return {TargetKind::kJump, std::move(chain), 0, {}}; }
   static Target redirect(int port) { return {TargetKind::kRedirect, "", port, {}}; }
@@ -52,11 +52,11 @@ struct Target {
 
 struct Rule {
   Table table = Table::kNat;
-  std::string chain;     // built-in (PREROUTING, ...) or an agent chain
+  std::string chain;  // built-in (PREROUTING, ...) or an agent chain
   Match match;
   Target target;
-  std::string comment;   // "sc:<task>" or "sc:agent"; required
-  bool insert = false;   // `-I` (first position) instead of `-A`
+  std::string comment;  // "sc:<task>" or "sc:agent"; required
+  bool insert = false;  // `-I` (first position) instead of `-A`
 };
 
 struct ChainRef {

@@ -63,7 +63,8 @@ class UndoStack {
 ordered_json mappingsToJson(const std::vector<PortMapping>& ms) {
   ordered_json a = ordered_json::array();
   for (const PortMapping& m : ms) {
-    a.push_back({{"name", m.name}, {"protocol", protoName(m.proto)}, {"hostPort", m.host_port}, {"taskPort", m.task_port}});
+    a.push_back(
+        {{"name", m.name}, {"protocol", protoName(m.proto)}, {"hostPort", m.host_port}, {"taskPort", m.task_port}});
   }
   return a;
 }
@@ -107,7 +108,8 @@ Result<SandboxSpec> specFromJsonValue(const ordered_json& j) {
     s.task_id = j.value("taskId", "");
     s.hostname = j.value("hostname", "");
     std::string mode = j.value("networkMode", "awsvpc");
-    if (mode != "awsvpc" && mode != "bridge") return plainError(ErrorCode::kInvalidArgument, "networkMode must be awsvpc or bridge");
+    if (mode != "awsvpc" && mode != "bridge")
+      return plainError(ErrorCode::kInvalidArgument, "networkMode must be awsvpc or bridge");
     s.mode = mode == "awsvpc" ? NetMode::kAwsvpc : NetMode::kBridge;
     for (const auto& i : j.value("intercepts", ordered_json::array())) {
       s.intercepts.push_back({i.value("containerPort", 0), i.value("listenerPort", 0)});
@@ -233,7 +235,8 @@ Result<std::optional<SandboxInfo>> SandboxManager::loadRecord(const std::string&
     return std::move(text).error();
   }
   auto j = ordered_json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return makeError(ErrorCode::kFailedPrecondition, "parse", path, "not a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return makeError(ErrorCode::kFailedPrecondition, "parse", path, "not a JSON object");
   SandboxInfo info;
   info.task_id = j.value("taskId", "");
   info.state = j.value("state", "");
@@ -267,7 +270,8 @@ Result<std::vector<std::string>> SandboxManager::recordedTasks() const {
   if (d == nullptr) return errnoError(errno, "list", dir);
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    if (n.size() > 5 && n.ends_with(".json") && n.find(".tmp.") == std::string::npos) out.push_back(n.substr(0, n.size() - 5));
+    if (n.size() > 5 && n.ends_with(".json") && n.find(".tmp.") == std::string::npos)
+      out.push_back(n.substr(0, n.size() - 5));
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());
@@ -309,9 +313,9 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
     if (!rollback.empty()) e.message += " (rollback left errors: " + rollback + ")";
     return e;
   };
-#define SC_STEP(expr)                                \
-  do {                                               \
-    auto&& sc_step_r_ = (expr);                      \
+#define SC_STEP(expr)                                                 \
+  do {                                                                \
+    auto&& sc_step_r_ = (expr);                                       \
     if (!sc_step_r_.ok()) return fail(std::move(sc_step_r_).error()); \
   } while (false)
 
@@ -364,7 +368,8 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   // recover(), finds them by lease, name and rule comment and removes them. The lease above is the
   // only durable write before the kernel work.
   undo.push("delete task record", [this, task]() -> Result<void> {
-    if (::unlink(recordPath(task).c_str()) != 0 && errno != ENOENT) return errnoError(errno, "remove", recordPath(task));
+    if (::unlink(recordPath(task).c_str()) != 0 && errno != ENOENT)
+      return errnoError(errno, "remove", recordPath(task));
     return ok();
   });
 
@@ -420,7 +425,8 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
     auto del = renderRemove(host_doc, t, false);
     if (!del.ok()) return fail(std::move(del).error());
     SC_STEP(deps_.rules.restore("", host_doc.family, *text));
-    undo.push(std::string("delete host ") + tableName(t) + " rules", [this, d = *del] { return deps_.rules.restore("", 4, d); });
+    undo.push(std::string("delete host ") + tableName(t) + " rules",
+              [this, d = *del] { return deps_.rules.restore("", 4, d); });
   }
 
   // 10. Done.
@@ -525,7 +531,8 @@ Result<void> SandboxManager::teardownHostIfIdle() {
   if (j.value("bridgeCreated", false)) {
     if (auto r = deps_.kernel.deleteLink(config_.bridge); !r.ok()) errors.push_back(r.error().message);
   }
-  if (!errors.empty()) return makeError(ErrorCode::kFailedPrecondition, "tear down", "host network", joinErrors(errors));
+  if (!errors.empty())
+    return makeError(ErrorCode::kFailedPrecondition, "tear down", "host network", joinErrors(errors));
   if (::unlink(hostStatePath().c_str()) != 0 && errno != ENOENT) return errnoError(errno, "remove", hostStatePath());
   return ok();
 }
@@ -550,7 +557,8 @@ Result<void> SandboxManager::removeTaskHostRulesByTag(const std::string& task_id
     if (del.empty()) continue;
     if (auto r = deps_.rules.restore("", 4, del); !r.ok()) errors.push_back(r.error().message);
   }
-  if (!errors.empty()) return makeError(ErrorCode::kFailedPrecondition, "remove host rules of task", task_id, joinErrors(errors));
+  if (!errors.empty())
+    return makeError(ErrorCode::kFailedPrecondition, "remove host rules of task", task_id, joinErrors(errors));
   return ok();
 }
 
@@ -612,14 +620,18 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
   }
   if (!veth.empty()) {
     auto r = deps_.kernel.deleteLink(veth);
-    if (!r.ok()) errors.push_back(r.error().message);
-    else found |= *r == Outcome::kRemoved;
+    if (!r.ok())
+      errors.push_back(r.error().message);
+    else
+      found |= *r == Outcome::kRemoved;
   }
   const std::string ns = netnsName(task);
   {
     auto r = deps_.kernel.deleteNetns(ns);
-    if (!r.ok()) errors.push_back(r.error().message);
-    else found |= *r == Outcome::kRemoved;
+    if (!r.ok())
+      errors.push_back(r.error().message);
+    else
+      found |= *r == Outcome::kRemoved;
   }
   const auto kernel_time = std::chrono::steady_clock::now() - t1;
   if (rules_thread.joinable()) rules_thread.join();
@@ -627,7 +639,8 @@ Result<Outcome> SandboxManager::removeLocked(const std::string& task) {
   const auto t2 = std::chrono::steady_clock::now();
   const std::string hosts_dir = config_.etc_netns_dir + "/" + ns;
   if (::unlink((hosts_dir + "/hosts").c_str()) == 0) found = true;
-  if (::rmdir(hosts_dir.c_str()) != 0 && errno != ENOENT) errors.push_back("failed to remove '" + hosts_dir + "': " + std::strerror(errno));
+  if (::rmdir(hosts_dir.c_str()) != 0 && errno != ENOENT)
+    errors.push_back("failed to remove '" + hosts_dir + "': " + std::strerror(errno));
 
   // Free the lease and forget the task only when its kernel objects are gone.
   if (errors.empty()) {
@@ -763,7 +776,8 @@ Result<RecoveryReport> SandboxManager::recover(bool remove_orphans) {
     }
     for (const std::string& task : stale) {
       if (!remove_orphans) {
-        report.findings.push_back(std::string("host ") + tableName(t) + " rules of " + task + ": no task record (kept)");
+        report.findings.push_back(std::string("host ") + tableName(t) + " rules of " + task +
+                                  ": no task record (kept)");
         continue;
       }
       auto r = removeTaskHostRulesByTag(task);

@@ -40,9 +40,9 @@ namespace sc::netns {
 
 // The failpoints of apply(), in the order they are reached.
 inline constexpr const char* kApplyFailpoints[] = {
-    "netns.lease",       "netns.host_setup",  "netns.bridge",    "netns.ip_forward",  "netns.host_base",
-    "netns.create_netns", "netns.create_veth", "netns.configure_task",
-    "netns.hosts_file",  "netns.task_rules",  "netns.host_rules",  "netns.commit",
+    "netns.lease",      "netns.host_setup",   "netns.bridge",      "netns.ip_forward",
+    "netns.host_base",  "netns.create_netns", "netns.create_veth", "netns.configure_task",
+    "netns.hosts_file", "netns.task_rules",   "netns.host_rules",  "netns.commit",
 };
 
 struct SandboxInfo {

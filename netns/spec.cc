@@ -12,7 +12,8 @@ bool portOk(int p) { return p >= 1 && p <= 65535; }
 bool hostNameOk(std::string_view n) {
   if (n.empty() || n.size() > 253) return false;
   for (char c : n) {
-    bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+    bool okc =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
     if (!okc) return false;
   }
   return true;

@@ -29,9 +29,9 @@ struct EgressRedirect {
 
 // Bridge mode: host port -> task port, published on the host.
 struct PortMapping {
-  std::string name;       // what it is for ("ingress-http", "app:80")
+  std::string name;  // what it is for ("ingress-http", "app:80")
   Proto proto = Proto::kTcp;
-  int host_port = 0;      // 0: the lowest free port of the dynamic range, chosen at apply
+  int host_port = 0;  // 0: the lowest free port of the dynamic range, chosen at apply
   int task_port = 0;
 };
 
@@ -69,8 +69,8 @@ struct NetConfig {
 Result<void> validateConfig(const NetConfig& config);
 
 struct ChainNames {
-  std::string ingress, egress;                 // task namespace, nat
-  std::string portmap, postrouting, forward;   // host: nat, nat, filter
+  std::string ingress, egress;                // task namespace, nat
+  std::string portmap, postrouting, forward;  // host: nat, nat, filter
   static ChainNames of(const std::string& prefix);
 };
 

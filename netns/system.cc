@@ -16,7 +16,8 @@ namespace {
 
 const char* sysctlPath(SysNet key) {
   switch (key) {
-    case SysNet::kIpv4Forward: return "/proc/sys/net/ipv4/ip_forward";
+    case SysNet::kIpv4Forward:
+      return "/proc/sys/net/ipv4/ip_forward";
   }
   return "";
 }

@@ -24,20 +24,23 @@ TEST(NetCliE2eTest, UpShowDownOnTheSeedPlan) {
   UniqueNames names;
   TempDir dir;
   const HostSnapshot before = hostSnapshot();
-  const std::vector<std::string> settings = {
-      "--state-dir", dir.path() + "/state", "--bridge", names.bridge(), "--task-cidr", names.taskCidr(),
-      "--netns-prefix", names.netnsPrefix(), "--veth-prefix", names.vethPrefix(), "--chain-prefix", names.chainPrefix()};
+  const std::vector<std::string> settings = {"--state-dir",      dir.path() + "/state", "--bridge",
+                                             names.bridge(),     "--task-cidr",         names.taskCidr(),
+                                             "--netns-prefix",   names.netnsPrefix(),   "--veth-prefix",
+                                             names.vethPrefix(), "--chain-prefix",      names.chainPrefix()};
   auto with = [&](std::vector<std::string> args) {
     args.insert(args.end(), settings.begin(), settings.end());
     return scagent(args);
   };
-  ProcessResult up = with({"net", "up", "--task", "web", "--plan", sourcePath("tests/golden/model/seed-example-bridge.json")});
+  ProcessResult up =
+      with({"net", "up", "--task", "web", "--plan", sourcePath("tests/golden/model/seed-example-bridge.json")});
   ASSERT_EQ(up.exit_code, 0) << up.err;
   auto j = nlohmann::json::parse(up.out);
   EXPECT_EQ(j["outcome"], "created");
   EXPECT_EQ(j["netns"], names.netnsPrefix() + "web");
   EXPECT_EQ(j["portMappings"].size(), 3u);
-  ProcessResult again = with({"net", "up", "--task", "web", "--plan", sourcePath("tests/golden/model/seed-example-bridge.json")});
+  ProcessResult again =
+      with({"net", "up", "--task", "web", "--plan", sourcePath("tests/golden/model/seed-example-bridge.json")});
   EXPECT_EQ(nlohmann::json::parse(again.out)["outcome"], "already present");
   ProcessResult show = with({"net", "show", "--task", "web"});
   EXPECT_EQ(show.exit_code, 0) << show.err;

@@ -36,7 +36,8 @@ TEST(ControlplaneCrashTest, KillNineDuringWriteBurstLosesNoAcknowledgedWrite) {
         std::string family = "fam" + std::to_string(w);
         Json td = {{"family", family}, {"containerDefinitions", {{{"name", "c"}, {"image", "i"}, {"memory", 64}}}}};
         while (!stop) {
-          auto r = testing::awsJson(server.port(), server.key(), "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition", td);
+          auto r = testing::awsJson(server.port(), server.key(),
+                                    "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition", td);
           if (!r.ok() || r->status != 200) continue;  // the server is gone: unacknowledged
           std::lock_guard lock(mu);
           acked[family].insert(Json::parse(r->body)["taskDefinition"]["revision"].get<int64_t>());
@@ -63,7 +64,8 @@ TEST(ControlplaneCrashTest, KillNineDuringWriteBurstLosesNoAcknowledgedWrite) {
       std::string s = arn.get<std::string>();
       stored.insert(std::stoll(s.substr(s.rfind(':') + 1)));
     }
-    for (int64_t rev : revs) EXPECT_TRUE(stored.contains(rev)) << family << ":" << rev << " was acknowledged but is lost";
+    for (int64_t rev : revs)
+      EXPECT_TRUE(stored.contains(rev)) << family << ":" << rev << " was acknowledged but is lost";
     // Consistent: revisions are 1..n without holes (each write was all or nothing).
     ASSERT_FALSE(stored.empty());
     stored_max[family] = *stored.rbegin();
@@ -71,8 +73,9 @@ TEST(ControlplaneCrashTest, KillNineDuringWriteBurstLosesNoAcknowledgedWrite) {
   }
   // The server still works and continues the sequence (a write committed just before the kill but
   // never acknowledged may be there too: all or nothing, never half).
-  auto next = testing::awsJson(again.port(), again.key(), "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition",
-                               {{"family", "fam0"}, {"containerDefinitions", {{{"name", "c"}, {"image", "i"}, {"memory", 64}}}}});
+  auto next = testing::awsJson(
+      again.port(), again.key(), "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition",
+      {{"family", "fam0"}, {"containerDefinitions", {{{"name", "c"}, {"image", "i"}, {"memory", 64}}}}});
   ASSERT_TRUE(next.ok() && next->status == 200);
   EXPECT_EQ(Json::parse(next->body)["taskDefinition"]["revision"].get<int64_t>(), stored_max["fam0"] + 1);
   auto clusters = testing::awsJson(again.port(), again.key(), "AmazonEC2ContainerServiceV20141113.DescribeClusters",

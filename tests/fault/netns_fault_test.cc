@@ -2,7 +2,6 @@
 // left behind (namespaces, links, rules, hosts file, lease, record, host state), a neighbour
 // task is untouched, and the next apply succeeds.
 #include <dirent.h>
-
 #include <gtest/gtest.h>
 
 #include "common/failpoint.h"

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -24,8 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/file.h"
 #include "common/process.h"
@@ -48,11 +47,20 @@ struct UniqueNames {
   std::string bridge() const { return "st" + std::to_string(pid) + "b"; }
   std::string chainPrefix() const { return "SCT" + std::to_string(pid); }
   // 10.<150-199>.<0-249>.0/24 for tasks; 10.<200-249>.<0-249>.0/30 for a "remote host" link.
-  std::string taskCidr() const { return "10." + std::to_string(150 + pid % 50) + "." + std::to_string(pid / 50 % 250) + ".0/24"; }
-  std::string remoteNet() const { return "10." + std::to_string(200 + pid % 50) + "." + std::to_string(pid / 50 % 250); }
+  std::string taskCidr() const {
+    return "10." + std::to_string(150 + pid % 50) + "." + std::to_string(pid / 50 % 250) + ".0/24";
+  }
+  std::string remoteNet() const {
+    return "10." + std::to_string(200 + pid % 50) + "." + std::to_string(pid / 50 % 250);
+  }
   std::vector<std::string> tokens() const {
-    return {netnsPrefix(), vethPrefix(), bridge(), chainPrefix(), "st" + std::to_string(pid) + "r",
-            "10." + std::to_string(150 + pid % 50) + "." + std::to_string(pid / 50 % 250) + ".", remoteNet() + "."};
+    return {netnsPrefix(),
+            vethPrefix(),
+            bridge(),
+            chainPrefix(),
+            "st" + std::to_string(pid) + "r",
+            "10." + std::to_string(150 + pid % 50) + "." + std::to_string(pid / 50 % 250) + ".",
+            remoteNet() + "."};
   }
 };
 
@@ -200,7 +208,8 @@ class NamedServer {
     thread_ = std::thread([this] { serve(); });
   }
   ~NamedServer() {
-    if (stop_w_.valid()) [[maybe_unused]] auto n = ::write(stop_w_.get(), "x", 1);
+    if (stop_w_.valid()) [[maybe_unused]]
+      auto n = ::write(stop_w_.get(), "x", 1);
     if (thread_.joinable()) thread_.join();
   }
   NamedServer(const NamedServer&) = delete;
@@ -244,7 +253,8 @@ inline std::string ask(const std::string& netns_path, const std::string& address
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{fd->get(), POLLIN, 0};
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
     if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
     char buf[256];
     ssize_t n = ::read(fd->get(), buf, sizeof buf);

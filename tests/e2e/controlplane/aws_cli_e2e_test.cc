@@ -37,13 +37,17 @@ class AwsCliE2eTest : public ::testing::Test {
   ProcessResult aws(std::vector<std::string> args, const std::string& secret = "") {
     args.insert(args.end(), {"--endpoint-url", server_->endpoint(), "--output", "json"});
     const char* path = std::getenv("PATH");
-    std::vector<std::string> env = {
-        std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "HOME=" + dir_.path(),
-        "AWS_CONFIG_FILE=" + dir_.file("none"), "AWS_SHARED_CREDENTIALS_FILE=" + dir_.file("none"),
-        "AWS_ACCESS_KEY_ID=" + server_->key().id,
-        "AWS_SECRET_ACCESS_KEY=" + (secret.empty() ? server_->key().secret : secret),
-        "AWS_DEFAULT_REGION=us-east-1", "AWS_DISABLE_HOST_PREFIX_INJECTION=true", "LANG=C.UTF-8"};
-    auto r = runProcess({.path = aws_, .args = std::move(args), .env = env, .timeout = std::chrono::milliseconds(60000)});
+    std::vector<std::string> env = {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"),
+                                    "HOME=" + dir_.path(),
+                                    "AWS_CONFIG_FILE=" + dir_.file("none"),
+                                    "AWS_SHARED_CREDENTIALS_FILE=" + dir_.file("none"),
+                                    "AWS_ACCESS_KEY_ID=" + server_->key().id,
+                                    "AWS_SECRET_ACCESS_KEY=" + (secret.empty() ? server_->key().secret : secret),
+                                    "AWS_DEFAULT_REGION=us-east-1",
+                                    "AWS_DISABLE_HOST_PREFIX_INJECTION=true",
+                                    "LANG=C.UTF-8"};
+    auto r =
+        runProcess({.path = aws_, .args = std::move(args), .env = env, .timeout = std::chrono::milliseconds(60000)});
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? *r : ProcessResult{};
   }
@@ -56,8 +60,11 @@ class AwsCliE2eTest : public ::testing::Test {
   }
   // The fake agent: registers, then reports every desired task RUNNING and HEALTHY.
   std::string agentRegister(const std::string& host) {
-    Json body = {{"bootstrapToken", server_->bootstrapToken()}, {"cluster", "demo"}, {"hostname", host},
-                 {"memoryMiB", 4096}, {"capabilities", {"sc.capability.service-connect-v1"}}};
+    Json body = {{"bootstrapToken", server_->bootstrapToken()},
+                 {"cluster", "demo"},
+                 {"hostname", host},
+                 {"memoryMiB", 4096},
+                 {"capabilities", {"sc.capability.service-connect-v1"}}};
     auto r = testing::rawHttp(server_->port(), "POST", "/v1/agent/register", {}, body.dump());
     EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.error().message);
     return r.ok() ? Json::parse(r->body)["token"].get<std::string>() : "";
@@ -70,12 +77,16 @@ class AwsCliE2eTest : public ::testing::Test {
     for (const Json& t : desired["tasks"]) {
       Json eps = Json::array();
       for (const Json& s : t["namespace"]["services"]) {
-        if (s["ownerService"] == t["service"]["serviceName"]) eps.push_back({{"discoveryName", s["discoveryName"]}, {"ip", ip}, {"port", 80}});
+        if (s["ownerService"] == t["service"]["serviceName"])
+          eps.push_back({{"discoveryName", s["discoveryName"]}, {"ip", ip}, {"port", 80}});
       }
-      report["tasks"].push_back({{"taskArn", t["taskArn"]}, {"lastStatus", t["desiredStatus"] == "RUNNING" ? "RUNNING" : "STOPPED"},
-                                 {"healthStatus", "HEALTHY"}, {"endpoints", eps}});
+      report["tasks"].push_back({{"taskArn", t["taskArn"]},
+                                 {"lastStatus", t["desiredStatus"] == "RUNNING" ? "RUNNING" : "STOPPED"},
+                                 {"healthStatus", "HEALTHY"},
+                                 {"endpoints", eps}});
     }
-    auto s = testing::rawHttp(server_->port(), "POST", "/v1/agent/status", {{"authorization", "Bearer " + token}}, report.dump());
+    auto s = testing::rawHttp(server_->port(), "POST", "/v1/agent/status", {{"authorization", "Bearer " + token}},
+                              report.dump());
     ASSERT_TRUE(s.ok() && s->status == 200) << (s.ok() ? s->body : s.error().message);
   }
 
@@ -85,9 +96,11 @@ class AwsCliE2eTest : public ::testing::Test {
 };
 
 TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
-  Json c = awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults", "namespace=internal"});
+  Json c =
+      awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults", "namespace=internal"});
   EXPECT_EQ(c["cluster"]["clusterName"], "demo");
-  EXPECT_NE(c["cluster"]["serviceConnectDefaults"]["namespace"].get<std::string>().find(":namespace/ns-"), std::string::npos);
+  EXPECT_NE(c["cluster"]["serviceConnectDefaults"]["namespace"].get<std::string>().find(":namespace/ns-"),
+            std::string::npos);
 
   Json op = awsJson({"servicediscovery", "create-http-namespace", "--name", "spare"});
   Json got = awsJson({"servicediscovery", "get-operation", "--operation-id", op["OperationId"]});
@@ -98,7 +111,8 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
   Json td = awsJson({"ecs", "register-task-definition", "--cli-input-json",
                      "file://" + testing::sourcePath("examples/seed-example/task-definition.json")});
   EXPECT_EQ(td["taskDefinition"]["revision"], 1);
-  EXPECT_EQ(awsJson({"ecs", "describe-task-definition", "--task-definition", "app"})["taskDefinition"]["family"], "app");
+  EXPECT_EQ(awsJson({"ecs", "describe-task-definition", "--task-definition", "app"})["taskDefinition"]["family"],
+            "app");
 
   std::string tok_a = agentRegister("host-a"), tok_b = agentRegister("host-b");
   Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
@@ -115,15 +129,19 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
   testing::writeTestFile(dir_.file("bad.json"), bad.dump());
   ProcessResult r = aws({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("bad.json")});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the CreateService operation: "
-                       "serviceConnectConfiguration.services[2].clientAliases[0].port: expected an integer 1-65535, got 70000"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "An error occurred (InvalidParameterException) when calling the CreateService operation: "
+          "serviceConnectConfiguration.services[2].clientAliases[0].port: expected an integer 1-65535, got 70000"),
+      std::string::npos)
       << r.err;
   Json dup = svc;
   dup["serviceName"] = "dup";
   testing::writeTestFile(dir_.file("dup.json"), dup.dump());
   r = aws({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("dup.json")});
-  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the CreateService operation: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the CreateService operation: "),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("[endpoint-duplicate]"), std::string::npos) << r.err;
   EXPECT_EQ(awsJson({"ecs", "list-services", "--cluster", "demo"})["serviceArns"].size(), 1u);
 
@@ -131,7 +149,8 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
   ASSERT_EQ(tasks["taskArns"].size(), 2u);
   agentSettle(tok_a, "10.0.0.1");
   agentSettle(tok_b, "10.0.0.2");
-  Json described = awsJson({"ecs", "describe-tasks", "--cluster", "demo", "--tasks", tasks["taskArns"][0], tasks["taskArns"][1]});
+  Json described =
+      awsJson({"ecs", "describe-tasks", "--cluster", "demo", "--tasks", tasks["taskArns"][0], tasks["taskArns"][1]});
   ASSERT_EQ(described["tasks"].size(), 2u);
   for (const Json& t : described["tasks"]) {
     EXPECT_EQ(t["lastStatus"], "RUNNING");
@@ -144,7 +163,8 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
   EXPECT_EQ(ds["services"][0]["deployments"][0]["rolloutState"], "COMPLETED");
   EXPECT_EQ(ds["services"][0]["deployments"][0]["serviceConnectConfiguration"]["namespace"], "internal");
 
-  Json found = awsJson({"servicediscovery", "discover-instances", "--namespace-name", "internal", "--service-name", "http-three"});
+  Json found = awsJson(
+      {"servicediscovery", "discover-instances", "--namespace-name", "internal", "--service-name", "http-three"});
   ASSERT_EQ(found["Instances"].size(), 2u);
   std::set<std::string> ips;
   for (const Json& i : found["Instances"]) ips.insert(i["Attributes"]["AWS_INSTANCE_IPV4"].get<std::string>());
@@ -162,14 +182,18 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
   td2["containerDefinitions"][0]["image"] = "file:///var/lib/scagent/images/app-v2";
   testing::writeTestFile(dir_.file("td2.json"), td2.dump());
   awsJson({"ecs", "register-task-definition", "--cli-input-json", "file://" + dir_.file("td2.json")});
-  Json updated = awsJson({"ecs", "update-service", "--cluster", "demo", "--service", "app", "--task-definition", "app:2"});
+  Json updated =
+      awsJson({"ecs", "update-service", "--cluster", "demo", "--service", "app", "--task-definition", "app:2"});
   EXPECT_EQ(updated["service"]["deployments"].size(), 2u);
   EXPECT_EQ(updated["service"]["deployments"][0]["status"], "PRIMARY");
 
   std::string ns_id;
-  for (const Json& n : nss["Namespaces"]) if (n["Name"] == "internal") ns_id = n["Id"];
+  for (const Json& n : nss["Namespaces"])
+    if (n["Name"] == "internal") ns_id = n["Id"];
   r = aws({"servicediscovery", "delete-namespace", "--id", ns_id});
-  EXPECT_NE(r.err.find("An error occurred (ResourceInUse) when calling the DeleteNamespace operation"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("An error occurred (ResourceInUse) when calling the DeleteNamespace operation"),
+            std::string::npos)
+      << r.err;
 
   r = aws({"ecs", "delete-service", "--cluster", "demo", "--service", "app"});
   EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the DeleteService operation: "
@@ -183,9 +207,12 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
 TEST_F(AwsCliE2eTest, WrongSecretAndUnknownClusterAreRefused) {
   ProcessResult r = aws({"ecs", "list-clusters"}, "not-the-secret");
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("An error occurred (InvalidSignatureException) when calling the ListClusters operation"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("An error occurred (InvalidSignatureException) when calling the ListClusters operation"),
+            std::string::npos)
+      << r.err;
   r = aws({"ecs", "describe-services", "--cluster", "nope", "--services", "x"});
-  EXPECT_NE(r.err.find("An error occurred (ClusterNotFoundException) when calling the DescribeServices operation: Cluster not found."),
+  EXPECT_NE(r.err.find("An error occurred (ClusterNotFoundException) when calling the DescribeServices operation: "
+                       "Cluster not found."),
             std::string::npos)
       << r.err;
   EXPECT_EQ(awsJson({"ecs", "list-clusters"})["clusterArns"].size(), 0u);

@@ -41,7 +41,8 @@ class FakeAgentE2eTest : public ::testing::Test {
     EXPECT_TRUE(r.ok() && r->status == 200) << op << ": " << (r.ok() ? r->body : r.error().message);
     return r.ok() ? Json::parse(r->body) : Json();
   }
-  testing::RawResponse agent(const std::string& method, const std::string& path, const std::string& token, const Json& body) {
+  testing::RawResponse agent(const std::string& method, const std::string& path, const std::string& token,
+                             const Json& body) {
     std::map<std::string, std::string> h;
     if (!token.empty()) h["authorization"] = "Bearer " + token;
     auto r = testing::rawHttp(server_->port(), method, path, h, body.is_null() ? "" : body.dump());
@@ -50,8 +51,12 @@ class FakeAgentE2eTest : public ::testing::Test {
   }
   std::string registerAgent(const std::string& host) {
     auto r = agent("POST", "/v1/agent/register", "",
-                   {{"bootstrapToken", "boot"}, {"cluster", "c"}, {"hostname", host}, {"memoryMiB", 1024},
-                    {"capabilities", {"sc.capability.service-connect-v1"}}, {"attributes", {{"ecs.os-type", "linux"}}}});
+                   {{"bootstrapToken", "boot"},
+                    {"cluster", "c"},
+                    {"hostname", host},
+                    {"memoryMiB", 1024},
+                    {"capabilities", {"sc.capability.service-connect-v1"}},
+                    {"attributes", {{"ecs.os-type", "linux"}}}});
     EXPECT_EQ(r.status, 200) << r.body;
     return Json::parse(r.body)["token"].get<std::string>();
   }
@@ -66,7 +71,9 @@ class FakeAgentE2eTest : public ::testing::Test {
 
 TEST_F(FakeAgentE2eTest, RegisterPollReportAndSeeEndpointsPropagate) {
   ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
-  EXPECT_EQ(agent("POST", "/v1/agent/register", "", {{"bootstrapToken", "wrong"}, {"cluster", "c"}, {"memoryMiB", 1}}).status, 401);
+  EXPECT_EQ(
+      agent("POST", "/v1/agent/register", "", {{"bootstrapToken", "wrong"}, {"cluster", "c"}, {"memoryMiB", 1}}).status,
+      401);
   std::string a = registerAgent("a");
   EXPECT_EQ(agent("GET", "/v1/agent/desired", "bogus", Json()).status, 401);
   EXPECT_EQ(agent("GET", "/v1/agent/desired", "", Json()).status, 401);
@@ -80,13 +87,20 @@ TEST_F(FakeAgentE2eTest, RegisterPollReportAndSeeEndpointsPropagate) {
   EXPECT_EQ(agent("GET", "/v1/agent/desired?etag=" + etag, a, Json()).status, 304);
 
   // A long-poll waits; creating a service answers it with the placed task.
-  auto poll = std::async(std::launch::async, [&] { return agent("GET", "/v1/agent/desired?waitSeconds=30&etag=" + etag, a, Json()); });
+  auto poll = std::async(std::launch::async,
+                         [&] { return agent("GET", "/v1/agent/desired?waitSeconds=30&etag=" + etag, a, Json()); });
   while (server_->parkedCount() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ecs("RegisterTaskDefinition", Json::parse(R"({"family": "db", "networkMode": "awsvpc", "memory": "512",
       "containerDefinitions": [{"name": "db", "image": "img", "memory": 256,
       "portMappings": [{"name": "pg", "containerPort": 5432}]}]})"));
-  ecs("CreateService", {{"cluster", "c"}, {"serviceName", "db"}, {"taskDefinition", "db"}, {"desiredCount", 1},
-                        {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "pg"}, {"clientAliases", {{{"port", 5432}, {"dnsName", "db"}}}}}}}}}});
+  ecs("CreateService",
+      {{"cluster", "c"},
+       {"serviceName", "db"},
+       {"taskDefinition", "db"},
+       {"desiredCount", 1},
+       {"serviceConnectConfiguration",
+        {{"enabled", true},
+         {"services", {{{"portName", "pg"}, {"clientAliases", {{{"port", 5432}, {"dnsName", "db"}}}}}}}}}});
   auto answered = poll.get();
   ASSERT_EQ(answered.status, 200) << answered.body;
   Json d1 = Json::parse(answered.body);
@@ -106,9 +120,12 @@ TEST_F(FakeAgentE2eTest, RegisterPollReportAndSeeEndpointsPropagate) {
   });
   while (server_->parkedCount() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto st = agent("POST", "/v1/agent/status", a,
-                  {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "RUNNING"}, {"healthStatus", "HEALTHY"},
-                               {"containers", {{{"name", "db"}, {"lastStatus", "RUNNING"}}}},
-                               {"endpoints", {{{"discoveryName", "pg"}, {"ip", "10.9.0.2"}, {"port", 5432}}}}}}}});
+                  {{"tasks",
+                    {{{"taskArn", task["taskArn"]},
+                      {"lastStatus", "RUNNING"},
+                      {"healthStatus", "HEALTHY"},
+                      {"containers", {{{"name", "db"}, {"lastStatus", "RUNNING"}}}},
+                      {"endpoints", {{{"discoveryName", "pg"}, {"ip", "10.9.0.2"}, {"port", 5432}}}}}}}});
   ASSERT_EQ(st.status, 200) << st.body;
   auto a2 = poll_a.get();
   ASSERT_EQ(a2.status, 200);
@@ -119,12 +136,15 @@ TEST_F(FakeAgentE2eTest, RegisterPollReportAndSeeEndpointsPropagate) {
   EXPECT_EQ(db["runningCount"], 1);
 
   // Reports about tasks of other instances are ignored and named.
-  auto foreign = agent("POST", "/v1/agent/status", b, {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "STOPPED"}}}}});
+  auto foreign =
+      agent("POST", "/v1/agent/status", b, {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "STOPPED"}}}}});
   EXPECT_EQ(Json::parse(foreign.body)["unknownTasks"].size(), 1u);
-  auto bad = agent("POST", "/v1/agent/status", a, {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "DANCING"}}}}});
+  auto bad =
+      agent("POST", "/v1/agent/status", a, {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "DANCING"}}}}});
   EXPECT_EQ(bad.status, 400);
   // The task's container fails: it is stopped, counted, and replaced.
-  agent("POST", "/v1/agent/status", a, {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "STOPPED"}, {"reason", "exit 1"}}}}});
+  agent("POST", "/v1/agent/status", a,
+        {{"tasks", {{{"taskArn", task["taskArn"]}, {"lastStatus", "STOPPED"}, {"reason", "exit 1"}}}}});
   db = ecs("DescribeServices", {{"cluster", "c"}, {"services", {"db"}}})["services"][0];
   EXPECT_EQ(db["deployments"][0]["failedTasks"], 1);
   EXPECT_EQ(ecs("ListTasks", {{"cluster", "c"}})["taskArns"].size(), 1u);

@@ -220,8 +220,11 @@ TEST_F(SandboxRootTest, RenderedRulesAreAcceptedByIptablesRestore) {
     const netns::RuleDocument host = netns::hostTaskRules(spec, addressing, chains);
     const netns::RuleDocument task = netns::taskNamespaceRules(spec, chains);
     for (netns::Table t : {netns::Table::kNat, netns::Table::kFilter}) {
-      std::string input = *netns::renderInstall(base, t) + *netns::renderInstall(host, t) + *netns::renderInstall(task, t);
-      auto r = runProcess({.path = "/usr/sbin/iptables-restore", .args = {"--noflush", "--wait"}, .stdin_data = input,
+      std::string input =
+          *netns::renderInstall(base, t) + *netns::renderInstall(host, t) + *netns::renderInstall(task, t);
+      auto r = runProcess({.path = "/usr/sbin/iptables-restore",
+                           .args = {"--noflush", "--wait"},
+                           .stdin_data = input,
                            .new_netns = true});
       ASSERT_TRUE(r.ok()) << r.error().message;
       EXPECT_TRUE(r->success()) << file << " " << netns::tableName(t) << ": " << r->describe() << "\n" << input;

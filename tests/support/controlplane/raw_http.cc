@@ -14,8 +14,8 @@
 
 namespace sc::testing {
 
-std::string renderRequest(const std::string& method, const std::string& path, std::map<std::string, std::string> headers,
-                          const std::string& body, bool keep_alive) {
+std::string renderRequest(const std::string& method, const std::string& path,
+                          std::map<std::string, std::string> headers, const std::string& body, bool keep_alive) {
   std::string out = method + " " + path + " HTTP/1.1\r\n";
   headers["content-length"] = std::to_string(body.size());
   headers["connection"] = keep_alive ? "keep-alive" : "close";
@@ -55,7 +55,8 @@ Result<RawResponse> rawHttp(uint16_t port, const std::string& method, const std:
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return errnoError(errno, "connect to", where);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+    return errnoError(errno, "connect to", where);
   std::map<std::string, std::string> h = headers;
   if (!h.contains("host")) h["host"] = where;
   std::string req = renderRequest(method, path, h, body, false);

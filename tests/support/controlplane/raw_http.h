@@ -25,8 +25,8 @@ Result<RawResponse> rawHttp(uint16_t port, const std::string& method, const std:
                             std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
 
 // Renders a request (used by rawHttp and by the benchmark's own event loop).
-std::string renderRequest(const std::string& method, const std::string& path, std::map<std::string, std::string> headers,
-                          const std::string& body, bool keep_alive);
+std::string renderRequest(const std::string& method, const std::string& path,
+                          std::map<std::string, std::string> headers, const std::string& body, bool keep_alive);
 
 // Parses one complete response from `buf`; returns the bytes consumed, 0 while incomplete.
 size_t parseResponse(const std::string& buf, RawResponse* out);

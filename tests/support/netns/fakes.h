@@ -54,7 +54,8 @@ class FakeNetworkKernel final : public netns::NetworkKernel {
   }
   Result<void> createVeth(const netns::VethRequest& r) override {
     ops.push_back("createVeth " + r.host_name + " " + r.netns_name + "/" + r.peer_name + " master " + r.bridge);
-    if (!namespaces.count(r.netns_name)) return makeError(ErrorCode::kNotFound, "create veth", r.host_name, "no namespace");
+    if (!namespaces.count(r.netns_name))
+      return makeError(ErrorCode::kNotFound, "create veth", r.host_name, "no namespace");
     links.insert(r.host_name);
     return ok();
   }

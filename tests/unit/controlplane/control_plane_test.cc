@@ -42,8 +42,12 @@ class ControlPlaneTest : public ::testing::Test {
   }
   std::string registerInstance(const std::string& host, bool capable = true, int64_t mem = 2048) {
     ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
-    Json body = {{"bootstrapToken", "boot"}, {"cluster", "c"}, {"hostname", host}, {"memoryMiB", mem},
-                 {"attributes", {{"ecs.os-type", "linux"}}}, {"capabilities", Json::array()}};
+    Json body = {{"bootstrapToken", "boot"},
+                 {"cluster", "c"},
+                 {"hostname", host},
+                 {"memoryMiB", mem},
+                 {"attributes", {{"ecs.os-type", "linux"}}},
+                 {"capabilities", Json::array()}};
     if (capable) body["capabilities"].push_back(kServiceConnectCapability);
     auto r = cp_->agentRegister(body);
     EXPECT_TRUE(r.has_value());
@@ -67,11 +71,13 @@ class ControlPlaneTest : public ::testing::Test {
       Json eps = Json::array();
       if (t.contains("service") && t["service"].contains("serviceConnectConfiguration")) {
         for (const Json& s : t["service"]["serviceConnectConfiguration"]["services"]) {
-          eps.push_back({{"discoveryName", s.value("discoveryName", s["portName"].get<std::string>())}, {"ip", ip}, {"port", 80}});
+          eps.push_back({{"discoveryName", s.value("discoveryName", s["portName"].get<std::string>())},
+                         {"ip", ip},
+                         {"port", 80}});
         }
       }
-      report["tasks"].push_back({{"taskArn", t["taskArn"]}, {"lastStatus", "RUNNING"}, {"healthStatus", health},
-                                 {"endpoints", eps}});
+      report["tasks"].push_back(
+          {{"taskArn", t["taskArn"]}, {"lastStatus", "RUNNING"}, {"healthStatus", health}, {"endpoints", eps}});
     }
     auto r = cp_->agentStatus(tokens_[host], report);
     EXPECT_TRUE(r.has_value());
@@ -79,9 +85,13 @@ class ControlPlaneTest : public ::testing::Test {
   void setup(int desired_count, const Json& extra = Json::object()) {
     ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
     ecs("RegisterTaskDefinition", Json::parse(kTd));
-    Json svc = {{"cluster", "c"}, {"serviceName", "web"}, {"taskDefinition", "app"}, {"desiredCount", desired_count},
+    Json svc = {{"cluster", "c"},
+                {"serviceName", "web"},
+                {"taskDefinition", "app"},
+                {"desiredCount", desired_count},
                 {"serviceConnectConfiguration",
-                 {{"enabled", true}, {"services", {{{"portName", "http"}, {"clientAliases", {{{"port", 81}, {"dnsName", "web"}}}}}}}}}};
+                 {{"enabled", true},
+                  {"services", {{{"portName", "http"}, {"clientAliases", {{{"port", 81}, {"dnsName", "web"}}}}}}}}}};
     svc.update(extra);
     ecs("CreateService", svc);
   }
@@ -118,17 +128,32 @@ TEST_F(ControlPlaneTest, ClusterDefaultNamespaceIsCreatedAsHttpNamespace) {
 TEST_F(ControlPlaneTest, OperationErrorPathsLeaveStateUnchanged) {
   setup(0);
   int64_t rev = cp_->revision();
-  Json bad_port = {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "app"},
-                   {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "x"}, {"clientAliases", {{{"port", 70000}}}}}}}}}};
+  Json bad_port = {
+      {"cluster", "c"},
+      {"serviceName", "x"},
+      {"taskDefinition", "app"},
+      {"serviceConnectConfiguration",
+       {{"enabled", true},
+        {"services", {{{"portName", "http"}, {"discoveryName", "x"}, {"clientAliases", {{{"port", 70000}}}}}}}}}};
   ApiError e = ecsError("CreateService", bad_port);
   EXPECT_EQ(e.type, "InvalidParameterException");
-  EXPECT_EQ(e.message, "serviceConnectConfiguration.services[0].clientAliases[0].port: expected an integer 1-65535, got 70000");
-  Json taken = {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "app"},
-                {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "other"}, {"clientAliases", {{{"port", 81}, {"dnsName", "web"}}}}}}}}}};
+  EXPECT_EQ(e.message,
+            "serviceConnectConfiguration.services[0].clientAliases[0].port: expected an integer 1-65535, got 70000");
+  Json taken = {{"cluster", "c"},
+                {"serviceName", "x"},
+                {"taskDefinition", "app"},
+                {"serviceConnectConfiguration",
+                 {{"enabled", true},
+                  {"services",
+                   {{{"portName", "http"},
+                     {"discoveryName", "other"},
+                     {"clientAliases", {{{"port", 81}, {"dnsName", "web"}}}}}}}}}};
   e = ecsError("CreateService", taken);
   EXPECT_NE(e.message.find("endpoint web:81 already belongs to service \"web\""), std::string::npos) << e.message;
-  EXPECT_EQ(ecsError("CreateService", {{"cluster", "nope"}, {"serviceName", "x"}, {"taskDefinition", "app"}}).type, "ClusterNotFoundException");
-  EXPECT_EQ(ecsError("CreateService", {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "zzz"}}).message, "TaskDefinition not found.");
+  EXPECT_EQ(ecsError("CreateService", {{"cluster", "nope"}, {"serviceName", "x"}, {"taskDefinition", "app"}}).type,
+            "ClusterNotFoundException");
+  EXPECT_EQ(ecsError("CreateService", {{"cluster", "c"}, {"serviceName", "x"}, {"taskDefinition", "zzz"}}).message,
+            "TaskDefinition not found.");
   EXPECT_EQ(ecsError("CreateService", {{"cluster", "c"}, {"serviceName", "web"}, {"taskDefinition", "app"}}).message,
             "Creation of service was not idempotent.");
   EXPECT_EQ(ecsError("UpdateService", {{"cluster", "c"}, {"service", "nope"}}).type, "ServiceNotFoundException");
@@ -136,7 +161,9 @@ TEST_F(ControlPlaneTest, OperationErrorPathsLeaveStateUnchanged) {
   EXPECT_EQ(ecsError("RegisterTaskDefinition", {{"family", "x"}}).type, "InvalidParameterException");
   EXPECT_EQ(ecsError("DeleteCluster", {{"cluster", "c"}}).type, "ClusterContainsServicesException");
   EXPECT_EQ(ecsError("StopTask", {{"cluster", "c"}, {"task", "nope"}}).type, "InvalidParameterException");
-  EXPECT_EQ(ecsError("UpdateContainerInstancesState", {{"cluster", "c"}, {"containerInstances", {"x"}}, {"status", "REGISTERING"}}).type,
+  EXPECT_EQ(ecsError("UpdateContainerInstancesState",
+                     {{"cluster", "c"}, {"containerInstances", {"x"}}, {"status", "REGISTERING"}})
+                .type,
             "InvalidParameterException");
   EXPECT_EQ(ecsError("CreateTaskSet", {{"cluster", "c"}, {"service", "web"}, {"taskDefinition", "app"}}).type,
             "UnsupportedOperationException");
@@ -156,7 +183,8 @@ TEST_F(ControlPlaneTest, DeleteNamespaceIsRefusedWhileNotEmpty) {
   EXPECT_EQ(got["Operation"]["Status"], "SUCCESS");
   std::string spare = got["Operation"]["Targets"]["NAMESPACE"];
   EXPECT_TRUE(cp_->call(Api::kCloudMap, "DeleteNamespace", {{"Id", spare}}).has_value());
-  EXPECT_EQ(cp_->call(Api::kCloudMap, "CreateHttpNamespace", {{"Name", "internal"}}).error().type, "NamespaceAlreadyExists");
+  EXPECT_EQ(cp_->call(Api::kCloudMap, "CreateHttpNamespace", {{"Name", "internal"}}).error().type,
+            "NamespaceAlreadyExists");
 }
 
 TEST_F(ControlPlaneTest, CloudMapErrorPathsUseCloudMapNames) {
@@ -169,11 +197,14 @@ TEST_F(ControlPlaneTest, CloudMapErrorPathsUseCloudMapNames) {
   EXPECT_EQ(err("GetService", {{"Id", "srv-nope"}}), "ServiceNotFound: Service not found: srv-nope");
   EXPECT_EQ(err("ListInstances", {{"ServiceId", "srv-nope"}}), "ServiceNotFound: Service not found: srv-nope");
   EXPECT_EQ(err("GetOperation", {{"OperationId", "nope"}}), "OperationNotFound: Operation not found: nope");
-  EXPECT_EQ(err("DiscoverInstances", {{"NamespaceName", "other"}, {"ServiceName", "http"}}), "NamespaceNotFound: Namespace not found: other");
-  EXPECT_EQ(err("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "nope"}}), "ServiceNotFound: Service not found: nope");
+  EXPECT_EQ(err("DiscoverInstances", {{"NamespaceName", "other"}, {"ServiceName", "http"}}),
+            "NamespaceNotFound: Namespace not found: other");
+  EXPECT_EQ(err("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "nope"}}),
+            "ServiceNotFound: Service not found: nope");
   EXPECT_EQ(err("CreateHttpNamespace", {{"Name", "a/b"}}).rfind("InvalidInput: ", 0), 0u);
   EXPECT_EQ(err("GetNamespace", Json::object()), "InvalidInput: input: missing required member 'Id'");
-  EXPECT_EQ(err("CreatePrivateDnsNamespace", {{"Name", "x"}, {"Vpc", "v"}}).rfind("UnsupportedOperationException: ", 0), 0u);
+  EXPECT_EQ(err("CreatePrivateDnsNamespace", {{"Name", "x"}, {"Vpc", "v"}}).rfind("UnsupportedOperationException: ", 0),
+            0u);
   // Cloud Map services of a service: listed, with the namespace's id, and the right names.
   Json services = cm("ListServices", Json::object())["Services"];
   ASSERT_EQ(services.size(), 1u);
@@ -233,7 +264,9 @@ TEST_F(ControlPlaneTest, RollingDeploymentKeepsMinimumHealthy) {
   Json svc = service();
   ASSERT_EQ(svc["deployments"].size(), 2u);
   EXPECT_EQ(svc["deployments"][0]["status"], "PRIMARY");
-  EXPECT_EQ(svc["deployments"][0]["taskDefinition"].get<std::string>().substr(svc["deployments"][0]["taskDefinition"].get<std::string>().size() - 5), "app:2");
+  EXPECT_EQ(svc["deployments"][0]["taskDefinition"].get<std::string>().substr(
+                svc["deployments"][0]["taskDefinition"].get<std::string>().size() - 5),
+            "app:2");
   // max 150% of 2 = 3 tasks: one new started; min 50% = 1 healthy: one old stopped.
   EXPECT_EQ(svc["deployments"][0]["pendingCount"], 1);
   EXPECT_EQ(tasks("STOPPED").size(), 1u);
@@ -271,7 +304,8 @@ TEST_F(ControlPlaneTest, HealthyTasksAreRegisteredInCloudMapAndTtlLossDeregister
   ASSERT_TRUE(cp_->agentHeartbeat(tokens_["b"], Json::object()).has_value());
   clock_.advance(std::chrono::seconds(15));
   cp_->tick();
-  Json inst = ecs("DescribeContainerInstances", {{"cluster", "c"}, {"containerInstances", {a}}})["containerInstances"][0];
+  Json inst =
+      ecs("DescribeContainerInstances", {{"cluster", "c"}, {"containerInstances", {a}}})["containerInstances"][0];
   EXPECT_FALSE(inst["agentConnected"].get<bool>());
   auto stopped = tasks("STOPPED");
   ASSERT_EQ(stopped.size(), 1u);
@@ -300,7 +334,8 @@ TEST_F(ControlPlaneTest, VipsAreStablePerDnsNameAndNotReusedWhileTasksMayHoldThe
   settle("a");
   auto vipOf = [&](const std::string& dns) -> std::string {
     auto s = cp_->namespaceSnapshotForTest("internal");
-    for (const Json& e : (*s)["services"]) if (e["dnsName"] == dns) return e["vip"];
+    for (const Json& e : (*s)["services"])
+      if (e["dnsName"] == dns) return e["vip"];
     return "";
   };
   std::string web = vipOf("web");
@@ -309,8 +344,16 @@ TEST_F(ControlPlaneTest, VipsAreStablePerDnsNameAndNotReusedWhileTasksMayHoldThe
   EXPECT_EQ(vipOf("web"), web);
   // A second service; then the first goes away while the second's task (which may hold web's VIP
   // in its hosts file) still runs.
-  ecs("CreateService", {{"cluster", "c"}, {"serviceName", "api"}, {"taskDefinition", "app"}, {"desiredCount", 1},
-                        {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "api"}, {"clientAliases", {{{"port", 82}, {"dnsName", "api"}}}}}}}}}});
+  ecs("CreateService", {{"cluster", "c"},
+                        {"serviceName", "api"},
+                        {"taskDefinition", "app"},
+                        {"desiredCount", 1},
+                        {"serviceConnectConfiguration",
+                         {{"enabled", true},
+                          {"services",
+                           {{{"portName", "http"},
+                             {"discoveryName", "api"},
+                             {"clientAliases", {{{"port", 82}, {"dnsName", "api"}}}}}}}}}});
   settle("a");
   std::string api = vipOf("api");
   EXPECT_NE(api, web);
@@ -318,8 +361,16 @@ TEST_F(ControlPlaneTest, VipsAreStablePerDnsNameAndNotReusedWhileTasksMayHoldThe
   for (int i = 0; i < 3; ++i) settle("a");
   EXPECT_EQ(service()["status"], "INACTIVE");
   EXPECT_EQ(vipOf("web"), "");
-  ecs("CreateService", {{"cluster", "c"}, {"serviceName", "db"}, {"taskDefinition", "app"}, {"desiredCount", 0},
-                        {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "db"}, {"clientAliases", {{{"port", 83}, {"dnsName", "db"}}}}}}}}}});
+  ecs("CreateService", {{"cluster", "c"},
+                        {"serviceName", "db"},
+                        {"taskDefinition", "app"},
+                        {"desiredCount", 0},
+                        {"serviceConnectConfiguration",
+                         {{"enabled", true},
+                          {"services",
+                           {{{"portName", "http"},
+                             {"discoveryName", "db"},
+                             {"clientAliases", {{{"port", 83}, {"dnsName", "db"}}}}}}}}}});
   std::string db = vipOf("db");
   EXPECT_NE(db, web);
   EXPECT_NE(db, api);

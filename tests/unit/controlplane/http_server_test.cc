@@ -34,7 +34,9 @@ TEST(HttpServerTest, ParkedRequestAnswersAfterWake) {
                   return HttpResponse{200, "text/plain", "changed", {}};
                 },
                 std::chrono::steady_clock::now() + std::chrono::seconds(60),
-                [] { return HttpResponse{200, "text/plain", "timeout", {}}; }};
+                [] {
+                  return HttpResponse{200, "text/plain", "timeout", {}};
+                }};
   });
   ASSERT_TRUE(s.ok());
   std::thread waker([&] {
@@ -53,7 +55,9 @@ TEST(HttpServerTest, ParkedRequestGetsTheTimeoutAnswerAtItsDeadline) {
   auto s = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome {
     return Park{[]() -> std::optional<HttpResponse> { return std::nullopt; },
                 std::chrono::steady_clock::now() + std::chrono::milliseconds(50),
-                [] { return HttpResponse{200, "text/plain", "timeout", {}}; }};
+                [] {
+                  return HttpResponse{200, "text/plain", "timeout", {}};
+                }};
   });
   ASSERT_TRUE(s.ok());
   auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(30000)});
@@ -65,7 +69,9 @@ TEST(HttpServerTest, ClientGoneWhileParkedIsForgotten) {
   auto s = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome {
     return Park{[]() -> std::optional<HttpResponse> { return std::nullopt; },
                 std::chrono::steady_clock::now() + std::chrono::milliseconds(300),
-                [] { return HttpResponse{200, "text/plain", "late", {}}; }};
+                [] {
+                  return HttpResponse{200, "text/plain", "late", {}};
+                }};
   });
   ASSERT_TRUE(s.ok());
   auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(50)});
@@ -79,7 +85,8 @@ TEST(HttpServerTest, ClientGoneWhileParkedIsForgotten) {
 TEST(HttpServerTest, BusyPortIsAnError) {
   auto a = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome { return HttpResponse{}; });
   ASSERT_TRUE(a.ok());
-  auto b = HttpServer::start({.port = (*a)->port()}, [](const HttpRequest&) -> HandlerOutcome { return HttpResponse{}; });
+  auto b =
+      HttpServer::start({.port = (*a)->port()}, [](const HttpRequest&) -> HandlerOutcome { return HttpResponse{}; });
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().message.find("failed to listen on '127.0.0.1:"), std::string::npos) << b.error().message;
 }

@@ -19,7 +19,10 @@ struct StoreFactory {
 
 class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
-  void SetUp() override { store_ = GetParam().make(dir_.path()); ASSERT_NE(store_, nullptr); }
+  void SetUp() override {
+    store_ = GetParam().make(dir_.path());
+    ASSERT_NE(store_, nullptr);
+  }
   TxnResult put(const std::string& k, const std::string& v) {
     auto r = store_->txn({}, {TxnOp::put(k, v)});
     EXPECT_TRUE(r.ok());
@@ -142,17 +145,18 @@ TEST_P(StoreContractTest, ConcurrentCompareAndSetIncrementsLoseNothing) {
   EXPECT_EQ(*store_->revision(), 101);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, StoreContractTest,
-    ::testing::Values(StoreFactory{"memory", [](const std::string&) -> std::unique_ptr<Store> {
-                                     return std::make_unique<MemoryStore>();
-                                   }},
-                      StoreFactory{"sqlite", [](const std::string& dir) -> std::unique_ptr<Store> {
-                                     auto s = SqliteStore::open(dir + "/state.db");
-                                     EXPECT_TRUE(s.ok()) << s.error().message;
-                                     return s.ok() ? std::move(*s) : nullptr;
-                                   }}),
-    [](const ::testing::TestParamInfo<StoreFactory>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(All, StoreContractTest,
+                         ::testing::Values(StoreFactory{"memory",
+                                                        [](const std::string&) -> std::unique_ptr<Store> {
+                                                          return std::make_unique<MemoryStore>();
+                                                        }},
+                                           StoreFactory{"sqlite",
+                                                        [](const std::string& dir) -> std::unique_ptr<Store> {
+                                                          auto s = SqliteStore::open(dir + "/state.db");
+                                                          EXPECT_TRUE(s.ok()) << s.error().message;
+                                                          return s.ok() ? std::move(*s) : nullptr;
+                                                        }}),
+                         [](const ::testing::TestParamInfo<StoreFactory>& i) { return i.param.name; });
 
 TEST(SqliteStoreTest, ReopenKeepsDataAndRevision) {
   testing::TempDir d;

@@ -52,7 +52,7 @@ TEST(IpamTest, NeverHandsOutAnAddressOrPortTwice) {
   EXPECT_FALSE(full.ok());
   ASSERT_TRUE(ipam->release("a").ok());
   EXPECT_FALSE(ipam->allocate("b", {{Proto::kTcp, 50000}}, busy({50000})).ok());  // in use on the host
-  EXPECT_TRUE(ipam->tasks().empty());  // a failed allocation leaves nothing
+  EXPECT_TRUE(ipam->tasks().empty());                                             // a failed allocation leaves nothing
   EXPECT_TRUE(ipam->allocate("b", {{Proto::kUdp, 50000}}, busy({50000})).ok());
 }
 

@@ -50,7 +50,10 @@ TEST(RulesTest, RefusesEveryUnsafeToken) {
   Rule jump{.table = Table::kNat, .chain = "PREROUTING", .target = Target::jump("-w"), .comment = "sc:t1"};
   doc.rules = {jump};
   EXPECT_FALSE(renderInstall(doc, Table::kNat).ok());
-  Rule dnat{.table = Table::kNat, .chain = "SC_PORTMAP", .target = Target::dnat(IpAddress::fromV4(1), 80), .comment = "sc:t1"};
+  Rule dnat{.table = Table::kNat,
+            .chain = "SC_PORTMAP",
+            .target = Target::dnat(IpAddress::fromV4(1), 80),
+            .comment = "sc:t1"};
   doc.rules = {dnat};  // DNAT without a protocol
   EXPECT_FALSE(renderInstall(doc, Table::kNat).ok());
   RuleDocument chains;

@@ -94,7 +94,8 @@ TEST_F(SandboxTest, RemoveUndoesExactlyWhatApplyDidAndRestoresTheHost) {
   auto absent = mgr_->remove("t2");
   ASSERT_TRUE(absent.ok());
   EXPECT_EQ(*absent, Outcome::kAbsent);
-  EXPECT_EQ(*readFile(config_.state_dir + "/ipam.json"), "{\n  \"cidr\": \"10.9.0.0/24\",\n  \"addresses\": {},\n  \"ports\": {}\n}\n");
+  EXPECT_EQ(*readFile(config_.state_dir + "/ipam.json"),
+            "{\n  \"cidr\": \"10.9.0.0/24\",\n  \"addresses\": {},\n  \"ports\": {}\n}\n");
 }
 
 TEST_F(SandboxTest, AFailedHostTransactionRollsBackEverythingBefore) {
