@@ -55,7 +55,8 @@ enum Step : int {
   kStepSeccomp,
   kStepExec,
   kStepRootfs,
-  kStepPivot
+  kStepPivot,
+  kStepChdir
 };
 
 const char* stepName(int step) {
@@ -86,8 +87,9 @@ const char* stepName(int step) {
                                  "load the seccomp filter",
                                  "exec",
                                  "mount the rootfs",
-                                 "pivot_root"};
-  return step > 0 && step <= kStepPivot ? kNames[step] : "?";
+                                 "pivot_root",
+                                 "change to /"};
+  return step > 0 && step <= kStepChdir ? kNames[step] : "?";
 }
 
 struct Report {
@@ -169,6 +171,9 @@ void enterRootfs(const ChildPlan& p) {
     if (mountSetattr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) != 0) fail(rep, kStepReadOnly);
     if (mountSetattr("/tmp", 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepTmpRw);
     if (mountSetattr(p.run_dir, 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepRunDirRw);
+    // The agent's working directory may be hidden (under /tmp) or mean nothing inside; HAProxy, for
+    // one, returns to its starting directory after reading its configuration.
+    if (chdir("/") != 0) fail(rep, kStepChdir);
   }
   if (p.hostname && sethostname(p.hostname, strlen(p.hostname)) != 0) fail(rep, kStepHostname);
   if (dup2(p.stdin_fd, 0) < 0 || dup2(p.log_fd, 1) < 0 || dup2(p.log_fd, 2) < 0) fail(rep, kStepStdio);
