@@ -95,6 +95,9 @@ NetFixture::NetFixture() : prefix_("sct" + std::to_string(getpid()) + "-") {
 NetFixture::~NetFixture() {
   for (const auto& [name, host] : hosts_) runQuiet({"netns", "del", nsName(name)});
   runQuiet({"netns", "del", nsName("hub")});
+  // The proxies' run directories lived under /run/scagent/tasks: leave no empty parents behind.
+  ::rmdir("/run/scagent/tasks");
+  ::rmdir("/run/scagent");
 }
 
 std::string NetFixture::addTask(const std::string& name, int host) {
