@@ -22,10 +22,14 @@ Result<void> Lifecycle::setStatus(TaskRecord& task, TaskStatus status) {
   return ok();
 }
 
-void Lifecycle::downAll(TaskRecord& task, std::vector<std::string>& failures) {
+void Lifecycle::downAll(TaskRecord& task, std::vector<std::string>& failures, bool deprovisioning) {
   // Copy: steps leave steps_up as they go down.
   std::vector<std::string> up = task.steps_up;
+  const std::string first = steps_.empty() ? "" : steps_.front()->name();
   for (auto it = up.rbegin(); it != up.rend(); ++it) {
+    if (deprovisioning && *it == first) {
+      if (auto r = setStatus(task, TaskStatus::kDeprovisioning); !r.ok()) failures.push_back(r.error().message);
+    }
     TaskStep* step = find(*it);
     if (step == nullptr) {
       failures.push_back("unknown step '" + *it + "' in the task record");
@@ -90,24 +94,7 @@ Result<void> Lifecycle::stop(TaskRecord& task, const std::string& reason) {
     if (auto r = setStatus(task, TaskStatus::kStopping); !r.ok()) failures.push_back(r.error().message);
   }
   // Every step but the first (the sandbox) goes down while STOPPING; the first while DEPROVISIONING.
-  std::vector<std::string> up = task.steps_up;
-  const std::string first = steps_.empty() ? "" : steps_.front()->name();
-  for (auto it = up.rbegin(); it != up.rend(); ++it) {
-    if (*it == first) {
-      if (auto r = setStatus(task, TaskStatus::kDeprovisioning); !r.ok()) failures.push_back(r.error().message);
-    }
-    TaskStep* step = find(*it);
-    if (step == nullptr) {
-      failures.push_back("unknown step '" + *it + "' in the task record");
-      continue;
-    }
-    if (auto r = step->down(task); !r.ok()) {
-      failures.push_back(r.error().message);
-      continue;
-    }
-    task.steps_up.erase(std::remove(task.steps_up.begin(), task.steps_up.end(), *it), task.steps_up.end());
-    if (auto r = store_.save(task); !r.ok()) failures.push_back(r.error().message);
-  }
+  downAll(task, failures, /*deprovisioning=*/true);
   if (auto r = setStatus(task, TaskStatus::kStopped); !r.ok()) failures.push_back(r.error().message);
   if (!failures.empty()) {
     return makeError(ErrorCode::kInternal, "stop task", task.task_id, join(failures, "; "));

@@ -68,8 +68,9 @@ class Lifecycle {
 
  private:
   Result<void> setStatus(TaskRecord& task, TaskStatus status);
-  // Takes down every step in steps_up, in reverse; errors are collected into `failures`.
-  void downAll(TaskRecord& task, std::vector<std::string>& failures);
+  // Takes down every step in steps_up, in reverse; errors are collected into `failures`. With
+  // `deprovisioning`, the status becomes DEPROVISIONING before the first step (the sandbox) goes.
+  void downAll(TaskRecord& task, std::vector<std::string>& failures, bool deprovisioning = false);
   TaskStep* find(const std::string& name) const;
 
   std::vector<TaskStep*> steps_;
