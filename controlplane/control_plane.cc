@@ -686,9 +686,8 @@ ApiResult ControlPlane::createService(const Json& in) {
   svc["events"].push_back(
       {{"id", newId(32)}, {"createdAt", now}, {"message", "(service " + name + ") has been created."}});
   b.put(key, svc);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
-  reconcileLocked(b);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+  // Commit, reconcile, commit; the answer shows the state after reconciliation.
+  if (auto done = finish(b, Json()); !done) return done;
   return Json{{"service", *b.get(key)}};
 }
 
@@ -761,9 +760,8 @@ ApiResult ControlPlane::updateService(const Json& in) {
     svc["deployments"].insert(svc["deployments"].begin(), deployment);
   }
   b.put(key, svc);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
-  reconcileLocked(b);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+  // Commit, reconcile, commit; the answer shows the state after reconciliation.
+  if (auto done = finish(b, Json()); !done) return done;
   return Json{{"service", *b.get(key)}};
 }
 
@@ -782,9 +780,8 @@ ApiResult ControlPlane::deleteService(const Json& in) {
   svc["status"] = "DRAINING";
   svc["desiredCount"] = 0;
   b.put(key, svc);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
-  reconcileLocked(b);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+  // Commit, reconcile, commit; the answer shows the state after reconciliation.
+  if (auto done = finish(b, Json()); !done) return done;
   return Json{{"service", *b.get(key)}};
 }
 
@@ -867,9 +864,8 @@ ApiResult ControlPlane::stopTask(const Json& in) {
   auto t = b.get(key);
   if (!t) return std::unexpected(invalid("The referenced task was not found."));
   stopTaskLocked(b, key, *t, str(in, "reason", "Task stopped by user"), false);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
-  reconcileLocked(b);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+  // Commit, reconcile, commit; the answer shows the state after reconciliation.
+  if (auto done = finish(b, Json()); !done) return done;
   return Json{{"task", *b.get(key)}};
 }
 
@@ -950,9 +946,8 @@ ApiResult ControlPlane::updateContainerInstancesState(const Json& in) {
     b.put(key, *i);
     keys.push_back(key);
   }
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
-  reconcileLocked(b);
-  if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
+  // Commit, reconcile, commit; the answer shows the state after reconciliation.
+  if (auto done = finish(b, Json()); !done) return done;
   for (const auto& k : keys) out["containerInstances"].push_back(describeInstanceLocked(b, *b.get(k)));
   return out;
 }
