@@ -105,14 +105,19 @@ std::vector<TaskRecord> Agent::tasks() const {
 }
 
 void Agent::taskChanged(const TaskRecord& task) {
-  std::lock_guard lock(mu_);
-  tasks_[task.task_id] = task;
-  TaskReport r = reportOf(task);
-  auto arn = task_arns_.find(task.task_id);
-  r.task_arn = arn != task_arns_.end() ? arn->second : task.task_id;
-  pending_reports_[task.task_id] = std::move(r);
+  {
+    std::lock_guard lock(mu_);
+    tasks_[task.task_id] = task;
+    TaskReport r = reportOf(task);
+    auto arn = task_arns_.find(task.task_id);
+    r.task_arn = arn != task_arns_.end() ? arn->second : task.task_id;
+    pending_reports_[task.task_id] = std::move(r);
+  }
   log::info("task " + taskStatusName(task.status),
             {{"task", task.task_id}, {"service", task.plan.service_name}, {"reason", task.stopped_reason}});
+  // The monitor sends the report now rather than at its next second: a RUNNING report is what
+  // registers the task's endpoints, so this wait would add to every client's propagation delay.
+  wake();
 }
 
 void Agent::updateMetrics() {
@@ -375,9 +380,11 @@ Result<void> Agent::flushReports() {
 }
 
 std::chrono::milliseconds Agent::backoff(int failures) {
-  // Full jitter over an exponential ceiling: 1 s, 2 s, 4 s ... 30 s.
+  // Jitter over an exponential ceiling: 1 s, 2 s, 4 s, 8 s, then 10 s. The cap keeps the first
+  // poll after an outage well inside sccontrol's instance TTL (30 s by default): a control plane
+  // that comes back must hear from the agent before it declares the instance lost.
   thread_local std::mt19937 rng{std::random_device{}()};
-  const int64_t ceiling = std::min<int64_t>(30'000, int64_t{1000} << std::min(failures, 5));
+  const int64_t ceiling = std::min<int64_t>(10'000, int64_t{1000} << std::min(failures, 4));
   return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(ceiling / 2, ceiling)(rng));
 }
 

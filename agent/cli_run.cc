@@ -122,6 +122,7 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   net.state_dir = cfg->state_dir + "/netns";
   net.bridge = cfg->network.bridge;
   net.task_cidr = cfg->network.task_cidr;
+  net.veth_prefix = cfg->network.veth_prefix;
   auto backend = netns::detectBackend(runner, "auto");
   if (!backend.ok()) {
     io.err << "scagent: " << backend.error().message << "\n";

@@ -72,10 +72,11 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
   SC_TRY(readString(j, "metricsListen", "", cfg.metrics_listen));
   SC_TRY(readInt(j, "drainSeconds", "", 0, 3600, cfg.drain_seconds));
   if (auto it = j.find("network"); it != j.end()) {
-    SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress"}));
+    SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress", "vethPrefix"}));
     SC_TRY(readString(*it, "taskCidr", "network", cfg.network.task_cidr));
     SC_TRY(readString(*it, "bridge", "network", cfg.network.bridge));
     SC_TRY(readString(*it, "hostAddress", "network", cfg.network.host_address));
+    SC_TRY(readString(*it, "vethPrefix", "network", cfg.network.veth_prefix));
   }
   if (auto it = j.find("controlPlane"); it != j.end()) {
     SC_TRY(onlyMembers(*it, "controlPlane", {"endpoint", "bootstrapTokenFile", "pollTimeoutSeconds"}));

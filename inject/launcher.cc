@@ -420,7 +420,8 @@ Result<Container> Container::adopt(const ContainerRecord& record) {
   }
   if (!record.cgroup.empty()) {
     auto cg = readFile("/proc/" + std::to_string(record.pid) + "/cgroup");
-    if (!cg.ok() || cg->find("/" + record.cgroup + "/proxy") == std::string::npos) {
+    // The proxy lives in <task cgroup>/proxy, an app in <task cgroup>/app-<name>.
+    if (!cg.ok() || cg->find(":/" + record.cgroup + "/") == std::string::npos) {
       return makeError(ErrorCode::kNotFound, "adopt", who, "not in cgroup '" + record.cgroup + "'");
     }
   }

@@ -51,7 +51,7 @@ cleanup() {
   if [ -n "$cppid" ]; then kill "$cppid" 2>/dev/null; wait "$cppid" 2>/dev/null || true; fi
   [ -n "$cpdir" ] && rm -rf "$cpdir"
   for p in sccontrol scagent; do
-    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q .; then
+    if [[ -n "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" ]]; then
       SCAGENT_PURGE_FORCE=1 dpkg --purge "$p" >/dev/null 2>&1 || true
     fi
   done
@@ -78,7 +78,7 @@ restore_run_dirs() {
 require_clean_host() {
   local p
   for p in scagent sccontrol; do
-    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q .; then
+    if [[ -n "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" ]]; then
       echo "FAIL: package $p is already on this host ($(dpkg-query -W -f='${Status}' "$p")); the test installs and purges it, so remove it first" >&2
       exit 1
     fi
@@ -217,7 +217,10 @@ deb)
   check "the shipped example parses (check-host --config .../examples/config.json)" \
     /usr/bin/scagent check-host --config /usr/share/doc/scagent/examples/config.json >/dev/null
   # The man page documents every command `scagent --help` lists.
-  man_has() { zcat /usr/share/man/man8/scagent.8.gz | sed 's/\\-/-/g' | grep -q -E "^\.B (scagent )?$1( |\$)"; }
+  # The page is read once: a `zcat | grep -q` pipeline fails under pipefail whenever grep's early
+  # exit hits zcat with SIGPIPE, which depends on the match's position and on timing.
+  man_text=$(zcat /usr/share/man/man8/scagent.8.gz | sed 's/\\-/-/g')
+  man_has() { grep -q -E "^\.B (scagent )?$1( |\$)" <<<"$man_text"; }
   for cmd in $(/usr/bin/scagent --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }'); do
     check "man page documents '$cmd'" man_has "$cmd"
   done
@@ -278,7 +281,7 @@ execstart)
   execstart=$(sed -n 's/^ExecStart=[-@:+!]*//p' "$unit")
   read -r -a argv <<<"$execstart"
   echo "ExecStart: ${argv[*]}"
-  if ! "${argv[0]}" --help | grep -q '^  run'; then
+  if ! grep -q '^  run' <<<"$("${argv[0]}" --help)"; then
     skip "NOT CHECKABLE YET: \`${argv[0]} run\` does not exist yet (issue 6); the unit's ExecStart ($execstart) was not run"
   fi
   sdeb=$(deb_of sccontrol)

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/process.h"
 #include "common/strings.h"
+#include "tests/support/aws_cli.h"
 #include "tests/support/controlplane/raw_http.h"
 #include "tests/support/controlplane/sccontrol_process.h"
 #include "tests/support/golden.h"
@@ -17,47 +19,19 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string findAws() {
-  const char* path = std::getenv("PATH");
-  for (const std::string& dir : split(path != nullptr ? path : "/usr/bin", ':')) {
-    std::string p = dir + "/aws";
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return "";
-}
-
 class AwsCliE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    aws_ = findAws();
-    if (aws_.empty()) GTEST_SKIP() << "the aws CLI is not on PATH (scripts/setup installs it)";
+    const std::string program = testing::findAwsCli();
+    if (program.empty()) GTEST_SKIP() << "the aws CLI is not on PATH (scripts/setup installs it)";
     server_ = std::make_unique<testing::SccontrolProcess>(dir_.path());
     ASSERT_TRUE(server_->up());
+    cli_.emplace(program, server_->endpoint(), server_->key().id, server_->key().secret, dir_.path());
   }
   ProcessResult aws(std::vector<std::string> args, const std::string& secret = "") {
-    args.insert(args.end(), {"--endpoint-url", server_->endpoint(), "--output", "json"});
-    const char* path = std::getenv("PATH");
-    std::vector<std::string> env = {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"),
-                                    "HOME=" + dir_.path(),
-                                    "AWS_CONFIG_FILE=" + dir_.file("none"),
-                                    "AWS_SHARED_CREDENTIALS_FILE=" + dir_.file("none"),
-                                    "AWS_ACCESS_KEY_ID=" + server_->key().id,
-                                    "AWS_SECRET_ACCESS_KEY=" + (secret.empty() ? server_->key().secret : secret),
-                                    "AWS_DEFAULT_REGION=us-east-1",
-                                    "AWS_DISABLE_HOST_PREFIX_INJECTION=true",
-                                    "LANG=C.UTF-8"};
-    auto r =
-        runProcess({.path = aws_, .args = std::move(args), .env = env, .timeout = std::chrono::milliseconds(60000)});
-    EXPECT_TRUE(r.ok()) << r.error().message;
-    return r.ok() ? *r : ProcessResult{};
+    return cli_->run(std::move(args), secret);
   }
-  Json awsJson(std::vector<std::string> args) {
-    ProcessResult r = aws(std::move(args));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    auto j = Json::parse(r.out.empty() ? "{}" : r.out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << r.out;
-    return j;
-  }
+  Json awsJson(std::vector<std::string> args) { return cli_->json(std::move(args)); }
   // The fake agent: registers, then reports every desired task RUNNING and HEALTHY.
   std::string agentRegister(const std::string& host) {
     Json body = {{"bootstrapToken", server_->bootstrapToken()},
@@ -91,7 +65,7 @@ class AwsCliE2eTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::string aws_;
+  std::optional<testing::AwsCli> cli_;
   std::unique_ptr<testing::SccontrolProcess> server_;
 };
 

@@ -9,15 +9,18 @@
 #include <vector>
 
 #include "controlplane/sigv4.h"
+#include "tests/support/background_process.h"
 
 namespace sc::testing {
 
 class SccontrolProcess {
  public:
-  // Starts `SC_BINARY_DIR/controlplane/sccontrol --listen 127.0.0.1:0 --data-dir <dir>` and waits
-  // until it wrote its port file. Fails the test when it does not come up.
-  explicit SccontrolProcess(const std::string& data_dir, std::vector<std::string> extra_args = {});
-  ~SccontrolProcess();  // SIGTERM, then SIGKILL; always reaps
+  // Starts `SC_BINARY_DIR/controlplane/sccontrol --listen <listen> --data-dir <dir>` and waits
+  // until it wrote its port file. Fails the test when it does not come up. A restart on the same
+  // data directory passes the port the first run got, so its clients find it again.
+  explicit SccontrolProcess(const std::string& data_dir, std::vector<std::string> extra_args = {},
+                            const std::string& listen = "127.0.0.1:0");
+  ~SccontrolProcess();  // SIGTERM, then SIGKILL after 5 s; always reaps
   SccontrolProcess(const SccontrolProcess&) = delete;
   SccontrolProcess& operator=(const SccontrolProcess&) = delete;
 
@@ -30,7 +33,7 @@ class SccontrolProcess {
   int kill(int sig);
 
  private:
-  pid_t pid_ = -1;
+  BackgroundProcess process_;
   uint16_t port_ = 0;
   controlplane::AccessKey key_;
   std::string bootstrap_;

@@ -55,6 +55,22 @@ TEST(ConfigTest, RunSettings) {
             std::string::npos);
 }
 
+TEST(ConfigTest, NetworkSettings) {
+  auto d = parseAgentConfig("{}");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->network.veth_prefix, "scv");
+  EXPECT_EQ(d->network.bridge, "scbr0");
+  auto c = parseAgentConfig(
+      R"({"network": {"taskCidr": "10.226.0.0/16", "bridge": "sce2e0", "vethPrefix": "sce", "hostAddress": "192.0.2.1"}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->network.task_cidr, "10.226.0.0/16");
+  EXPECT_EQ(c->network.bridge, "sce2e0");
+  EXPECT_EQ(c->network.veth_prefix, "sce");
+  EXPECT_EQ(c->network.host_address, "192.0.2.1");
+  EXPECT_NE(parseAgentConfig(R"({"network": {"vethprefix": "x"}})").error().message.find("vethprefix"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, MissingFileIsFineOnlyAtTheDefaultPath) {
   testing::TempDir d;
   EXPECT_TRUE(loadAgentConfig(d.file("absent.json"), false).ok());

@@ -1,0 +1,496 @@
+// The whole system, as an operator runs it: sccontrol (SQLite), `scagent run` with real
+// namespaces, HAProxy proxies and busybox app containers, driven by the real `aws` CLI with the
+// demo's files (examples/demo/). Traffic is sent with curl from inside a task's namespace
+// (`ip netns exec`, so the task's hosts file answers `db`), as the demo does.
+//
+// Every test ends by deleting its services and comparing the host with what it was before the
+// agent started: namespaces, links, iptables rules, cgroups, runtime directories, ip_forward.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "agent/task_record.h"
+#include "common/process.h"
+#include "common/strings.h"
+#include "tests/support/aws_cli.h"
+#include "tests/support/background_process.h"
+#include "tests/support/controlplane/sccontrol_process.h"
+#include "tests/support/root_guard.h"
+#include "tests/support/temp_dir.h"
+
+namespace sc {
+namespace {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// This suite's own bridge, task range and veth names, apart from the demo's (scbr0, 10.222.0.0/16,
+// scv...), so a demo or benchmark agent on the same host keeps its own.
+constexpr const char* kBridge = "sce2e0";
+constexpr const char* kTaskCidr = "10.226.0.0/16";
+constexpr const char* kVethPrefix = "sce";
+
+// What the agent may change on the host, in a comparable form.
+struct HostState {
+  std::set<std::string> netns, links, cgroups, run_tasks;
+  std::vector<std::string> iptables;
+  std::string ip_forward;
+};
+
+std::set<std::string> entries(const std::string& dir, bool dirs_only = false) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!dirs_only || e.is_directory()) out.insert(e.path().filename().string());
+  }
+  return out;
+}
+
+HostState hostState() {
+  HostState s;
+  s.netns = entries("/run/netns");
+  s.links = entries("/sys/class/net");
+  for (const char* ctl : {"memory", "cpu"}) {
+    for (const auto& d : entries(std::string("/sys/fs/cgroup/") + ctl, true)) s.cgroups.insert(ctl + ("/" + d));
+  }
+  s.run_tasks = entries("/run/scagent/tasks");
+  s.ip_forward = testing::readTestFile("/proc/sys/net/ipv4/ip_forward");
+  auto save = runProcess({.path = "/usr/sbin/iptables-save", .args = {}});
+  EXPECT_TRUE(save.ok() && save->success());
+  if (save.ok()) {
+    for (const std::string& line : split(save->out, '\n')) {
+      if (line.empty() || line[0] == '#' || line[0] == '*' || line == "COMMIT") continue;
+      // Chain lines carry packet counters: only names and policies matter. A table that exists
+      // with nothing in it (iptables-nft creates tables on first use, whoever uses them) is the
+      // same host as one that does not: built-in chains with the default policy are left out.
+      std::string chain = line[0] == ':' ? line.substr(0, line.find(" [")) : line;
+      if (chain[0] == ':' && chain.ends_with(" ACCEPT")) {
+        const std::string name = chain.substr(1, chain.find(' ') - 1);
+        if (name == "INPUT" || name == "OUTPUT" || name == "FORWARD" || name == "PREROUTING" || name == "POSTROUTING")
+          continue;
+      }
+      s.iptables.push_back(chain);
+    }
+  }
+  return s;
+}
+
+// What appeared and what vanished between two listings; empty when they are the same.
+template <typename C>
+std::string difference(const C& before, const C& after) {
+  std::multiset<std::string> b(before.begin(), before.end()), a(after.begin(), after.end());
+  std::vector<std::string> appeared, vanished;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(appeared));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(vanished));
+  if (appeared.empty() && vanished.empty()) return "";
+  return "appeared: [" + join(appeared, ", ") + "] vanished: [" + join(vanished, ", ") + "]";
+}
+
+void expectSameHost(const HostState& before, const HostState& after) {
+  EXPECT_EQ(difference(before.netns, after.netns), "") << "network namespaces";
+  EXPECT_EQ(difference(before.links, after.links), "") << "links";
+  EXPECT_EQ(difference(before.cgroups, after.cgroups), "") << "cgroups";
+  EXPECT_EQ(difference(before.run_tasks, after.run_tasks), "") << "/run/scagent/tasks";
+  EXPECT_EQ(difference(before.iptables, after.iptables), "") << "iptables-save";
+  EXPECT_EQ(before.ip_forward, after.ip_forward) << "ip_forward";
+}
+
+// The task id a demo app answers with ("db task <id>").
+std::vector<std::string> answerIds(const std::string& out) {
+  std::vector<std::string> ids;
+  for (const std::string& line : split(out, '\n')) {
+    auto words = split(std::string(trim(line)), ' ');
+    if (words.size() == 3 && words[1] == "task") ids.push_back(words[2]);
+  }
+  return ids;
+}
+
+// curl inside a task's namespace; `urls` are fetched in order by one curl.
+ProcessResult curlIn(const std::string& task, const std::vector<std::string>& urls) {
+  std::vector<std::string> args = {"netns", "exec", "sc-" + task, "/usr/bin/curl", "-s", "--max-time", "3"};
+  args.insert(args.end(), urls.begin(), urls.end());
+  auto r = runProcess({.path = "/usr/sbin/ip", .args = args, .timeout = 30s});
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? *r : ProcessResult{};
+}
+
+// Steady load: one request after another from a task to a URL until stopped; counts failures.
+class Load {
+ public:
+  Load(std::string task, std::string url)
+      : thread_([this, task = std::move(task), url = std::move(url)] {
+          while (!stop_.load()) {
+            ProcessResult r = curlIn(task, {url});
+            if (r.success() && answerIds(r.out).size() == 1) {
+              ++ok_;
+            } else {
+              ++failed_;
+              std::lock_guard lock(mu_);
+              if (failures_.size() < 5) failures_.push_back(r.describe() + " " + r.out + r.err);
+            }
+          }
+        }) {}
+  ~Load() { finish(); }
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int ok() const { return ok_.load(); }
+  int failed() const { return failed_.load(); }
+  std::string failures() {
+    std::lock_guard lock(mu_);
+    return join(failures_, "\n");
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> ok_{0}, failed_{0};
+  std::mutex mu_;
+  std::vector<std::string> failures_;
+  std::thread thread_;
+};
+
+template <typename Pred>
+bool waitFor(Pred pred, std::chrono::milliseconds timeout, std::chrono::milliseconds every = 50ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(every);
+  }
+  return pred();
+}
+
+class AgentE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SC_REQUIRE_ROOT();
+    aws_program_ = testing::findAwsCli();
+    if (aws_program_.empty()) {
+      if (testing::rootRequired()) FAIL() << "the aws CLI is not on PATH (scripts/setup installs it)";
+      GTEST_SKIP() << "the aws CLI is not on PATH (scripts/setup installs it)";
+    }
+    auto image = runProcess({.path = "/usr/bin/bash",
+                             .args = {std::string(SC_SOURCE_DIR) + "/scripts/build-demo-image",
+                                      dir_.file("images/busybox-httpd")},
+                             .timeout = 60s});
+    ASSERT_TRUE(image.ok() && image->success()) << (image.ok() ? image->describe() + image->err : "");
+
+    before_ = hostState();
+    fs::create_directories(dir_.file("sccontrol"));
+    startControlPlane("127.0.0.1:0");
+    ASSERT_TRUE(cp_->up());
+    port_ = cp_->port();
+    aws_.emplace(aws_program_, cp_->endpoint(), cp_->key().id, cp_->key().secret, dir_.path());
+
+    testing::writeTestFile(dir_.file("bootstrap-token"), cp_->bootstrapToken());
+    Json config = {{"cluster", "demo"},
+                   {"stateDir", dir_.file("agent")},
+                   {"imageDir", dir_.file("images")},
+                   {"metricsListen", "unix:" + dir_.file("metrics.sock")},
+                   {"drainSeconds", 1},
+                   {"controlPlane",
+                    {{"endpoint", cp_->endpoint()},
+                     {"bootstrapTokenFile", dir_.file("bootstrap-token")},
+                     {"pollTimeoutSeconds", 10}}},
+                   {"network", {{"bridge", kBridge}, {"taskCidr", kTaskCidr}, {"vethPrefix", kVethPrefix}}}};
+    testing::writeTestFile(dir_.file("agent.json"), config.dump());
+    startAgent();
+    started_ = true;
+
+    const std::string ex = std::string(SC_SOURCE_DIR) + "/examples/demo/";
+    aws_->json({"ecs", "create-cluster", "--cli-input-json", "file://" + ex + "cluster.json"});
+    aws_->json({"ecs", "register-task-definition", "--cli-input-json", "file://" + ex + "db-task-definition.json"});
+    aws_->json({"ecs", "register-task-definition", "--cli-input-json", "file://" + ex + "web-task-definition.json"});
+  }
+
+  void TearDown() override {
+    if (!started_) return;
+    if (!cp_ || !cp_->up()) startControlPlane("127.0.0.1:" + std::to_string(port_));
+    for (const std::string& s : services_) {
+      aws_->run({"ecs", "delete-service", "--cluster", "demo", "--service", s, "--force"});
+    }
+    // The agent drains and stops every task; its records then go.
+    const bool idle = waitFor([&] { return activeTasks() == 0; }, 90s, 200ms);
+    EXPECT_TRUE(idle) << "tasks still active after the services were deleted; agent log:\n" << agentLog();
+    // Deleting the services leaves the host as it was, with the agent still running.
+    expectSameHost(before_, hostState());
+    EXPECT_EQ(agent_.stop(30s), 0) << "scagent did not exit cleanly on SIGTERM";
+    cp_.reset();
+    if (HasFailure()) {
+      std::cerr << "--- scagent log (tail) ---\n" << tail(agentLog(), 20000) << "\n";
+      if (const char* keep = std::getenv("SC_E2E_KEEP_LOGS")) {
+        std::error_code ec;
+        fs::copy(dir_.file("scagent.log"), std::string(keep) + "/scagent.log", fs::copy_options::overwrite_existing, ec);
+        fs::copy(dir_.file("sccontrol/sccontrol.log"), std::string(keep) + "/sccontrol.log",
+                 fs::copy_options::overwrite_existing, ec);
+      }
+    }
+  }
+
+  void startControlPlane(const std::string& listen) {
+    cp_.reset();
+    cp_ = std::make_unique<testing::SccontrolProcess>(dir_.file("sccontrol"), std::vector<std::string>{}, listen);
+  }
+  void startAgent() {
+    agent_.start({std::string(SC_BINARY_DIR) + "/agent/scagent", "run", "--config", dir_.file("agent.json")},
+                 dir_.file("scagent.log"));
+  }
+  std::string agentLog() const { return testing::readTestFile(dir_.file("scagent.log")); }
+  // The tasks of the agent's JSON log lines whose message is `msg`.
+  std::set<std::string> loggedTasks(const std::string& msg) const {
+    std::set<std::string> ids;
+    for (const std::string& line : split(agentLog(), '\n')) {
+      auto j = Json::parse(line, nullptr, false);
+      if (j.is_object() && j.value("msg", "") == msg && j.contains("task")) ids.insert(j.value("task", ""));
+    }
+    return ids;
+  }
+  static std::string tail(const std::string& s, size_t n) { return s.size() > n ? s.substr(s.size() - n) : s; }
+
+  std::vector<agent::TaskRecord> records() {
+    std::vector<agent::TaskRecord> out;
+    if (!fs::exists(dir_.file("agent/tasks"))) return out;
+    auto store = agent::FileTaskStore::create(dir_.file("agent/tasks"));
+    if (!store.ok()) return out;
+    std::vector<std::string> problems;
+    auto all = (*store)->loadAll(&problems);
+    return all.ok() ? *all : out;
+  }
+  int activeTasks() {
+    int n = 0;
+    for (const auto& r : records()) n += r.status != agent::TaskStatus::kStopped ? 1 : 0;
+    return n;
+  }
+  // Ids of the service's tasks that are RUNNING with a HEALTHY proxy, in the agent's records.
+  std::set<std::string> healthy(const std::string& service) {
+    std::set<std::string> ids;
+    for (const auto& r : records()) {
+      if (r.plan.service_name == service && r.status == agent::TaskStatus::kRunning && r.health == "HEALTHY")
+        ids.insert(r.task_id);
+    }
+    return ids;
+  }
+  std::set<std::string> waitHealthy(const std::string& service, size_t n) {
+    std::set<std::string> ids;
+    const bool ok = waitFor(
+        [&] {
+          ids = healthy(service);
+          return ids.size() == n;
+        },
+        60s);
+    EXPECT_TRUE(ok) << service << ": " << ids.size() << " of " << n << " tasks RUNNING and HEALTHY";
+    return ids;
+  }
+  std::optional<agent::TaskRecord> record(const std::string& id) {
+    for (auto& r : records())
+      if (r.task_id == id) return r;
+    return std::nullopt;
+  }
+
+  void createService(const Json& svc) {
+    const std::string name = svc["serviceName"];
+    testing::writeTestFile(dir_.file(name + "-service.json"), svc.dump());
+    aws_->json({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file(name + "-service.json")});
+    services_.push_back(name);
+  }
+  static Json example(const std::string& file) {
+    return Json::parse(testing::readTestFile(std::string(SC_SOURCE_DIR) + "/examples/demo/" + file));
+  }
+  void scale(const std::string& service, int n) {
+    aws_->json({"ecs", "update-service", "--cluster", "demo", "--service", service, "--desired-count",
+                std::to_string(n)});
+  }
+  // The demo: db (3 tasks, alias db:81) and web; returns the web task.
+  std::string startDemo() {
+    createService(example("db-service.json"));
+    db_ = waitHealthy("db", 3);
+    createService(example("web-service.json"));
+    auto web = waitHealthy("web", 1);
+    return web.empty() ? "" : *web.begin();
+  }
+  // Distinct db tasks answering `http://<alias>/` from `task`, over `n` requests.
+  std::set<std::string> answers(const std::string& task, const std::string& url, int n, std::string* out = nullptr) {
+    ProcessResult r = curlIn(task, std::vector<std::string>(static_cast<size_t>(n), url));
+    if (out) *out = r.describe() + "\n" + r.out + r.err;
+    auto ids = answerIds(r.out);
+    return {ids.begin(), ids.end()};
+  }
+
+  testing::TempDir dir_;
+  std::string aws_program_;
+  HostState before_;
+  std::unique_ptr<testing::SccontrolProcess> cp_;
+  uint16_t port_ = 0;
+  std::optional<testing::AwsCli> aws_;
+  testing::BackgroundProcess agent_;
+  bool started_ = false;
+  std::vector<std::string> services_;
+  std::set<std::string> db_;
+};
+
+// The demo flow, then scaling db from 3 to 5: the web task that already runs reaches all five
+// within a second of the new tasks being RUNNING.
+TEST_F(AgentE2eTest, DemoFlowThenScaledDbTasksAreReachedAtOnce) {
+  const std::string web = startDemo();
+  ASSERT_FALSE(web.empty());
+  ASSERT_EQ(db_.size(), 3u);
+
+  std::string out;
+  EXPECT_EQ(answers(web, "http://db:81/", 9, &out), db_) << out;
+
+  auto status = runProcess({.path = std::string(SC_BINARY_DIR) + "/agent/scagent",
+                            .args = {"status", "--config", dir_.file("agent.json")}});
+  ASSERT_TRUE(status.ok() && status->success());
+  for (const std::string& id : db_) EXPECT_NE(status->out.find(id), std::string::npos) << status->out;
+  EXPECT_NE(status->out.find("db:81"), std::string::npos) << status->out;
+
+  // The control plane's view agrees: three db tasks RUNNING.
+  Json svc = aws_->json({"ecs", "describe-services", "--cluster", "demo", "--services", "db"});
+  EXPECT_EQ(svc["services"][0]["runningCount"], 3);
+
+  scale("db", 5);
+  const std::set<std::string> five = waitHealthy("db", 5);
+  ASSERT_EQ(five.size(), 5u);
+  // From the moment the agent holds all five RUNNING, the existing web task must reach every one
+  // of them within a second (the bound; bench/ measures the propagation delay itself).
+  const auto t0 = std::chrono::steady_clock::now();
+  std::set<std::string> seen;
+  while (seen != five && std::chrono::steady_clock::now() - t0 < 1s) {
+    for (const auto& id : answers(web, "http://db:81/", 5)) seen.insert(id);
+  }
+  EXPECT_EQ(seen, five) << "the web task reached " << seen.size() << " of 5 db tasks within 1 s";
+  // And round robin keeps reaching all five.
+  EXPECT_EQ(answers(web, "http://db:81/", 10, &out), five) << out;
+}
+
+// A service created after web started is not resolvable in that web task (its aliases are fixed
+// at its start) and is in a web task started later; a service with ingressPortOverride listens on
+// the override port.
+TEST_F(AgentE2eTest, LaterServicesReachOnlyNewTasksAndOverridePortsAnswer) {
+  const std::string web = startDemo();
+  ASSERT_FALSE(web.empty());
+
+  Json cache = example("db-service.json");
+  cache["serviceName"] = "cache";
+  cache["desiredCount"] = 1;
+  cache["serviceConnectConfiguration"]["services"] =
+      Json::array({{{"portName", "http"},
+                    {"discoveryName", "cache"},
+                    {"ingressPortOverride", 15000},
+                    {"clientAliases", Json::array({{{"dnsName", "cache"}, {"port", 82}}})}}});
+  createService(cache);
+  const auto cache_ids = waitHealthy("cache", 1);
+  ASSERT_EQ(cache_ids.size(), 1u);
+  const std::string cache_task = *cache_ids.begin();
+
+  // The existing web task: `cache` does not resolve (curl exit 6); db still answers.
+  ProcessResult old_web = curlIn(web, {"http://cache:82/"});
+  EXPECT_EQ(old_web.exit_code, 6) << old_web.describe() << old_web.out << old_web.err;
+  EXPECT_EQ(answers(web, "http://db:81/", 3), db_);
+
+  // A web task started now knows cache.
+  scale("web", 2);
+  std::set<std::string> webs = waitHealthy("web", 2);
+  ASSERT_EQ(webs.size(), 2u);
+  webs.erase(web);
+  const std::string new_web = *webs.begin();
+  std::string out;
+  EXPECT_EQ(answers(new_web, "http://cache:82/", 2, &out), cache_ids) << out;
+  EXPECT_EQ(answers(new_web, "http://db:81/", 6, &out), db_) << out;
+
+  // The override port answers on the cache task's address, from another task.
+  auto rec = record(cache_task);
+  ASSERT_TRUE(rec.has_value());
+  ASSERT_TRUE(rec->facts.count("task_ip")) << "no task_ip fact";
+  EXPECT_EQ(answers(new_web, "http://" + rec->facts.at("task_ip") + ":15000/", 1, &out), cache_ids) << out;
+}
+
+// kill -9 of the agent under a steady load: no request fails, and the restarted agent adopts every
+// task (the same proxy and app processes, no second proxy).
+TEST_F(AgentE2eTest, KillNineUnderLoadLosesNoRequestAndRestartAdoptsEveryTask) {
+  const std::string web = startDemo();
+  ASSERT_FALSE(web.empty());
+  std::map<std::string, int> proxies;  // task -> proxy pid
+  for (const auto& r : records()) {
+    ASSERT_TRUE(r.proxy.has_value()) << r.task_id;
+    proxies[r.task_id] = r.proxy->pid;
+  }
+  ASSERT_EQ(proxies.size(), 4u);
+
+  Load load(web, "http://db:81/");
+  ASSERT_TRUE(waitFor([&] { return load.ok() >= 5; }, 30s));
+  agent_.kill(SIGKILL);
+  std::this_thread::sleep_for(2s);
+  const int during = load.ok();
+  startAgent();
+  std::set<std::string> adopted;
+  waitFor(
+      [&] {
+        adopted = loggedTasks("task adopted");
+        return adopted.size() == proxies.size();
+      },
+      30s);
+  std::set<std::string> all;
+  for (const auto& [id, pid] : proxies) all.insert(id);
+  EXPECT_EQ(adopted, all) << "the restarted agent did not log \"task adopted\" for every task";
+  std::this_thread::sleep_for(2s);
+  load.finish();
+  EXPECT_GT(load.ok(), during) << "requests kept flowing while the agent was away";
+  EXPECT_EQ(load.failed(), 0) << load.ok() << " ok; failures:\n" << load.failures();
+
+  // Adopted, not replaced: the same proxy processes, alive, and the tasks still RUNNING.
+  for (const auto& [id, pid] : proxies) {
+    auto r = record(id);
+    ASSERT_TRUE(r.has_value()) << id;
+    EXPECT_EQ(r->status, agent::TaskStatus::kRunning) << id;
+    ASSERT_TRUE(r->proxy.has_value()) << id;
+    EXPECT_EQ(r->proxy->pid, pid) << "task " << id << " got a new proxy";
+    EXPECT_EQ(::kill(pid, 0), 0) << "proxy " << pid << " of task " << id << " is gone";
+  }
+  EXPECT_EQ(healthy("db"), db_);
+  std::string out;
+  EXPECT_EQ(answers(web, "http://db:81/", 6, &out), db_) << out;
+}
+
+// The control plane stops for 60 s: traffic keeps flowing on the last known state, and once it is
+// back the agent reconnects and no task was replaced.
+TEST_F(AgentE2eTest, ControlPlaneAwayForSixtySecondsTrafficKeepsFlowing) {
+  const std::string web = startDemo();
+  ASSERT_FALSE(web.empty());
+
+  Load load(web, "http://db:81/");
+  ASSERT_TRUE(waitFor([&] { return load.ok() >= 5; }, 30s));
+  cp_->kill(SIGTERM);
+  const int before_outage = load.ok();
+  std::this_thread::sleep_for(60s);
+  EXPECT_GT(load.ok(), before_outage + 10) << "requests kept flowing while the control plane was away";
+  EXPECT_NE(agentLog().find("control plane unreachable"), std::string::npos);
+  startControlPlane("127.0.0.1:" + std::to_string(port_));
+  ASSERT_TRUE(cp_->up());
+  const bool back = waitFor([&] { return agentLog().find("\"control plane back\"") != std::string::npos; }, 30s);
+  EXPECT_TRUE(back) << "the agent did not reconnect within 30 s";
+  load.finish();
+  EXPECT_EQ(load.failed(), 0) << load.ok() << " ok; failures:\n" << load.failures();
+
+  // The same tasks run, and the control plane sees them RUNNING (the instance was not lost).
+  EXPECT_EQ(healthy("db"), db_);
+  Json svc = aws_->json({"ecs", "describe-services", "--cluster", "demo", "--services", "db"});
+  EXPECT_EQ(svc["services"][0]["runningCount"], 3);
+  Json tasks = aws_->json({"ecs", "list-tasks", "--cluster", "demo", "--service-name", "db"});
+  std::set<std::string> listed;
+  for (const auto& arn : tasks["taskArns"]) listed.insert(arn.get<std::string>().substr(arn.get<std::string>().rfind('/') + 1));
+  EXPECT_EQ(listed, db_);
+}
+
+}  // namespace
+}  // namespace sc
