@@ -451,6 +451,7 @@ void Agent::run(std::atomic<bool>& stop) {
     const auto t0 = deps_.clock.now();
     const int wait = std::min(config_.control_plane.poll_timeout_s, std::max(1, registration_.heartbeat_interval_s));
     auto desired = deps_.control_plane.desired(token(), etag_, wait);
+    if (!desired.ok() && stop.load()) break;  // the long-poll was abandoned for the stop
     if (!desired.ok()) {
       if (desired.error().code == ErrorCode::kPermission) {
         log::warn("the instance token was refused; registering again", {{"error", desired.error().message}});

@@ -151,13 +151,13 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   proxy_settings.drain = std::chrono::seconds(cfg->drain_seconds);
   ProxyStep proxy_step(proxy_settings, realClock());
   AppsStep apps_step({cfg->image_dir, cfg->run_dir, std::chrono::seconds(30)});
-  HttpControlPlaneClient client(cfg->control_plane.endpoint);
+  std::atomic<bool> stop{false};
+  HttpControlPlaneClient client(cfg->control_plane.endpoint, &stop);
   SystemdNotifier notifier;
   MetricsRegistry metrics;
   Agent agent(*cfg, attributes,
               {client, **store, {&sandbox_step, &proxy_step, &apps_step}, proxy_step, notifier, metrics, realClock()});
 
-  std::atomic<bool> stop{false};
   std::thread signal_thread([&] {
     while (true) {
       int sig = 0;

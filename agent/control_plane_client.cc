@@ -39,8 +39,9 @@ Error httpError(const std::string& what, const HttpResponse& resp) {
 
 Result<Json> call(const std::string& endpoint, const std::string& method, const std::string& path,
                   const std::string& token, const Json* body, std::chrono::milliseconds timeout, long* status,
-                  const std::string& what) {
+                  const std::string& what, const std::atomic<bool>* cancel) {
   HttpRequest req;
+  req.cancel = cancel;
   req.method = method;
   req.url = endpoint + path;
   req.timeout = timeout;
@@ -138,7 +139,7 @@ Result<Registration> HttpControlPlaneClient::registerInstance(const RegisterRequ
   long status = 0;
   Json body = registerRequestToJson(request);
   SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/register", "", &body, std::chrono::seconds(10),
-                                   &status, "register with"));
+                                   &status, "register with", nullptr));
   return registrationFromJson(j);
 }
 
@@ -148,7 +149,7 @@ Result<void> HttpControlPlaneClient::heartbeat(const std::string& token,
   Json body = Json::object();
   putAttributes(body, attributes);
   SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10),
-                                   &status, "send a heartbeat to"));
+                                   &status, "send a heartbeat to", nullptr));
   (void)j;
   return ok();
 }
@@ -159,7 +160,7 @@ Result<std::optional<DesiredState>> HttpControlPlaneClient::desired(const std::s
   const std::string path =
       "/v1/agent/desired?waitSeconds=" + std::to_string(wait_s) + (etag.empty() ? "" : "&etag=" + etag);
   SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "GET", path, token, nullptr, std::chrono::seconds(wait_s + 10), &status,
-                                   "poll desired tasks from"));
+                                   "poll desired tasks from", cancel_));
   if (status == 304) return std::optional<DesiredState>();
   SC_ASSIGN_OR_RETURN(DesiredState d, desiredStateFromJson(j));
   return std::optional<DesiredState>(std::move(d));
@@ -169,7 +170,7 @@ Result<void> HttpControlPlaneClient::report(const std::string& token, const std:
   long status = 0;
   Json body = taskReportsToJson(tasks);
   SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/status", token, &body, std::chrono::seconds(10),
-                                   &status, "report task status to"));
+                                   &status, "report task status to", nullptr));
   (void)j;
   return ok();
 }

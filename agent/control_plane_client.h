@@ -2,6 +2,8 @@
 // long-poll the desired tasks, report task status.
 #pragma once
 
+#include <atomic>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -83,7 +85,10 @@ class ControlPlaneClient {
 
 class HttpControlPlaneClient final : public ControlPlaneClient {
  public:
-  explicit HttpControlPlaneClient(std::string endpoint) : endpoint_(std::move(endpoint)) {}
+  // `cancel` (optional) abandons a long-poll in flight when it turns true (a stopping agent).
+  // Reports are never cancelled: the last ones go out on the way down.
+  explicit HttpControlPlaneClient(std::string endpoint, const std::atomic<bool>* cancel = nullptr)
+      : endpoint_(std::move(endpoint)), cancel_(cancel) {}
   // ControlPlaneClient
   Result<Registration> registerInstance(const RegisterRequest& request) override;
   Result<void> heartbeat(const std::string& token, const std::map<std::string, std::string>& attributes) override;
@@ -92,6 +97,7 @@ class HttpControlPlaneClient final : public ControlPlaneClient {
 
  private:
   std::string endpoint_;
+  const std::atomic<bool>* cancel_;
 };
 
 // The JSON forms, exposed for tests.

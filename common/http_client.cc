@@ -24,6 +24,11 @@ size_t appendBody(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+// libcurl calls this about once a second, and more often while data moves.
+int checkCancel(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+
 void globalInit() {
   static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
   (void)done;
@@ -58,8 +63,15 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
     headers.reset(grown);
   }
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  if (req.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, checkCancel);
+    // libcurl's callback takes a void*; it only reads the flag.
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(req.cancel));
+  }
   CURLcode rc = curl_easy_perform(c);
   const std::string target = req.unix_socket.empty() ? req.url : req.unix_socket + " " + req.url;
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return makeError(ErrorCode::kUnavailable, "request", target, "request cancelled");
   if (rc != CURLE_OK) {
     ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
     return makeError(code, "request", target, curl_easy_strerror(rc));

@@ -2,6 +2,7 @@
 // proxy admin sockets. Every call has a deadline; unix sockets are supported.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds connect_timeout{500};
+  // When set, the request is abandoned within about a second of *cancel turning true (a long-poll
+  // must not hold up a stopping agent); the error is then "request cancelled".
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpResponse {
