@@ -354,6 +354,7 @@ void Agent::tick() {
 }
 
 Result<void> Agent::flushReports() {
+  std::lock_guard in_flight(report_mu_);
   std::map<std::string, TaskReport> batch;
   {
     std::lock_guard lock(mu_);

@@ -103,6 +103,9 @@ class Agent final : private TaskStatusSink {
   std::optional<Clock::MonoTime> away_since_;
 
   std::mutex wait_mu_;
+  // One report in flight at a time: the monitor and the poll loop both flush, and two batches
+  // racing could land a task's RUNNING after its STOPPED.
+  std::mutex report_mu_;
   std::condition_variable wake_;
   bool poke_ = false;
 };
