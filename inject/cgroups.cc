@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libcgroup.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -154,14 +155,40 @@ Result<void> TaskCgroup::attachApp(const std::string& container, pid_t pid, int6
   return ok();
 }
 
-Result<std::vector<pid_t>> TaskCgroup::proxyPids() const {
-  SC_ASSIGN_OR_RETURN(std::string text, readFile(memoryDir(proxyPath()) + "/cgroup.procs"));
+namespace {
+
+// The processes in one cgroup (memory hierarchy on v1).
+Result<std::vector<pid_t>> readPids(const std::string& dir) {
+  SC_ASSIGN_OR_RETURN(std::string text, readFile(dir + "/cgroup.procs"));
   std::vector<pid_t> pids;
   for (const std::string& l : split(text, '\n')) {
     if (auto v = parseUint(trim(l), INT32_MAX)) pids.push_back(static_cast<pid_t>(*v));
   }
   return pids;
 }
+
+// None when the cgroup is gone.
+std::vector<pid_t> cgroupPids(const std::string& dir) {
+  auto pids = readPids(dir);
+  return pids.ok() ? *pids : std::vector<pid_t>{};
+}
+
+// SIGKILLs whatever still runs in `dir` and waits (up to 2 s) for it to go. Removing a cgroup
+// with processes in it would move them to the root cgroup, where nothing would ever stop them.
+Result<void> killRemaining(const std::string& dir) {
+  for (int i = 0; i < 200; ++i) {
+    std::vector<pid_t> pids = cgroupPids(dir);
+    if (pids.empty()) return ok();
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    ::usleep(10'000);
+  }
+  return makeError(ErrorCode::kInternal, "empty cgroup", dir,
+                   std::to_string(cgroupPids(dir).size()) + " process(es) still running after SIGKILL");
+}
+
+}  // namespace
+
+Result<std::vector<pid_t>> TaskCgroup::proxyPids() const { return readPids(memoryDir(proxyPath())); }
 
 Result<int64_t> TaskCgroup::proxyMemoryLimit() const {
   return readInt(memoryDir(proxyPath()) + (h_->mode == CgroupMode::kV1 ? "/memory.limit_in_bytes" : "/memory.max"));
@@ -174,16 +201,23 @@ Result<int64_t> TaskCgroup::taskMemoryLimit() const {
 Result<void> TaskCgroup::destroy() {
   // Children first; a cgroup that is already gone counts as removed.
   std::vector<CgroupPtr> apps;
+  std::vector<std::string> dirs;
   if (DIR* d = ::opendir(memoryDir(name_).c_str())) {
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
       if (n.starts_with("app-")) {
         auto cg = build(name_ + "/" + n, 0, 0, h_->mode);
         if (cg.ok()) apps.push_back(std::move(*cg));
+        dirs.push_back(memoryDir(name_ + "/" + n));
       }
     }
     ::closedir(d);
   }
+  // The callers stop the proxy and the apps first; anything still inside (a container the agent
+  // lost track of) dies here rather than escaping to the root cgroup.
+  dirs.push_back(memoryDir(proxyPath()));
+  dirs.push_back(memoryDir(name_));
+  for (const std::string& dir : dirs) SC_TRY(killRemaining(dir));
   std::vector<struct cgroup*> order;
   for (auto& a : apps) order.push_back(a.get());
   order.push_back(h_->proxy.get());

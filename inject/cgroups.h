@@ -46,7 +46,8 @@ class TaskCgroup {
   Result<std::vector<pid_t>> proxyPids() const;
   Result<int64_t> proxyMemoryLimit() const;
   Result<int64_t> taskMemoryLimit() const;
-  // Removes both cgroups (they must be empty). Idempotent.
+  // Removes the app, proxy and task cgroups. A process still inside (a container the agent lost
+  // track of) is SIGKILLed first, never moved to the root cgroup. Idempotent.
   Result<void> destroy();
 
   // The directory of `relative` in the memory hierarchy (for reading files in tests and checks).

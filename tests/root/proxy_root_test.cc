@@ -464,6 +464,43 @@ TEST_F(ProxyRootTest, AppContainerRunsInItsOwnRootfs) {
   std::filesystem::remove_all(run_dir);
 }
 
+// A process left in a task's cgroups (an app the agent lost track of) dies with the cgroups; it
+// is not moved to the root cgroup to run on unseen.
+TEST_F(ProxyRootTest, DestroyingTaskCgroupsKillsWhatIsStillInside) {
+  const std::string name = "scagent-" + net_->prefix() + "leak";
+  auto cg = inject::TaskCgroup::create({.task_cgroup = name, .task_memory_bytes = 64 << 20, .proxy_memory_bytes = 32 << 20});
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  pid_t app = ::fork();
+  if (app == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  pid_t proxy = ::fork();
+  if (proxy == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_TRUE((*cg)->attachApp("web", app, 16 << 20).ok());
+  ASSERT_TRUE((*cg)->attachProxy(proxy).ok());
+  ASSERT_TRUE((*cg)->destroy().ok());
+  for (pid_t pid : {app, proxy}) {
+    int st = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 500 && got == 0; ++i) {
+      got = ::waitpid(pid, &st, WNOHANG);
+      if (got == 0) std::this_thread::sleep_for(10ms);
+    }
+    if (got == 0) {  // still running: it escaped; do not leave it behind
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      ADD_FAILURE() << "pid " << pid << " survived the destruction of its cgroup";
+      continue;
+    }
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "pid " << pid << " status " << st;
+  }
+  EXPECT_FALSE(std::filesystem::exists(inject::TaskCgroup::memoryDir(name)));
+}
+
 // `scagent proxy up|status|down` on the seed example's plan. The CLI exits while the proxy runs, so
 // its shim is re-parented: this test makes itself the subreaper to reap it and leave nothing behind.
 TEST_F(ProxyRootTest, CliUpAdoptsStatusAndDownLeavesNothing) {

@@ -105,6 +105,20 @@ void expectSameHost(const HostState& before, const HostState& after) {
   EXPECT_EQ(before.ip_forward, after.ip_forward) << "ip_forward";
 }
 
+// "pid: command line" of every process whose command line contains `text`.
+std::vector<std::string> processesMentioning(const std::string& text) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = testing::readTestFile("/proc/" + pid + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
 // The task id a demo app answers with ("db task <id>").
 std::vector<std::string> answerIds(const std::string& out) {
   std::vector<std::string> ids;
@@ -227,6 +241,9 @@ class AgentE2eTest : public ::testing::Test {
     // SIGTERM abandons the long-poll (30 s here): the agent is gone well before the 10 s grace.
     EXPECT_EQ(agent_.stop(10s), 0) << "scagent did not exit on SIGTERM within 10 s";
     cp_.reset();
+    // No process of this test's agent is left: containers' shims are forks of the agent and keep
+    // its command line (with this test's directory), and a container keeps its shim alive.
+    EXPECT_EQ(processesMentioning(dir_.path()), std::vector<std::string>{});
     if (HasFailure()) {
       std::cerr << "--- scagent log (tail) ---\n" << tail(agentLog(), 20000) << "\n";
       if (const char* keep = std::getenv("SC_E2E_KEEP_LOGS")) {
