@@ -7,6 +7,7 @@
 
 #include "agent/proxy_mapping.h"
 #include "inject/haproxy_config.h"
+#include "tests/support/golden.h"
 
 namespace sc::agent {
 namespace {
@@ -167,6 +168,36 @@ TEST(MetricsPageTest, PagesOfSeveralProxiesShareFamiliesAndSilentOnesAreCounted)
   // Counted again at the next scrape.
   (void)page.render();
   EXPECT_NE(renderPrometheusText(registry.snapshot()).find("scagent_proxy_scrape_errors_total 2\n"), std::string::npos);
+}
+
+// A real exporter page: six families of HAProxy 2.6's (Debian 12) /metrics for a configuration
+// with the admin frontend, ingress_web and egress_db_81.
+TEST(MetricsPageTest, ARealHaproxyPageParsesWholeAndEverySampleIsRelabelled) {
+  const std::string real = testing::readSource("tests/corpus/agent/haproxy-2.6-metrics.txt");
+  int bad = -1;
+  ASSERT_EQ(parsePrometheusText(real, &bad).size(), 6u);
+  EXPECT_EQ(bad, 0);
+  MetricsRegistry registry;
+  FakeProxies proxies;
+  proxies.pages["t1"] = real;
+  MetricsPage page(registry, proxies, [] { return std::vector<TaskRecord>{task("t1", webPlan())}; });
+  std::map<std::string, int> by_direction;  // "<direction>/<discovery_name>" -> samples
+  for (const Family& f : parsePrometheusText(page.render(), &bad)) {
+    if (!f.name.starts_with("haproxy_")) continue;
+    for (const Sample& s : f.samples) {
+      std::map<std::string, std::string> l(s.labels.begin(), s.labels.end());
+      EXPECT_EQ(l["namespace"], "demo") << s.name;
+      EXPECT_EQ(l["service"], "web") << s.name;
+      EXPECT_EQ(l["task"], "t1") << s.name;
+      ++by_direction[(l.count("direction") ? l["direction"] : "-") + "/" +
+                     (l.count("discovery_name") ? l["discovery_name"] : "-") + "/" + l["proxy"]];
+    }
+  }
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(by_direction, (std::map<std::string, int>{{"-/-/", 1},
+                                                      {"-/-/admin", 7},
+                                                      {"egress/db-http/egress_db_81", 15},
+                                                      {"ingress/web/ingress_web", 15}}));
 }
 
 TEST(MetricsPageTest, NoTasksGiveTheAgentsFiguresOnly) {
