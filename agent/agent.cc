@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "common/file.h"
 #include "common/log.h"
@@ -93,6 +95,10 @@ Agent::Agent(AgentConfig config, std::map<std::string, std::string> attributes, 
                                   {0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1});
   deps_.metrics.describeHistogram("scagent_task_start_seconds", "Desired to RUNNING, per task.",
                                   {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  deps_.metrics.describeHistogram(
+      "scagent_propagation_seconds",
+      "From receiving a namespace revision that changes members to every affected proxy having applied it.",
+      {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
 }
 
 Agent::~Agent() { waitIdle(); }
@@ -259,8 +265,22 @@ void Agent::applyDesired(const DesiredState& desired) {
       wanted.push_back({p.task_id, p.desired_status == "RUNNING", ""});
       payloads[p.task_id] = &p;
       task_arns_[p.task_id] = p.task_arn;
-      if (!p.ns.is_null()) latest_ns_[p.task_id] = p.ns;
+      if (p.ns.is_null()) continue;
+      latest_ns_[p.task_id] = p.ns;
+      // A newer revision for a running task: tick() hands it to the proxy; time it until then.
+      auto name = p.ns.find("name");
+      auto rev = p.ns.find("revision");
+      auto known = tasks_.find(p.task_id);
+      if (name != p.ns.end() && name->is_string() && rev != p.ns.end() && rev->is_number_integer() &&
+          known != tasks_.end() && known->second.status == TaskStatus::kRunning && known->second.desired_running &&
+          rev->get<int64_t>() > known->second.plan.namespace_revision) {
+        auto [it, fresh] = propagating_.try_emplace({name->get<std::string>(), rev->get<int64_t>()});
+        if (fresh) it->second.received = t0;
+        it->second.waiting.insert(p.task_id);
+      }
     }
+    // Bounded: a proxy that never takes its members must not grow this forever.
+    while (propagating_.size() > 256) propagating_.erase(propagating_.begin());
   }
   std::vector<TaskRecord> current = tasks();
   std::vector<std::string> reported;
@@ -302,7 +322,44 @@ void Agent::applyDesired(const DesiredState& desired) {
   deps_.metrics.observe("scagent_reconcile_seconds", {}, std::chrono::duration<double>(deps_.clock.now() - t0).count());
 }
 
+void Agent::notePropagated(const std::string& task_id, const std::string& ns, int64_t revision, bool changed) {
+  std::lock_guard lock(mu_);
+  // Taking revision R also delivers every older revision the task was still waiting for.
+  for (auto it = propagating_.lower_bound({ns, INT64_MIN}); it != propagating_.end() && it->first.first == ns &&
+                                                              it->first.second <= revision;) {
+    Propagation& p = it->second;
+    if (p.waiting.erase(task_id) > 0 && changed) p.changed = true;
+    if (p.waiting.empty()) {
+      if (p.changed) {
+        deps_.metrics.observe("scagent_propagation_seconds", {{"namespace", ns}},
+                              std::chrono::duration<double>(deps_.clock.now() - p.received).count());
+      }
+      it = propagating_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Agent::sweepPropagations() {
+  // Tasks that stopped (or were forgotten) before taking a revision no longer hold it up.
+  std::vector<std::tuple<std::string, std::string, int64_t>> gone;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, p] : propagating_) {
+      for (const std::string& id : p.waiting) {
+        auto t = tasks_.find(id);
+        if (t == tasks_.end() || t->second.status != TaskStatus::kRunning || !t->second.desired_running) {
+          gone.emplace_back(id, key.first, key.second);
+        }
+      }
+    }
+  }
+  for (const auto& [id, ns, rev] : gone) notePropagated(id, ns, rev, false);
+}
+
 void Agent::tick() {
+  sweepPropagations();
   for (TaskRecord t : tasks()) {
     if (t.status != TaskStatus::kRunning || !t.desired_running || isBusy(t.task_id)) continue;
     const std::string before = taskRecordToJson(t);
@@ -319,6 +376,7 @@ void Agent::tick() {
         if (r.ok()) {
           applyMembership(t.plan, changes);
           t.plan.namespace_revision = snap->revision;
+          notePropagated(t.task_id, snap->name, snap->revision, !changes.empty());
         } else {
           log::warn("members not updated; retrying", {{"task", t.task_id}, {"error", r.error().message}});
         }

@@ -83,6 +83,10 @@ class Agent final : private TaskStatusSink {
   void startTask(TaskRecord record);
   void stopTask(const std::string& task_id, const std::string& reason);
   void updateMetrics();
+  // Propagation delay: `task` now runs namespace `ns` at `revision` (its proxy took the members,
+  // `changed` when there were any). A revision is done once every task waiting for it is.
+  void notePropagated(const std::string& task_id, const std::string& ns, int64_t revision, bool changed);
+  void sweepPropagations();
   std::chrono::milliseconds backoff(int failures);
   std::string token() const;
 
@@ -101,6 +105,14 @@ class Agent final : private TaskStatusSink {
   std::map<std::string, TaskReport> pending_reports_;  // latest unsent report per task
   std::set<std::string> reported_stopped_;
   std::optional<Clock::MonoTime> away_since_;
+  // A namespace revision on its way to the running proxies, keyed by (namespace, revision): when it
+  // arrived and the running tasks that have not applied it yet.
+  struct Propagation {
+    Clock::MonoTime received;
+    std::set<std::string> waiting;
+    bool changed = false;  // some proxy got new members from it
+  };
+  std::map<std::pair<std::string, int64_t>, Propagation> propagating_;
 
   std::mutex wait_mu_;
   // One report in flight at a time: the monitor and the poll loop both flush, and two batches

@@ -11,7 +11,9 @@
 #include "agent/apps_step.h"
 #include "agent/config.h"
 #include "agent/host_check.h"
+#include "agent/metrics_page.h"
 #include "agent/task_steps.h"
+#include "common/http_server.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "common/strings.h"
@@ -149,14 +151,30 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   ProxySettings proxy_settings;
   proxy_settings.run_root = cfg->run_dir;
   proxy_settings.drain = std::chrono::seconds(cfg->drain_seconds);
-  ProxyStep proxy_step(proxy_settings, realClock());
+  MetricsRegistry metrics;
+  ProxyStep proxy_step(proxy_settings, realClock(), &metrics);
   AppsStep apps_step({cfg->image_dir, cfg->run_dir, std::chrono::seconds(30)});
   std::atomic<bool> stop{false};
   HttpControlPlaneClient client(cfg->control_plane.endpoint, &stop);
   SystemdNotifier notifier;
-  MetricsRegistry metrics;
   Agent agent(*cfg, attributes,
               {client, **store, {&sandbox_step, &proxy_step, &apps_step}, proxy_step, notifier, metrics, realClock()});
+
+  // The Prometheus page. The operator asked for it: a listener that cannot bind fails the start
+  // (systemd reports it) rather than leaving a host without metrics unnoticed. Tasks already
+  // running are untouched by that failure. An empty metricsListen turns the page off.
+  MetricsPage page(metrics, proxy_step, [&agent] { return agent.tasks(); });
+  std::unique_ptr<HttpServer> metrics_server;
+  if (!cfg->metrics_listen.empty()) {
+    auto server = HttpServer::start(cfg->metrics_listen,
+                                    {{"/metrics", [&page] { return HttpPage{200, kPrometheusContentType, page.render()}; }}});
+    if (!server.ok()) {
+      io.err << "scagent: metricsListen: " << server.error().message << "\n";
+      return 1;
+    }
+    metrics_server = std::move(*server);
+    log::info("serving metrics", {{"listen", metrics_server->address()}});
+  }
 
   std::thread signal_thread([&] {
     while (true) {
@@ -185,6 +203,7 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   }
   signal_thread.join();
+  if (metrics_server) metrics_server->stop();
   log::info("scagent stopped");
   return 0;
 }

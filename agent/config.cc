@@ -14,11 +14,15 @@ Error configError(const std::string& path, const std::string& msg) {
   return plainError(ErrorCode::kInvalidArgument, "config: " + path + ": " + msg);
 }
 
-Result<void> readString(const Json& obj, const char* key, const std::string& path, std::string& out) {
+// `allow_empty`: "" is a meaningful value (metricsListen: off), not a slip.
+Result<void> readString(const Json& obj, const char* key, const std::string& path, std::string& out,
+                        bool allow_empty = false) {
   auto it = obj.find(key);
   if (it == obj.end()) return {};
-  if (!it->is_string() || it->get<std::string>().empty()) {
-    return configError(model::childPath(path, key), "expected a non-empty string, got " + model::describeValue(*it));
+  if (!it->is_string() || (!allow_empty && it->get<std::string>().empty())) {
+    return configError(model::childPath(path, key),
+                       std::string(allow_empty ? "expected a string" : "expected a non-empty string") + ", got " +
+                           model::describeValue(*it));
   }
   out = it->get<std::string>();
   return {};
@@ -69,7 +73,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
     SC_TRY(readString(j, key, "", *field));
     if ((*field)[0] != '/') return configError(key, "must be an absolute path, got \"" + *field + "\"");
   }
-  SC_TRY(readString(j, "metricsListen", "", cfg.metrics_listen));
+  SC_TRY(readString(j, "metricsListen", "", cfg.metrics_listen, /*allow_empty=*/true));  // "": no metrics page
   SC_TRY(readInt(j, "drainSeconds", "", 0, 3600, cfg.drain_seconds));
   if (auto it = j.find("network"); it != j.end()) {
     SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress", "vethPrefix"}));

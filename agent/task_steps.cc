@@ -1,5 +1,7 @@
 #include "agent/task_steps.h"
 
+#include <algorithm>
+
 #include "agent/proxy_mapping.h"
 #include "agent/task_net.h"
 #include "common/http_client.h"
@@ -47,6 +49,21 @@ Result<bool> SandboxStep::adopt(TaskRecord& task) {
 
 // ---- ProxyStep ----
 
+ProxyStep::ProxyStep(ProxySettings settings, Clock& clock, MetricsRegistry* metrics)
+    : settings_(std::move(settings)), clock_(clock), metrics_(metrics) {
+  if (metrics_) {
+    metrics_->describe("scagent_proxy_restarts_total", "counter",
+                       "Proxy restarts made by the health monitor (crashes, failed probes).");
+  }
+}
+
+void ProxyStep::countRestarts(const TaskRecord& task, int restarts) {
+  if (metrics_ && restarts > 0) {
+    metrics_->add("scagent_proxy_restarts_total",
+                  {{"namespace", task.plan.namespace_name}, {"service", task.plan.service_name}}, restarts);
+  }
+}
+
 inject::ProxyInstanceSpec ProxyStep::specFor(const TaskRecord& task) const {
   inject::ProxyInstanceSpec spec;
   const std::string run_dir = taskRunDir(settings_.run_root, task.task_id);
@@ -92,6 +109,7 @@ Result<void> ProxyStep::up(TaskRecord& task) {
   }
   const bool healthy = r->monitor->runUntil([&] { return r->monitor->state() == health::HealthState::kHealthy; },
                                             settings_.healthy_within);
+  countRestarts(task, r->monitor->restarts());  // a fresh monitor: every restart so far was made here
   if (!healthy) {
     return makeError(ErrorCode::kTimeout, "start the proxy of task", task.task_id,
                      "not HEALTHY within " + std::to_string(settings_.healthy_within.count()) +
@@ -163,7 +181,9 @@ std::optional<std::string> ProxyStep::check(TaskRecord& task) {
     if (auto it = running_.find(task.task_id); it != running_.end()) r = it->second;
   }
   if (!r) return std::nullopt;
+  const int restarts_before = r->monitor->restarts();
   r->monitor->tick();
+  countRestarts(task, r->monitor->restarts() - restarts_before);
   const auto state = r->monitor->state();
   task.health = state == health::HealthState::kHealthy     ? "HEALTHY"
                 : state == health::HealthState::kUnhealthy ? "UNHEALTHY"
@@ -194,7 +214,7 @@ Result<void> ProxyStep::apply(const TaskRecord& task, const std::vector<Membersh
   return ok();
 }
 
-Result<std::string> ProxyStep::metricsPage(const std::string& task_id) {
+Result<std::string> ProxyStep::metricsPage(const std::string& task_id, std::chrono::milliseconds timeout) {
   std::shared_ptr<Running> r;
   {
     std::lock_guard lock(mu_);
@@ -204,7 +224,8 @@ Result<std::string> ProxyStep::metricsPage(const std::string& task_id) {
   SC_ASSIGN_OR_RETURN(HttpResponse resp,
                       httpRequest({.url = "http://localhost/metrics",
                                    .unix_socket = inject::httpSocketPath(r->instance->spec().config.run_dir),
-                                   .timeout = std::chrono::milliseconds(1000)}));
+                                   .timeout = timeout,
+                                   .connect_timeout = std::min(timeout, std::chrono::milliseconds(250))}));
   if (resp.status != 200) {
     return makeError(ErrorCode::kUnavailable, "scrape the proxy of task", task_id,
                      "HTTP " + std::to_string(resp.status));

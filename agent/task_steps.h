@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/lifecycle.h"
+#include "agent/metrics_page.h"
 #include "common/clock.h"
 #include "health/health.h"
 #include "health/proxy_prober.h"
@@ -48,10 +49,12 @@ struct ProxySettings {
 
 // PENDING: the proxy container, started and probed until HEALTHY (apps start only after). Drains
 // on stop. check() runs the health monitor (restarts under its policy); a spent restart budget
-// stops the task. Also the MembershipApplier: endpoint changes go through the runtime API.
-class ProxyStep final : public TaskStep, public MembershipApplier {
+// stops the task. Also the MembershipApplier: endpoint changes go through the runtime API; and
+// the source of the proxies' metrics pages. With `metrics`, each restart the health monitor makes
+// counts in scagent_proxy_restarts_total{namespace,service}.
+class ProxyStep final : public TaskStep, public MembershipApplier, public ProxyMetricsSource {
  public:
-  ProxyStep(ProxySettings settings, Clock& clock) : settings_(std::move(settings)), clock_(clock) {}
+  ProxyStep(ProxySettings settings, Clock& clock, MetricsRegistry* metrics = nullptr);
   // TaskStep
   std::string name() const override { return "proxy"; }
   TaskStatus upStatus() const override { return TaskStatus::kPending; }
@@ -63,8 +66,9 @@ class ProxyStep final : public TaskStep, public MembershipApplier {
   // MembershipApplier
   Result<void> apply(const TaskRecord& task, const std::vector<MembershipChange>& changes) override;
 
-  // The proxy's /metrics page of a task (the agent relabels and merges them).
-  Result<std::string> metricsPage(const std::string& task_id);
+  // ProxyMetricsSource: the proxy's /metrics page of a task (MetricsPage relabels and merges them).
+  Result<std::string> metricsPage(const std::string& task_id, std::chrono::milliseconds timeout) override;
+
   int restarts(const std::string& task_id);
 
  private:
@@ -75,9 +79,11 @@ class ProxyStep final : public TaskStep, public MembershipApplier {
   };
   inject::ProxyInstanceSpec specFor(const TaskRecord& task) const;
   void keep(const std::string& task_id, std::unique_ptr<inject::ProxyInstance> instance);
+  void countRestarts(const TaskRecord& task, int restarts);
 
   ProxySettings settings_;
   Clock& clock_;
+  MetricsRegistry* metrics_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Running>> running_;
 };

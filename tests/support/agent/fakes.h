@@ -2,9 +2,11 @@
 // status log, a fixed clock, a scripted control plane.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,11 +103,14 @@ class StatusLog : public TaskStatusSink {
   std::vector<std::string> statuses;
 };
 
+// Stands still unless a test advances it.
 class FakeClock : public Clock {
  public:
-  MonoTime now() const override { return MonoTime{}; }
+  MonoTime now() const override { return MonoTime{} + std::chrono::nanoseconds(offset_ns.load()); }
   WallTime wallNow() const override { return WallTime{} + std::chrono::hours(1); }
   void sleepFor(std::chrono::nanoseconds) override {}
+  void advance(std::chrono::nanoseconds d) { offset_ns += d.count(); }
+  std::atomic<int64_t> offset_ns{0};
 };
 
 // A control plane that answers from a script and records what it was told.
@@ -153,6 +158,9 @@ class FakeMembership : public MembershipApplier {
  public:
   Result<void> apply(const TaskRecord& t, const std::vector<MembershipChange>& changes) override {
     std::lock_guard lock(mu);
+    if (failing.count(t.task_id)) {
+      return makeError(ErrorCode::kUnavailable, "update the members of task", t.task_id, "runtime API down");
+    }
     for (const auto& c : changes) {
       std::string line = t.task_id + " " + c.dns_name + ":" + std::to_string(c.port) + " =";
       for (const auto& a : c.addresses) line += " " + a.ip + ":" + std::to_string(a.port);
@@ -162,6 +170,7 @@ class FakeMembership : public MembershipApplier {
   }
   std::mutex mu;
   std::vector<std::string> applied;
+  std::set<std::string> failing;  // task ids whose proxy refuses
 };
 
 class FakeNotifier : public ServiceNotifier {

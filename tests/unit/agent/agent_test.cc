@@ -144,6 +144,76 @@ TEST_F(AgentTest, NamespaceChangesReachRunningProxiesOnce) {
   EXPECT_EQ(agent->tasks()[0].plan.namespace_revision, 2);
 }
 
+// The propagation histogram's count and sum, from the registry's page.
+std::pair<std::string, std::string> propagation(const MetricsRegistry& m) {
+  std::pair<std::string, std::string> out{"none", "none"};
+  for (const Family& f : m.snapshot()) {
+    if (f.name != "scagent_propagation_seconds") continue;
+    for (const Sample& s : f.samples) {
+      if (s.name.ends_with("_count")) out.first = s.value;
+      if (s.name.ends_with("_sum")) out.second = s.value;
+    }
+  }
+  return out;
+}
+
+DesiredTaskPayload withDbMembers(DesiredTaskPayload p, int revision, const std::vector<std::string>& ips) {
+  Json addresses = Json::array();
+  for (const auto& ip : ips) addresses.push_back({{"ip", ip}, {"port", 8080}});
+  p.ns = {{"name", "demo"},
+          {"revision", revision},
+          {"services",
+           {{{"discoveryName", "db"},
+             {"dnsName", "db"},
+             {"port", 81},
+             {"vip", "127.255.0.1"},
+             {"ownerService", "db"},
+             {"addresses", addresses}}}}};
+  return p;
+}
+
+TEST_F(AgentTest, PropagationIsTimedUntilEveryAffectedProxyHasTheMembers) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1"), dbTask("t2")}});
+  agent->waitIdle();
+  agent->tick();
+  EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"none", "none"}));
+
+  // Revision 2 adds a member; t2's proxy refuses it at first.
+  membership.failing.insert("t2");
+  agent->applyDesired({"e2", 2, "ACTIVE",
+                       {withDbMembers(dbTask("t1"), 2, {"10.88.0.3"}), withDbMembers(dbTask("t2"), 2, {"10.88.0.3"})}});
+  clock.advance(std::chrono::seconds(1));
+  agent->tick();
+  EXPECT_EQ(membership.applied, std::vector<std::string>{"t1 db:81 = 10.88.0.3:8080"});
+  EXPECT_EQ(propagation(metrics).first, "none") << "t2 has not taken revision 2 yet";
+  clock.advance(std::chrono::seconds(2));
+  membership.failing.clear();
+  agent->tick();
+  EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"1", "3"}));
+
+  // A revision that changes no member of these tasks is no propagation.
+  agent->applyDesired({"e3", 3, "ACTIVE",
+                       {withDbMembers(dbTask("t1"), 3, {"10.88.0.3"}), withDbMembers(dbTask("t2"), 3, {"10.88.0.3"})}});
+  clock.advance(std::chrono::seconds(5));
+  agent->tick();
+  EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"1", "3"}));
+
+  // A task that stops before taking a revision does not hold it up.
+  membership.failing.insert("t2");
+  agent->applyDesired({"e4", 4, "ACTIVE",
+                       {withDbMembers(dbTask("t1"), 4, {"10.88.0.4"}), withDbMembers(dbTask("t2"), 4, {"10.88.0.4"})}});
+  clock.advance(std::chrono::milliseconds(500));
+  agent->tick();
+  EXPECT_EQ(propagation(metrics).first, "1");
+  agent->applyDesired({"e5", 5, "ACTIVE",
+                       {withDbMembers(dbTask("t1"), 4, {"10.88.0.4"}), withDbMembers(dbTask("t2", "STOPPED"), 4, {"10.88.0.4"})}});
+  agent->waitIdle();
+  agent->tick();
+  EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"2", "3.5"}));
+}
+
 TEST_F(AgentTest, AFailingCheckStopsTheTask) {
   auto agent = make();
   ASSERT_TRUE(agent->ensureRegistered().ok());

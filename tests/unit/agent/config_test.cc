@@ -71,6 +71,20 @@ TEST(ConfigTest, NetworkSettings) {
             std::string::npos);
 }
 
+TEST(ConfigTest, MetricsListenTakesAnAddressASocketOrNothing) {
+  EXPECT_EQ(parseAgentConfig("{}")->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(parseAgentConfig(R"({"metricsListen": "unix:/run/scagent/metrics.sock"})")->metrics_listen,
+            "unix:/run/scagent/metrics.sock");
+  auto off = parseAgentConfig(R"({"metricsListen": ""})");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(off->metrics_listen, "");
+  EXPECT_EQ(parseAgentConfig(R"({"metricsListen": 9464})").error().message,
+            "config: metricsListen: expected a string, got 9464");
+  // Other strings still refuse "".
+  EXPECT_EQ(parseAgentConfig(R"({"cluster": ""})").error().message,
+            "config: cluster: expected a non-empty string, got \"\"");
+}
+
 TEST(ConfigTest, MissingFileIsFineOnlyAtTheDefaultPath) {
   testing::TempDir d;
   EXPECT_TRUE(loadAgentConfig(d.file("absent.json"), false).ok());
