@@ -140,13 +140,15 @@ class Bench:
                                 "pollTimeoutSeconds": 10}}
         with open(f"{WORK}/agent.json", "w") as f:
             json.dump(cfg, f)
-        self.spawn("scagent", [f"{self.bin}/agent/scagent", "run", "--config", f"{WORK}/agent.json"])
+        env = dict(kv.split("=", 1) for kv in self.args.agent_env)
+        self.spawn("scagent", [f"{self.bin}/agent/scagent", "run", "--config", f"{WORK}/agent.json"], env)
         self.wait_log(lambda m, t, d: m == "registered", 30, "agent registration")
         log(f"sccontrol pid {self.procs['sccontrol'].pid}, scagent pid {self.procs['scagent'].pid}")
 
-    def spawn(self, name, argv):
+    def spawn(self, name, argv, env=None):
         out = open(f"{WORK}/{name}.log", "w")
-        self.procs[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd="/")
+        self.procs[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd="/",
+                                            env=dict(os.environ, **(env or {})))
         with open(f"{WORK}/{name}.pid", "w") as f:
             f.write(str(self.procs[name].pid))
 
@@ -543,11 +545,15 @@ def proc_status(pid):
     return d
 
 
-def cpu_ticks(pid):
+def cpu_split(pid):
     with open(f"/proc/{pid}/stat") as f:
         s = f.read()
     fields = s[s.rfind(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return int(fields[11]), int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def cpu_ticks(pid):
+    return sum(cpu_split(pid))
 
 
 def kib(s):
@@ -559,18 +565,21 @@ def measure_idle(b, seconds, label):
     cp = b.procs["sccontrol"].pid
     hz = os.sysconf("SC_CLK_TCK")
     rss = []
+    s0 = cpu_split(pid)
     c0, k0, t0 = cpu_ticks(pid), cpu_ticks(cp), time.time()
     while time.time() - t0 < seconds:
         rss.append(kib(proc_status(pid)["VmRSS"]))
         time.sleep(min(5, max(0.1, seconds - (time.time() - t0))))
     rss.append(kib(proc_status(pid)["VmRSS"]))
     c1, k1, t1 = cpu_ticks(pid), cpu_ticks(cp), time.time()
+    s1 = cpu_split(pid)
     st = proc_status(pid)
     cpu = (c1 - c0) / hz / (t1 - t0)
     ccpu = (k1 - k0) / hz / (t1 - t0)
     log(f"  {label}: agent VmRSS {rss[-1] / 1024:.1f} MiB (min {min(rss) / 1024:.1f}, max {max(rss) / 1024:.1f} "
         f"over {len(rss)} samples; VmHWM {kib(st['VmHWM']) / 1024:.1f} MiB), threads {st['Threads']}, "
-        f"CPU {100 * cpu:.2f} % of a core over {t1 - t0:.0f} s ({c1 - c0} ticks); sccontrol CPU {100 * ccpu:.2f} %; "
+        f"CPU {100 * cpu:.2f} % of a core over {t1 - t0:.0f} s ({c1 - c0} ticks: user {s1[0] - s0[0]}, "
+        f"system {s1[1] - s0[1]}); RssAnon {kib(st['RssAnon']) / 1024:.1f} MiB, RssFile {kib(st['RssFile']) / 1024:.1f} MiB; sccontrol CPU {100 * ccpu:.2f} %; "
         f"load average {loadavg()}")
     return rss[-1], cpu
 
@@ -718,6 +727,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--idle-tasks", type=int, default=100)
     ap.add_argument("--idle-seconds", type=int, default=60)
+    ap.add_argument("--agent-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="environment for scagent (experiments, e.g. MALLOC_ARENA_MAX=2)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("agent_bench: run as root")
