@@ -432,6 +432,7 @@ def phase_propagation(b, web_n, rounds):
         rtt_api.append(time.time() - t)
 
     add_all, add_each, add_cp, add_cp_to_all, rem_all, rem_deact = [], [], [], [], [], []
+    t_begin = time.time()
 
     def wait_change(before, want_added):
         """Poll every web proxy until each shows a change vs `before`; returns (addr, {task: t}, t_cp)."""
@@ -526,6 +527,25 @@ def phase_propagation(b, web_n, rounds):
     log("  removed endpoint (scale down by one), UpdateService returned -> out of rotation in every web proxy:")
     log("    " + summary(rem_all))
     log("    the same from the stopping task's 'task DEACTIVATING' log line: " + summary(rem_deact))
+    # How the agent updates its proxies: one 'proxy members updated' log line per proxy; lines less
+    # than 300 ms apart are one pass.
+    b.read_log()
+    ups = [ts for ts, m, _, _ in b.log_lines if m == "proxy members updated" and ts >= t_begin]
+    passes, cur = [], []
+    for ts in ups:
+        if cur and ts - cur[-1] > 0.3:
+            passes.append(cur)
+            cur = []
+        cur.append(ts)
+    if cur:
+        passes.append(cur)
+    passes = [p for p in passes if len(p) > 1]
+    if passes:
+        gaps = [p[i + 1] - p[i] for p in passes for i in range(len(p) - 1)]
+        log(f"  agent log: {len(passes)} passes over the proxies ('proxy members updated', lines < 300 ms apart); "
+            f"proxies per pass median {statistics.median([len(p) for p in passes]):.0f}")
+        log("    span of a pass (first to last proxy):  " + summary([p[-1] - p[0] for p in passes]))
+        log("    from one proxy's update to the next:   " + summary(gaps))
     log(f"  baseline: one DiscoverInstances round trip (botocore, SigV4): {summary(rtt_sd)}")
     log(f"  baseline: one runtime API 'show servers state' round trip:   {summary(rtt_api)}")
     if add_all:
@@ -624,8 +644,12 @@ def phase_idle(b, n, seconds, baseline):
         brss, bcpu = baseline
         log(f"  ratio RSS {n} tasks / 0 tasks: {rss / 1024:.1f} / {brss / 1024:.1f} MiB = {rss / brss:.2f}x; "
             f"per task +{(rss - brss) / n:.0f} KiB")
-        log(f"  ratio CPU {n} tasks / 0 tasks: {100 * cpu:.2f} % / {100 * bcpu:.2f} % = "
-            f"{(cpu / bcpu) if bcpu > 0 else float('inf'):.1f}x")
+        if bcpu > 0:
+            log(f"  ratio CPU {n} tasks / 0 tasks: {100 * cpu:.2f} % / {100 * bcpu:.2f} % = {cpu / bcpu:.1f}x "
+                f"(the baseline is a few ticks of 10 ms: a floor, not a figure)")
+        else:
+            log(f"  ratio CPU {n} tasks / 0 tasks: {100 * cpu:.2f} % / 0 (no tick in the baseline window)")
+        log(f"  per task: {1000 * cpu / n:.2f} ms of CPU per second, {(rss - brss) / n:.0f} KiB")
     if prss:
         log(f"  agent RSS / one proxy's RSS: {rss / prss:.2f}x")
 
@@ -675,6 +699,9 @@ def cleanup(b):
                 log(f"  {name} ({p.pid}) did not stop in 60 s; killing it")
                 p.kill()
                 p.wait()
+    # Links still attached to this run's bridge are task veths the agent did not remove.
+    ports = subprocess.run(["ip", "-o", "link", "show", "master", BRIDGE], capture_output=True, text=True).stdout
+    stale = [l.split(":")[1].strip().split("@")[0] for l in ports.splitlines() if ":" in l]
     subprocess.run(["ip", "link", "del", BRIDGE], stderr=subprocess.DEVNULL)
     # Host rules that name this run's bridge or task CIDR (other agents' rules are left alone).
     for table in ("nat", "filter"):
@@ -683,7 +710,7 @@ def cleanup(b):
             if line.startswith("-A ") and (BRIDGE in line or CIDR in line):
                 subprocess.run(["iptables", "-w", "-t", table] + ["-D"] + _split(line[3:]))
     # Report what remains.
-    left = []
+    left = [f"veth {v} (was on {BRIDGE})" for v in stale]
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     left += [l for l in netns.splitlines() if any(i in l for i in ids)]
     if BRIDGE in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout:
@@ -704,6 +731,12 @@ def cleanup(b):
         for l in left:
             log("    " + l)
     else:
+        if b.args.keep_logs:
+            os.makedirs(b.args.keep_logs, exist_ok=True)
+            for n in ("scagent.log", "sccontrol.log"):
+                if os.path.exists(f"{WORK}/{n}"):
+                    subprocess.run(["cp", f"{WORK}/{n}", b.args.keep_logs])
+            log(f"  logs copied to {b.args.keep_logs}")
         log(f"  nothing of this run remains ({len(ids)} task ids checked); removing {WORK}")
         subprocess.run(["rm", "-rf", WORK])
         for d in (f"{RUN_DIR}/tasks", f"{RUN_DIR}/apps", RUN_DIR):
@@ -727,6 +760,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--idle-tasks", type=int, default=100)
     ap.add_argument("--idle-seconds", type=int, default=60)
+    ap.add_argument("--keep-logs", metavar="DIR", help="copy the agent's and sccontrol's logs here at the end")
     ap.add_argument("--agent-env", action="append", default=[], metavar="NAME=VALUE",
                     help="environment for scagent (experiments, e.g. MALLOC_ARENA_MAX=2)")
     args = ap.parse_args()
