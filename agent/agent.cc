@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -266,15 +268,14 @@ void Agent::applyDesired(const DesiredState& desired) {
       payloads[p.task_id] = &p;
       task_arns_[p.task_id] = p.task_arn;
       if (p.ns.is_null()) continue;
-      latest_ns_[p.task_id] = p.ns;
+      auto snap = parsedNamespaceLocked(p.ns);
+      if (!snap) continue;
+      latest_ns_[p.task_id] = snap;
       // A newer revision for a running task: tick() hands it to the proxy; time it until then.
-      auto name = p.ns.find("name");
-      auto rev = p.ns.find("revision");
       auto known = tasks_.find(p.task_id);
-      if (name != p.ns.end() && name->is_string() && rev != p.ns.end() && rev->is_number_integer() &&
-          known != tasks_.end() && known->second.status == TaskStatus::kRunning && known->second.desired_running &&
-          rev->get<int64_t>() > known->second.plan.namespace_revision) {
-        auto [it, fresh] = propagating_.try_emplace({name->get<std::string>(), rev->get<int64_t>()});
+      if (known != tasks_.end() && known->second.status == TaskStatus::kRunning && known->second.desired_running &&
+          snap->revision > known->second.plan.namespace_revision) {
+        auto [it, fresh] = propagating_.try_emplace({snap->name, snap->revision});
         if (fresh) it->second.received = t0;
         it->second.waiting.insert(p.task_id);
       }
@@ -358,56 +359,109 @@ void Agent::sweepPropagations() {
   for (const auto& [id, ns, rev] : gone) notePropagated(id, ns, rev, false);
 }
 
+std::shared_ptr<const model::NamespaceSnapshot> Agent::parsedNamespaceLocked(const model::Json& j) {
+  // Every task of a namespace carries the same snapshot: parse it once per revision.
+  auto name = j.find("name");
+  auto rev = j.find("revision");
+  if (name != j.end() && name->is_string() && rev != j.end() && rev->is_number_integer()) {
+    auto it = parsed_ns_.find(name->get<std::string>());
+    if (it != parsed_ns_.end() && it->second->revision == rev->get<int64_t>()) return it->second;
+  }
+  auto snap = model::namespaceSnapshotFromJson(j);
+  if (!snap.ok()) {
+    log::warn("ignoring a namespace snapshot", {{"error", snap.error().message}});
+    return nullptr;
+  }
+  auto shared = std::make_shared<const model::NamespaceSnapshot>(std::move(snap).value());
+  parsed_ns_[shared->name] = shared;
+  return shared;
+}
+
+namespace {
+
+// What a step's check() can change in a record: compared instead of the whole record, which a
+// host with a hundred tasks would otherwise serialise twice per task every second.
+std::string watchedState(const TaskRecord& t) {
+  std::string s = t.health;
+  if (t.proxy) s += "|" + std::to_string(t.proxy->pid) + ":" + std::to_string(t.proxy->start_time) + ":" + t.proxy->cgroup;
+  for (const auto& c : t.containers) {
+    s += "|" + c.name + ":" + (c.process ? std::to_string(c.process->pid) : "-") + ":" +
+         (c.exit_code ? std::to_string(*c.exit_code) : "-");
+  }
+  return s;
+}
+
+// Runs fn(i) for i in [0, n) on up to `workers` threads (the calling one included).
+void parallelFor(size_t n, size_t workers, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < std::min(n, workers); ++w) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
 void Agent::tick() {
   sweepPropagations();
-  for (TaskRecord t : tasks()) {
-    if (t.status != TaskStatus::kRunning || !t.desired_running || isBusy(t.task_id)) continue;
-    const std::string before = taskRecordToJson(t);
-    // Namespace changes: new members of the endpoints this task knows.
-    model::Json ns;
-    {
-      std::lock_guard lock(mu_);
-      if (auto it = latest_ns_.find(t.task_id); it != latest_ns_.end()) ns = it->second;
+  std::vector<TaskRecord> live;
+  for (TaskRecord& t : tasks()) {
+    if (t.status == TaskStatus::kRunning && t.desired_running && !isBusy(t.task_id)) live.push_back(std::move(t));
+  }
+  // Tasks are independent; a membership change is a runtime-API round trip and a record write per
+  // proxy, so a namespace change reaches a host's proxies side by side rather than one by one.
+  parallelFor(live.size(), kTickWorkers, [&](size_t i) { tickTask(live[i]); });
+}
+
+void Agent::tickTask(TaskRecord& t) {
+  const std::string before = watchedState(t);
+  bool changed = false;
+  // Namespace changes: new members of the endpoints this task knows.
+  std::shared_ptr<const model::NamespaceSnapshot> snap;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = latest_ns_.find(t.task_id); it != latest_ns_.end()) snap = it->second;
+  }
+  if (snap && snap->revision != t.plan.namespace_revision) {
+    auto changes = membershipChanges(t.plan, *snap);
+    auto r = changes.empty() ? Result<void>() : deps_.membership.apply(t, changes);
+    if (r.ok()) {
+      applyMembership(t.plan, changes);
+      t.plan.namespace_revision = snap->revision;
+      changed = true;
+      notePropagated(t.task_id, snap->name, snap->revision, !changes.empty());
+    } else {
+      log::warn("members not updated; retrying", {{"task", t.task_id}, {"error", r.error().message}});
     }
-    if (!ns.is_null()) {
-      if (auto snap = model::namespaceSnapshotFromJson(ns); snap.ok() && snap->revision != t.plan.namespace_revision) {
-        auto changes = membershipChanges(t.plan, *snap);
-        auto r = changes.empty() ? Result<void>() : deps_.membership.apply(t, changes);
-        if (r.ok()) {
-          applyMembership(t.plan, changes);
-          t.plan.namespace_revision = snap->revision;
-          notePropagated(t.task_id, snap->name, snap->revision, !changes.empty());
-        } else {
-          log::warn("members not updated; retrying", {{"task", t.task_id}, {"error", r.error().message}});
-        }
-      }
+  }
+  // Each step's watch: proxy health and restarts, app exits.
+  std::optional<std::string> stop_reason;
+  for (TaskStep* step : deps_.steps) {
+    stop_reason = step->check(t);
+    if (stop_reason) break;
+  }
+  changed = changed || watchedState(t) != before;
+  if (changed) {
+    if (auto r = deps_.store.save(t); !r.ok()) log::warn("task record not saved", {{"task", t.task_id}});
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto old = tasks_.find(t.task_id);
+    const bool health_changed = old != tasks_.end() && old->second.health != t.health;
+    if (changed || old == tasks_.end()) tasks_[t.task_id] = t;
+    if (health_changed) {
+      TaskReport rep = reportOf(t);
+      rep.task_arn = task_arns_.count(t.task_id) ? task_arns_[t.task_id] : t.task_id;
+      pending_reports_[t.task_id] = std::move(rep);
     }
-    // Each step's watch: proxy health and restarts, app exits.
-    std::optional<std::string> stop_reason;
-    for (TaskStep* step : deps_.steps) {
-      stop_reason = step->check(t);
-      if (stop_reason) break;
-    }
-    const bool changed = taskRecordToJson(t) != before;
-    if (changed) {
-      if (auto r = deps_.store.save(t); !r.ok()) log::warn("task record not saved", {{"task", t.task_id}});
-    }
-    {
-      std::lock_guard lock(mu_);
-      auto old = tasks_.find(t.task_id);
-      const bool health_changed = old != tasks_.end() && old->second.health != t.health;
-      tasks_[t.task_id] = t;
-      if (health_changed) {
-        TaskReport rep = reportOf(t);
-        rep.task_arn = task_arns_.count(t.task_id) ? task_arns_[t.task_id] : t.task_id;
-        pending_reports_[t.task_id] = std::move(rep);
-      }
-    }
-    if (stop_reason) {
-      deps_.metrics.add("scagent_task_failures_total", {}, 1);
-      log::warn("stopping task", {{"task", t.task_id}, {"reason", *stop_reason}});
-      stopTask(t.task_id, *stop_reason);
-    }
+  }
+  if (stop_reason) {
+    deps_.metrics.add("scagent_task_failures_total", {}, 1);
+    log::warn("stopping task", {{"task", t.task_id}, {"reason", *stop_reason}});
+    stopTask(t.task_id, *stop_reason);
   }
 }
 

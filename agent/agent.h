@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -60,9 +61,11 @@ class Agent final : private TaskStatusSink {
   // Acts on one desired state: starts, stops and forgets tasks, and hands each running task its
   // namespace snapshot for the next tick().
   void applyDesired(const DesiredState& desired);
-  // One pass over the running tasks: new members to their proxies, each step's check() (health,
-  // exits), stops the checks ask for. run() calls it every second and right after applyDesired().
+  // One pass over the running tasks, up to kTickWorkers side by side: new members to their
+  // proxies, each step's check() (health, exits), stops the checks ask for. run() calls it every
+  // second and right after applyDesired().
   void tick();
+  static constexpr size_t kTickWorkers = 8;
   // Sends queued status reports; kept for the next try when sccontrol is away.
   Result<void> flushReports();
   // Waits for every task operation in flight (tests, shutdown).
@@ -87,6 +90,9 @@ class Agent final : private TaskStatusSink {
   // `changed` when there were any). A revision is done once every task waiting for it is.
   void notePropagated(const std::string& task_id, const std::string& ns, int64_t revision, bool changed);
   void sweepPropagations();
+  void tickTask(TaskRecord& task);
+  // The parsed form of a namespace snapshot from a desired state; mu_ held.
+  std::shared_ptr<const model::NamespaceSnapshot> parsedNamespaceLocked(const model::Json& j);
   std::chrono::milliseconds backoff(int failures);
   std::string token() const;
 
@@ -101,7 +107,9 @@ class Agent final : private TaskStatusSink {
   std::map<std::string, TaskRecord> tasks_;            // latest known state of each task
   std::map<std::string, std::string> task_arns_;       // task id -> ARN
   std::map<std::string, std::future<void>> busy_;      // task id -> operation in flight
-  std::map<std::string, model::Json> latest_ns_;       // task id -> newest namespace snapshot
+  // task id -> newest namespace snapshot, parsed once per (namespace, revision) and shared.
+  std::map<std::string, std::shared_ptr<const model::NamespaceSnapshot>> latest_ns_;
+  std::map<std::string, std::shared_ptr<const model::NamespaceSnapshot>> parsed_ns_;  // by name
   std::map<std::string, TaskReport> pending_reports_;  // latest unsent report per task
   std::set<std::string> reported_stopped_;
   std::optional<Clock::MonoTime> away_since_;
