@@ -372,6 +372,26 @@ TEST_F(AgentE2eTest, DemoFlowThenScaledDbTasksAreReachedAtOnce) {
   for (const std::string& id : db_) EXPECT_NE(status->out.find(id), std::string::npos) << status->out;
   EXPECT_NE(status->out.find("db:81"), std::string::npos) << status->out;
 
+  // The agent's /metrics (on this test's unix socket): its own figures and every proxy's,
+  // relabelled with the task, service, direction and discovery name.
+  auto metrics = runProcess({.path = "/usr/bin/curl",
+                             .args = {"-s", "--max-time", "10", "--unix-socket", dir_.file("metrics.sock"),
+                                      "http://localhost/metrics"}});
+  ASSERT_TRUE(metrics.ok() && metrics->success()) << (metrics.ok() ? metrics->describe() : "");
+  const std::string& page = metrics->out;
+  EXPECT_NE(page.find("scagent_tasks{state=\"RUNNING\"} 4\n"), std::string::npos) << tail(page, 3000);
+  EXPECT_NE(page.find("scagent_control_plane_up 1\n"), std::string::npos);
+  EXPECT_NE(page.find("scagent_task_start_seconds_count 4\n"), std::string::npos);
+  // The web proxy's egress to db counted the nine requests above as 2xx responses.
+  const std::string egress = "haproxy_backend_http_responses_total{namespace=\"demo\",service=\"web\",task=\"" + web +
+                             "\",direction=\"egress\",discovery_name=\"db\",proxy=\"egress_db_81\",code=\"2xx\"} ";
+  auto at = page.find(egress);
+  ASSERT_NE(at, std::string::npos) << "no " << egress << "in the page";
+  EXPECT_GE(std::stoi(page.substr(at + egress.size())), 9);
+  for (const std::string& id : db_) {
+    EXPECT_NE(page.find("task=\"" + id + "\",direction=\"ingress\",discovery_name=\"db\""), std::string::npos) << id;
+  }
+
   // The control plane's view agrees: three db tasks RUNNING.
   Json svc = aws_->json({"ecs", "describe-services", "--cluster", "demo", "--services", "db"});
   EXPECT_EQ(svc["services"][0]["runningCount"], 3);
