@@ -14,7 +14,7 @@ Error configError(const std::string& path, const std::string& msg) {
   return plainError(ErrorCode::kInvalidArgument, "config: " + path + ": " + msg);
 }
 
-// `allow_empty`: "" is a meaningful value (metricsListen: off), not a slip.
+// `allow_empty`: "" is a meaningful value (metricsListen: off; hostAddress: the bridge gateway), not a slip.
 Result<void> readString(const Json& obj, const char* key, const std::string& path, std::string& out,
                         bool allow_empty = false) {
   auto it = obj.find(key);
@@ -79,7 +79,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
     SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress", "vethPrefix"}));
     SC_TRY(readString(*it, "taskCidr", "network", cfg.network.task_cidr));
     SC_TRY(readString(*it, "bridge", "network", cfg.network.bridge));
-    SC_TRY(readString(*it, "hostAddress", "network", cfg.network.host_address));
+    SC_TRY(readString(*it, "hostAddress", "network", cfg.network.host_address, /*allow_empty=*/true));  // "": the gateway
     SC_TRY(readString(*it, "vethPrefix", "network", cfg.network.veth_prefix));
   }
   if (auto it = j.find("controlPlane"); it != j.end()) {

@@ -89,6 +89,7 @@ void ProxyStep::keep(const std::string& task_id, std::unique_ptr<inject::ProxyIn
   r->instance = std::move(instance);
   r->prober = std::make_unique<health::ProxyProber>(*r->instance);
   r->monitor = std::make_unique<health::HealthMonitor>(*r->prober, *r->prober, clock_, settings_.health);
+  r->monitor->task_id = task_id;
   std::lock_guard lock(mu_);
   running_[task_id] = std::move(r);
 }
@@ -134,7 +135,8 @@ Result<void> ProxyStep::prepareStop(TaskRecord& task) {
     if (auto it = running_.find(task.task_id); it != running_.end()) r = it->second;
   }
   if (!r) return ok();
-  return r->instance->driver().disableIngress();
+  // The drain ends before the apps are told to stop: in-flight requests finish against a live app.
+  return r->instance->drain(settings_.drain, clock_);
 }
 
 Result<void> ProxyStep::down(TaskRecord& task) {

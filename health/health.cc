@@ -36,7 +36,7 @@ void HealthMonitor::scheduleRestart(const std::string& why) {
     reason_ = "proxy restarted " + std::to_string(restart_times_.size()) + " times in " +
               std::to_string(policy_.restart_window.count()) + " s; last failure: " + why;
     setState(HealthState::kUnhealthy, reason_);
-    log::error("proxy failed for good", {{"reason", reason_}});
+    log::error("proxy failed for good", {{"task", task_id}, {"reason", reason_}});
     return;
   }
   backoff_ = backoff_.count() == 0 ? policy_.backoff_initial : std::min(backoff_ * 2, policy_.backoff_max);
@@ -59,7 +59,8 @@ std::chrono::milliseconds HealthMonitor::tick() {
       scheduleRestart("restart failed: " + r.error().message);
       return policy_.pending_interval;
     }
-    log::warn("proxy restarted", {{"reason", reason_}, {"restarts", std::to_string(total_restarts_)}});
+    log::warn("proxy restarted",
+              {{"task", task_id}, {"reason", reason_}, {"restarts", std::to_string(total_restarts_)}});
     consecutive_failures_ = 0;
     next_probe_ = now;
     starting_until_ = now + policy_.startup_grace;

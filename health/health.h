@@ -70,6 +70,8 @@ class HealthMonitor {
   const ProbeFacts& lastFacts() const { return facts_; }
   // Observers (logs, reports).
   std::function<void(HealthState from, HealthState to, const std::string& why)> on_change;
+  // Added as "task" to the monitor's log lines, so an operator can follow one task's proxy.
+  std::string task_id;
 
   // Runs tick() until `until` returns true or the deadline passes (uses clock.sleepFor).
   bool runUntil(const std::function<bool()>& until, std::chrono::milliseconds deadline);

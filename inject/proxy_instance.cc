@@ -145,17 +145,24 @@ Result<void> ProxyInstance::restart() {
   return launch();
 }
 
+Result<void> ProxyInstance::drain(std::chrono::milliseconds period, Clock& clock) {
+  if (drained_ || !container_.running()) return ok();
+  drained_ = true;
+  // 1. No new connections on ingress; egress stays open for the app's own shutdown.
+  SC_TRY(driver_->disableIngress());
+  // 2. In-flight connections finish, up to the drain period.
+  const auto end = clock.now() + period;
+  while (clock.now() < end) {
+    auto n = driver_->ingressSessions();
+    if (!n.ok() || *n == 0) break;
+    clock.sleepFor(std::chrono::milliseconds(50));
+  }
+  return ok();
+}
+
 Result<void> ProxyInstance::stop(const StopOptions& options, Clock& clock) {
   if (container_.running()) {
-    // 1. No new connections on ingress; egress stays open for the app's own shutdown.
-    Result<void> disabled = driver_->disableIngress();
-    // 2. In-flight connections finish, up to the drain period.
-    const auto end = clock.now() + options.drain;
-    while (disabled.ok() && clock.now() < end) {
-      auto n = driver_->ingressSessions();
-      if (!n.ok() || *n == 0) break;
-      clock.sleepFor(std::chrono::milliseconds(50));
-    }
+    (void)drain(options.drain, clock);  // a proxy that cannot be drained is still stopped
     // 3. Soft-stop: the master tells workers to finish, then exits.
     (void)container_.signal(SIGUSR1);
     container_.waitExit(options.kill_after);

@@ -42,8 +42,11 @@ class ProxyInstance {
 
   // Kills what is left of the old proxy (the whole cgroup) and launches a new one.
   Result<void> restart();
-  // Drain: stop accepting on ingress, wait for in-flight connections up to `drain`, soft-stop
-  // (SIGUSR1), SIGKILL after `kill_after`. Then removes cgroups and the run directory.
+  // Drain: stop accepting on ingress, then wait (up to `period`) for in-flight ingress connections
+  // to finish. Egress stays open for the app's own shutdown. Done once; later calls return at once.
+  Result<void> drain(std::chrono::milliseconds period, Clock& clock);
+  // drain() unless done already, soft-stop (SIGUSR1), SIGKILL after `kill_after`. Then removes
+  // cgroups and the run directory.
   Result<void> stop(const StopOptions& options, Clock& clock);
   // Kills and removes everything now (no drain). Idempotent; reports every failure.
   Result<void> destroy();
@@ -68,6 +71,7 @@ class ProxyInstance {
   std::unique_ptr<TaskCgroup> cgroup_;
   std::unique_ptr<ProxyDriver> driver_;
   Container container_;
+  bool drained_ = false;
 };
 
 // Failpoints of start(), in order: proxy.after_cgroup, proxy.after_config, proxy.after_launch (the

@@ -301,10 +301,12 @@ execstart)
   aws ecs create-cluster --cluster-name default --endpoint-url "$endpoint" >/dev/null || { echo "FAIL: create-cluster" >&2; exit 1; }
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootstrapToken"])' "$cpdir/data/credentials" >/etc/scagent/bootstrap-token
   chmod 0600 /etc/scagent/bootstrap-token
-  printf '{"controlPlane": {"endpoint": "%s", "bootstrapTokenFile": "/etc/scagent/bootstrap-token"}}\n' "$endpoint" >/etc/scagent/config.json
+  printf '{"controlPlane": {"endpoint": "%s", "bootstrapTokenFile": "/etc/scagent/bootstrap-token"}, "metricsListen": "unix:%s"}\n' \
+    "$endpoint" "$cpdir/metrics.sock" >/etc/scagent/config.json
+  export SC_METRICS_SOCK="$cpdir/metrics.sock"
   # As systemd would: clean environment, cwd /, stdin /dev/null, NOTIFY_SOCKET and the watchdog
   # variables set; wait for READY=1, then SIGTERM (KillMode=process) and a clean exit.
-  check "ExecStart starts, notifies READY=1 and stops on SIGTERM" python3 - "${argv[@]}" <<'PY'
+  check "ExecStart starts, notifies READY=1, serves /metrics and stops on SIGTERM" python3 - "${argv[@]}" <<'PY'
 import os, shutil, signal, socket, subprocess, sys, tempfile, time
 d = tempfile.mkdtemp()
 path = os.path.join(d, "notify")
@@ -326,6 +328,11 @@ try:
         ready = "READY=1" in msg.split("\n")
     if not ready:
         print("no READY=1 within 30 s; exit status", p.poll())
+        sys.exit(1)
+    page = subprocess.run(["curl", "-sf", "--max-time", "5", "--unix-socket", os.environ["SC_METRICS_SOCK"],
+                           "http://localhost/metrics"], capture_output=True, text=True)
+    if "scagent_control_plane_up" not in page.stdout:
+        print("no agent metrics on", os.environ["SC_METRICS_SOCK"], page.returncode, page.stdout[:500])
         sys.exit(1)
     p.send_signal(signal.SIGTERM)
     rc = p.wait(timeout=30)

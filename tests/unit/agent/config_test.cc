@@ -67,6 +67,10 @@ TEST(ConfigTest, NetworkSettings) {
   EXPECT_EQ(c->network.bridge, "sce2e0");
   EXPECT_EQ(c->network.veth_prefix, "sce");
   EXPECT_EQ(c->network.host_address, "192.0.2.1");
+  // The documented default is "" (the bridge gateway); writing it out is fine.
+  auto empty_host = parseAgentConfig(R"({"network": {"hostAddress": ""}})");
+  ASSERT_TRUE(empty_host.ok()) << empty_host.error().message;
+  EXPECT_EQ(empty_host->network.host_address, "");
   EXPECT_NE(parseAgentConfig(R"({"network": {"vethprefix": "x"}})").error().message.find("vethprefix"),
             std::string::npos);
 }
