@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -137,6 +138,22 @@ struct ChildPlan {
   const char* dev_dst[4] = {};
 };
 
+// Closes every descriptor but the plan's own, at once after fork: the agent's listening sockets,
+// state files and, above all, the write end of the go pipe. Were that one inherited, an agent that
+// died before saying "go" would leave the init blocked on the pipe forever, holding the agent's
+// metrics socket and files. Only system calls: this runs in a child of a threaded process.
+void closeAllBut(const ChildPlan& p) {
+  int keep[] = {p.netns_fd, p.report_fd, p.go_fd, p.stdin_fd, p.log_fd};
+  std::sort(std::begin(keep), std::end(keep));
+  unsigned from = 3;
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned>(fd) < from) continue;
+    if (static_cast<unsigned>(fd) > from) close_range(from, static_cast<unsigned>(fd) - 1, 0);
+    from = static_cast<unsigned>(fd) + 1;
+  }
+  close_range(from, ~0u, 0);
+}
+
 // rootfs mode: mounts everything inside the rootfs, then makes it the root.
 void enterRootfs(const ChildPlan& p) {
   const int rep = p.report_fd;
@@ -212,6 +229,7 @@ void enterRootfs(const ChildPlan& p) {
 // The shim: joins the network namespace, unshares the rest, forks the init, reports its pid,
 // then waits for it and exits with its status.
 [[noreturn]] void shim(const ChildPlan& p) {
+  closeAllBut(p);
   const int rep = p.report_fd;
   if (p.netns_fd >= 0 && setns(p.netns_fd, CLONE_NEWNET) != 0) fail(rep, kStepSetns);
   if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) != 0) fail(rep, kStepUnshare);

@@ -464,6 +464,55 @@ TEST_F(ProxyRootTest, AppContainerRunsInItsOwnRootfs) {
   std::filesystem::remove_all(run_dir);
 }
 
+// An agent that dies between starting a container and letting it go (the "go" pipe) leaves
+// nothing behind: the shim and the waiting init see the pipe close and exit, and neither keeps the
+// agent's descriptors (a restarted agent must be able to bind its metrics address again).
+TEST_F(ProxyRootTest, AgentDyingBeforeGoLeavesNoContainerBehind) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+  const std::string ns = net_->addTask("orphan", 51);
+  const std::string run_dir = "/run/scagent/tasks/" + net_->prefix() + "orphan";
+  std::filesystem::create_directories(run_dir);
+  pid_t agent = ::fork();
+  if (agent == 0) {
+    inject::ContainerSpec cs{.name = "orphan", .netns_path = ns, .hosts_file = hosts_file_, .run_dir = run_dir,
+                             .binary = "/bin/sleep", .args = {"60"}};
+    // The "agent" dies right after the fork, before the go byte.
+    (void)inject::Container::launch(cs, [](pid_t) -> Result<void> { ::_exit(0); });
+    ::_exit(1);
+  }
+  int st = 0;
+  ASSERT_EQ(::waitpid(agent, &st, 0), agent);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "the launch did not reach the placement step";
+  // Its shim and init were re-parented to this test (the subreaper): they must all exit.
+  bool all_gone = false;
+  for (int i = 0; i < 500 && !all_gone; ++i) {
+    while (::waitpid(-1, &st, WNOHANG) > 0) {
+    }
+    all_gone = ::waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD;
+    if (!all_gone) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(all_gone) << "the container's shim or init outlived the agent that never let it go";
+  // Leave nothing: kill our re-parented children (an init orphaned by its killed shim comes to us
+  // next), reaping as they go, until none is left.
+  for (int round = 0; round < 100 && !all_gone; ++round) {
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const std::string pid = e.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      const std::string stat = orEmpty(readFile("/proc/" + pid + "/stat"));
+      const auto close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      auto fields = split(stat.substr(close + 2), ' ');  // state ppid ...
+      if (fields.size() > 1 && fields[1] == std::to_string(::getpid())) ::kill(std::stoi(pid), SIGKILL);
+    }
+    std::this_thread::sleep_for(10ms);
+    while (::waitpid(-1, &st, WNOHANG) > 0) {
+    }
+    all_gone = ::waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD;
+  }
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+  std::filesystem::remove_all(run_dir);
+}
+
 // A process left in a task's cgroups (an app the agent lost track of) dies with the cgroups; it
 // is not moved to the root cgroup to run on unseen.
 TEST_F(ProxyRootTest, DestroyingTaskCgroupsKillsWhatIsStillInside) {
