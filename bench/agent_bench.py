@@ -24,7 +24,8 @@ Usage (from the repository root, after a release build that includes bench_proxy
   sudo python3 bench/agent_bench.py [--phases start,propagation,idle] [--bin build/release]
 
 Isolation: sccontrol on 127.0.0.1:18600, state in /tmp/scbench-agent, bridge scbrb0, task CIDR
-10.225.0.0/16, cluster and namespace "bench"; everything is removed at the end (also after a
+10.225.0.0/16, veth prefix scb, no metrics page (metricsListen ""), cluster and namespace
+"bench"; everything is removed at the end (also after a
 failure or Ctrl-C), and what remains is listed.
 """
 import argparse
@@ -44,6 +45,7 @@ ENDPOINT = f"http://127.0.0.1:{PORT}"
 WORK = "/tmp/scbench-agent"
 BRIDGE = "scbrb0"
 CIDR = "10.225.0.0/16"
+VETH_PREFIX = "scb"  # host ends of the task veths: scb<hex offset>, not the default scv
 CLUSTER = "bench"
 RUN_DIR = "/run/scagent"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,8 +136,9 @@ class Bench:
             f.write(creds["bootstrapToken"])
         os.chmod(f"{WORK}/bootstrap-token", 0o600)
         cfg = {"cluster": CLUSTER, "stateDir": f"{WORK}/agent", "imageDir": f"{WORK}/images",
-               "metricsListen": "127.0.0.1:19465", "drainSeconds": 1, "logLevel": "info",
-               "network": {"bridge": BRIDGE, "taskCidr": CIDR},
+               # No metrics page (it would take the default port or clash with another agent's).
+               "metricsListen": "", "drainSeconds": 1, "logLevel": "info",
+               "network": {"bridge": BRIDGE, "taskCidr": CIDR, "vethPrefix": VETH_PREFIX},
                "controlPlane": {"endpoint": ENDPOINT, "bootstrapTokenFile": f"{WORK}/bootstrap-token",
                                 "pollTimeoutSeconds": 10}}
         with open(f"{WORK}/agent.json", "w") as f:
@@ -713,8 +716,16 @@ def cleanup(b):
     left = [f"veth {v} (was on {BRIDGE})" for v in stale]
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     left += [l for l in netns.splitlines() if any(i in l for i in ids)]
-    if BRIDGE in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout:
+    all_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    if BRIDGE in all_links:
         left.append(f"link {BRIDGE}")
+    # Host veth ends with this run's prefix (scb<hex offset>) that are no longer on the bridge.
+    for l in all_links.splitlines():
+        name = l.split(":")[1].strip().split("@")[0] if ":" in l else ""
+        tail = name[len(VETH_PREFIX):]
+        if name.startswith(VETH_PREFIX) and tail and all(c in "0123456789abcdef" for c in tail) \
+                and name not in stale:
+            left.append(f"veth {name}")
     links = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
     left += [l for l in links.splitlines() if "10.225." in l]
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
