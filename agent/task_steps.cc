@@ -153,6 +153,9 @@ Result<void> ProxyStep::down(TaskRecord& task) {
     // cgroups and run directory a half-made start may have left.
     auto adopted = inject::ProxyInstance::adopt(specFor(task));
     if (!adopted.ok()) {
+      // No record to adopt from (the agent died between launch and writing it): whatever runs in
+      // the task's proxy cgroup is still this task's proxy.
+      SC_TRY(inject::ProxyInstance::removeLeftovers(specFor(task)));
       task.proxy.reset();
       return ok();
     }
