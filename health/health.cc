@@ -62,6 +62,7 @@ std::chrono::milliseconds HealthMonitor::tick() {
     log::warn("proxy restarted",
               {{"task", task_id}, {"reason", reason_}, {"restarts", std::to_string(total_restarts_)}});
     consecutive_failures_ = 0;
+    full_due_ = true;
     next_probe_ = now;
     starting_until_ = now + policy_.startup_grace;
     return policy_.pending_interval;
@@ -77,7 +78,13 @@ std::chrono::milliseconds HealthMonitor::tick() {
     // Liveness is cheap: look at it often, probe fully on the interval.
     return std::min(std::chrono::duration_cast<milliseconds>(*next_probe_ - now), policy_.pending_interval * 5);
   }
-  facts_ = prober_.probe();
+  const bool light =
+      !full_due_ && state_ == HealthState::kHealthy && light_probes_ + 1 < policy_.full_probe_every;
+  facts_ = light ? prober_.readyProbe() : prober_.probe();
+  light_probes_ = light ? light_probes_ + 1 : 0;
+  // A failed probe of either kind is followed by full ones until one passes: a light probe must not
+  // clear failures a full probe found.
+  full_due_ = !facts_.healthy();
   if (facts_.healthy()) {
     consecutive_failures_ = 0;
     backoff_ = milliseconds(0);

@@ -32,6 +32,9 @@ class Prober {
   virtual ~Prober() = default;
   virtual bool alive() = 0;        // cheap: the pidfd
   virtual ProbeFacts probe() = 0;  // full: sockets, runtime API
+  // Light: the process and /ready only; listeners and membership are taken as the last full probe
+  // found them. The monitor uses it between full probes once the proxy is HEALTHY.
+  virtual ProbeFacts readyProbe() { return probe(); }
 };
 
 // What the monitor does to the proxy.
@@ -50,6 +53,11 @@ struct HealthPolicy {
   std::chrono::milliseconds startup_grace{10'000};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5'000};
+  // Once HEALTHY, every Nth probe is a full one (listeners in /proc/<pid>/net/tcp, membership over
+  // the runtime API), the others light (process and /ready): with a hundred proxies on a host the
+  // full probes were most of an idle agent's CPU. 1: every probe is full. The first probe after a
+  // restart is always full.
+  int full_probe_every = 6;
   int max_restarts = 3;  // more than this in the window: task UNHEALTHY
   std::chrono::seconds restart_window{300};
 };
@@ -87,6 +95,8 @@ class HealthMonitor {
   HealthState state_ = HealthState::kPending;
   ProbeFacts facts_;
   int consecutive_failures_ = 0;
+  int light_probes_ = 0;    // light probes since the last full one
+  bool full_due_ = true;    // a full probe first, and after every restart
   std::optional<Clock::MonoTime> next_probe_;
   std::optional<Clock::MonoTime> restart_at_;
   std::optional<Clock::MonoTime> starting_until_;

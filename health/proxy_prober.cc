@@ -6,7 +6,7 @@
 
 namespace sc::health {
 
-ProbeFacts ProxyProber::probe() {
+ProbeFacts ProxyProber::readyProbe() {
   ProbeFacts f;
   f.running = proxy_.container().running();
   if (!f.running) {
@@ -23,6 +23,15 @@ ProbeFacts ProxyProber::probe() {
     f.detail = ready.ok() ? "/ready answered " + std::to_string(ready->status) : "/ready: " + ready.error().message;
     return f;
   }
+  f.listeners_bound = f.membership_applied = true;  // as the last full probe found them
+  return f;
+}
+
+ProbeFacts ProxyProber::probe() {
+  ProbeFacts f = readyProbe();
+  if (!f.ready) return f;
+  f.listeners_bound = f.membership_applied = false;
+  const inject::ProxyConfig& c = proxy_.driver().config();
   const std::string proc = "/proc/" + std::to_string(proxy_.container().pid()) + "/net/tcp";
   auto tcp = readFile(proc);
   if (!tcp.ok()) {

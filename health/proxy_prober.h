@@ -17,6 +17,7 @@ class ProxyProber final : public Prober, public Restarter {
   // Prober
   bool alive() override { return proxy_.container().running(); }
   ProbeFacts probe() override;
+  ProbeFacts readyProbe() override;
   // Restarter
   Result<void> restart() override { return proxy_.restart(); }
 

@@ -31,7 +31,7 @@ class FakeRestarter final : public Restarter {
   int calls = 0;
   Result<void> restart() override {
     ++calls;
-    prober->is_alive = true;
+    if (prober != nullptr) prober->is_alive = true;
     return ok();
   }
 };
@@ -68,6 +68,52 @@ TEST(HealthMonitorTest, PendingUntilEveryFactHoldsThenHealthy) {
   f.advance(std::chrono::seconds(30));
   EXPECT_LE(f.prober.probes - before, 4);
   EXPECT_EQ(f.changes, std::vector<std::string>{"PENDING->HEALTHY"});
+}
+
+// Counts full and light probes separately.
+class CountingProber final : public Prober {
+ public:
+  ProbeFacts facts{true, true, true, true, ""};
+  int full = 0, light = 0;
+  bool alive() override { return true; }
+  ProbeFacts probe() override {
+    ++full;
+    return facts;
+  }
+  ProbeFacts readyProbe() override {
+    ++light;
+    ProbeFacts f = facts;
+    f.listeners_bound = f.membership_applied = true;  // a light probe cannot see these
+    return f;
+  }
+};
+
+TEST(HealthMonitorTest, HealthyProxiesGetAFullProbeEverySixthTime) {
+  FakeClock clock;
+  CountingProber prober;
+  FakeRestarter restarter;
+  HealthMonitor monitor{prober, restarter, clock};
+  auto advance = [&](std::chrono::milliseconds total) {
+    auto end = clock.t + total;
+    while (clock.t < end)
+      clock.sleepFor(std::min(monitor.tick(), std::chrono::duration_cast<std::chrono::milliseconds>(end - clock.t)));
+  };
+  advance(std::chrono::milliseconds(50));
+  ASSERT_EQ(monitor.state(), HealthState::kHealthy);
+  EXPECT_EQ(prober.full, 1);  // PENDING -> HEALTHY takes a full probe
+  EXPECT_EQ(prober.light, 0);
+  // 12 more probes at 10 s: full ones on every sixth.
+  advance(std::chrono::seconds(120));
+  EXPECT_EQ(prober.full + prober.light, 13);
+  EXPECT_EQ(prober.full, 3);
+  // A lost listener is seen by the next full probe (within 60 s); full probes follow until one
+  // passes, and the third failure restarts the proxy, although the light probes would pass.
+  prober.facts.listeners_bound = false;
+  const int full_before = prober.full;
+  advance(std::chrono::seconds(75));
+  EXPECT_EQ(restarter.calls, 0);
+  advance(std::chrono::seconds(10));
+  EXPECT_EQ(restarter.calls, 1) << "full " << prober.full - full_before << ", light " << prober.light;
 }
 
 TEST(HealthMonitorTest, CrashRestartsWithBackoffAndRecovers) {
