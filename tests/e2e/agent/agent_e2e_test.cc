@@ -200,6 +200,7 @@ class AgentE2eTest : public ::testing::Test {
     ASSERT_TRUE(image.ok() && image->success()) << (image.ok() ? image->describe() + image->err : "");
 
     before_ = hostState();
+    run_dir_existed_ = fs::exists("/run/scagent");
     fs::create_directories(dir_.file("sccontrol"));
     startControlPlane("127.0.0.1:0");
     ASSERT_TRUE(cp_->up());
@@ -241,6 +242,12 @@ class AgentE2eTest : public ::testing::Test {
     // SIGTERM abandons the long-poll (30 s here): the agent is gone well before the 10 s grace.
     EXPECT_EQ(agent_.stop(10s), 0) << "scagent did not exit on SIGTERM within 10 s";
     cp_.reset();
+    // The agent keeps its runtime directory (packages make it with tmpfiles.d); the test removes
+    // it when it made it, and it must be empty by now.
+    if (!run_dir_existed_) {
+      for (const char* d : {"/run/scagent/tasks", "/run/scagent/apps", "/run/scagent"}) ::rmdir(d);
+      EXPECT_FALSE(fs::exists("/run/scagent")) << "/run/scagent is not empty after the test";
+    }
     // No process of this test's agent is left: containers' shims are forks of the agent and keep
     // its command line (with this test's directory), and a container keeps its shim alive.
     EXPECT_EQ(processesMentioning(dir_.path()), std::vector<std::string>{});
@@ -352,6 +359,7 @@ class AgentE2eTest : public ::testing::Test {
   std::optional<testing::AwsCli> aws_;
   testing::BackgroundProcess agent_;
   bool started_ = false;
+  bool run_dir_existed_ = true;
   std::vector<std::string> services_;
   std::set<std::string> db_;
 };
