@@ -2,15 +2,14 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <random>
 #include <thread>
 #include <tuple>
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "common/strings.h"
 #include "model/parse.h"
 
@@ -116,16 +115,20 @@ void Agent::taskChanged(const TaskRecord& task) {
   {
     std::lock_guard lock(mu_);
     tasks_[task.task_id] = task;
-    TaskReport r = reportOf(task);
-    auto arn = task_arns_.find(task.task_id);
-    r.task_arn = arn != task_arns_.end() ? arn->second : task.task_id;
-    pending_reports_[task.task_id] = std::move(r);
+    queueReportLocked(task);
   }
   log::info("task " + taskStatusName(task.status),
             {{"task", task.task_id}, {"service", task.plan.service_name}, {"reason", task.stopped_reason}});
   // The monitor sends the report now rather than at its next second: a RUNNING report is what
   // registers the task's endpoints, so this wait would add to every client's propagation delay.
   wake();
+}
+
+void Agent::queueReportLocked(const TaskRecord& task) {
+  TaskReport r = reportOf(task);
+  auto arn = task_arns_.find(task.task_id);
+  r.task_arn = arn != task_arns_.end() ? arn->second : task.task_id;
+  pending_reports_[task.task_id] = std::move(r);
 }
 
 void Agent::updateMetrics() {
@@ -326,8 +329,8 @@ void Agent::applyDesired(const DesiredState& desired) {
 void Agent::notePropagated(const std::string& task_id, const std::string& ns, int64_t revision, bool changed) {
   std::lock_guard lock(mu_);
   // Taking revision R also delivers every older revision the task was still waiting for.
-  for (auto it = propagating_.lower_bound({ns, INT64_MIN}); it != propagating_.end() && it->first.first == ns &&
-                                                              it->first.second <= revision;) {
+  for (auto it = propagating_.lower_bound({ns, INT64_MIN});
+       it != propagating_.end() && it->first.first == ns && it->first.second <= revision;) {
     Propagation& p = it->second;
     if (p.waiting.erase(task_id) > 0 && changed) p.changed = true;
     if (p.waiting.empty()) {
@@ -383,24 +386,13 @@ namespace {
 // host with a hundred tasks would otherwise serialise twice per task every second.
 std::string watchedState(const TaskRecord& t) {
   std::string s = t.health;
-  if (t.proxy) s += "|" + std::to_string(t.proxy->pid) + ":" + std::to_string(t.proxy->start_time) + ":" + t.proxy->cgroup;
+  if (t.proxy)
+    s += "|" + std::to_string(t.proxy->pid) + ":" + std::to_string(t.proxy->start_time) + ":" + t.proxy->cgroup;
   for (const auto& c : t.containers) {
     s += "|" + c.name + ":" + (c.process ? std::to_string(c.process->pid) : "-") + ":" +
          (c.exit_code ? std::to_string(*c.exit_code) : "-");
   }
   return s;
-}
-
-// Runs fn(i) for i in [0, n) on up to `workers` threads (the calling one included).
-void parallelFor(size_t n, size_t workers, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) fn(i);
-  };
-  std::vector<std::thread> threads;
-  for (size_t w = 1; w < std::min(n, workers); ++w) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
 }
 
 }  // namespace
@@ -452,11 +444,7 @@ void Agent::tickTask(TaskRecord& t) {
     auto old = tasks_.find(t.task_id);
     const bool health_changed = old != tasks_.end() && old->second.health != t.health;
     if (changed || old == tasks_.end()) tasks_[t.task_id] = t;
-    if (health_changed) {
-      TaskReport rep = reportOf(t);
-      rep.task_arn = task_arns_.count(t.task_id) ? task_arns_[t.task_id] : t.task_id;
-      pending_reports_[t.task_id] = std::move(rep);
-    }
+    if (health_changed) queueReportLocked(t);
   }
   if (stop_reason) {
     deps_.metrics.add("scagent_task_failures_total", {}, 1);

@@ -86,6 +86,8 @@ class Agent final : private TaskStatusSink {
   void startTask(TaskRecord record);
   void stopTask(const std::string& task_id, const std::string& reason);
   void updateMetrics();
+  // The task's report replaces any unsent one; mu_ held.
+  void queueReportLocked(const TaskRecord& task);
   // Propagation delay: `task` now runs namespace `ns` at `revision` (its proxy took the members,
   // `changed` when there were any). A revision is done once every task waiting for it is.
   void notePropagated(const std::string& task_id, const std::string& ns, int64_t revision, bool changed);
@@ -104,13 +106,13 @@ class Agent final : private TaskStatusSink {
   std::string etag_;
 
   mutable std::mutex mu_;
-  std::map<std::string, TaskRecord> tasks_;            // latest known state of each task
-  std::map<std::string, std::string> task_arns_;       // task id -> ARN
-  std::map<std::string, std::future<void>> busy_;      // task id -> operation in flight
+  std::map<std::string, TaskRecord> tasks_;        // latest known state of each task
+  std::map<std::string, std::string> task_arns_;   // task id -> ARN
+  std::map<std::string, std::future<void>> busy_;  // task id -> operation in flight
   // task id -> newest namespace snapshot, parsed once per (namespace, revision) and shared.
   std::map<std::string, std::shared_ptr<const model::NamespaceSnapshot>> latest_ns_;
   std::map<std::string, std::shared_ptr<const model::NamespaceSnapshot>> parsed_ns_;  // by name
-  std::map<std::string, TaskReport> pending_reports_;  // latest unsent report per task
+  std::map<std::string, TaskReport> pending_reports_;                                 // latest unsent report per task
   std::set<std::string> reported_stopped_;
   std::optional<Clock::MonoTime> away_since_;
   // A namespace revision on its way to the running proxies, keyed by (namespace, revision): when it

@@ -166,8 +166,10 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   MetricsPage page(metrics, proxy_step, [&agent] { return agent.tasks(); });
   std::unique_ptr<HttpServer> metrics_server;
   if (!cfg->metrics_listen.empty()) {
-    auto server = HttpServer::start(cfg->metrics_listen,
-                                    {{"/metrics", [&page] { return HttpPage{200, kPrometheusContentType, page.render()}; }}});
+    auto server =
+        HttpServer::start(cfg->metrics_listen, {{"/metrics", [&page] {
+                                                   return HttpPage{200, kPrometheusContentType, page.render()};
+                                                 }}});
     if (!server.ok()) {
       io.err << "scagent: metricsListen: " << server.error().message << "\n";
       return 1;

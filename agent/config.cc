@@ -79,7 +79,8 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
     SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress", "vethPrefix"}));
     SC_TRY(readString(*it, "taskCidr", "network", cfg.network.task_cidr));
     SC_TRY(readString(*it, "bridge", "network", cfg.network.bridge));
-    SC_TRY(readString(*it, "hostAddress", "network", cfg.network.host_address, /*allow_empty=*/true));  // "": the gateway
+    SC_TRY(
+        readString(*it, "hostAddress", "network", cfg.network.host_address, /*allow_empty=*/true));  // "": the gateway
     SC_TRY(readString(*it, "vethPrefix", "network", cfg.network.veth_prefix));
   }
   if (auto it = j.find("controlPlane"); it != j.end()) {

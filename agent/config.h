@@ -19,7 +19,7 @@ struct ControlPlaneConfig {
 struct NetworkSettings {
   std::string task_cidr = "10.222.0.0/16";  // addresses of the tasks on this host
   std::string bridge = "scbr0";
-  std::string host_address;  // where bridge-mode endpoints are published; empty: the bridge gateway
+  std::string host_address;         // where bridge-mode endpoints are published; empty: the bridge gateway
   std::string veth_prefix = "scv";  // host ends of the tasks' veth pairs: <prefix><address offset>
 };
 

@@ -1,11 +1,12 @@
 #include "agent/metrics_page.h"
 
+#include <algorithm>
 #include <atomic>
-#include <future>
 #include <optional>
 
 #include "agent/proxy_mapping.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "common/strings.h"
 #include "inject/haproxy_config.h"
 
@@ -38,24 +39,16 @@ std::string MetricsPage::render() {
   }
   // Scrape with a few workers: one hung proxy costs one timeout, not the page.
   std::vector<std::optional<std::string>> pages(scraped.size());
-  std::atomic<size_t> next{0};
   std::atomic<int> errors{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < scraped.size(); i = next++) {
-      auto page = proxies_.metricsPage(scraped[i].task_id, options_.proxy_timeout);
-      if (page.ok()) {
-        pages[i] = std::move(*page);
-      } else if (page.error().code != ErrorCode::kNotFound) {  // not ours (yet): nothing to scrape
-        ++errors;
-        log::debug("proxy metrics not scraped", {{"task", scraped[i].task_id}, {"error", page.error().message}});
-      }
+  parallelFor(scraped.size(), std::max<size_t>(options_.parallel, 1), [&](size_t i) {
+    auto page = proxies_.metricsPage(scraped[i].task_id, options_.proxy_timeout);
+    if (page.ok()) {
+      pages[i] = std::move(*page);
+    } else if (page.error().code != ErrorCode::kNotFound) {  // not ours (yet): nothing to scrape
+      ++errors;
+      log::debug("proxy metrics not scraped", {{"task", scraped[i].task_id}, {"error", page.error().message}});
     }
-  };
-  const size_t n_workers = std::min(std::max<size_t>(options_.parallel, 1), scraped.size());
-  std::vector<std::future<void>> workers;
-  for (size_t w = 1; w < n_workers; ++w) workers.push_back(std::async(std::launch::async, worker));
-  if (n_workers > 0) worker();
-  for (auto& f : workers) f.wait();
+  });
   if (errors > 0) registry_.add("scagent_proxy_scrape_errors_total", {}, errors.load());
 
   std::vector<Family> families = registry_.snapshot();
@@ -64,8 +57,7 @@ std::string MetricsPage::render() {
     const TaskRecord& t = scraped[i];
     std::vector<Family> proxy = parsePrometheusText(*pages[i]);
     const std::map<std::string, Labels> by_proxy = proxyLabelsOf(t.plan);
-    addLabels(proxy,
-              {{"namespace", t.plan.namespace_name}, {"service", t.plan.service_name}, {"task", t.task_id}},
+    addLabels(proxy, {{"namespace", t.plan.namespace_name}, {"service", t.plan.service_name}, {"task", t.task_id}},
               [&](const Labels& own) -> Labels {
                 for (const auto& [k, v] : own) {
                   if (k != "proxy") continue;

@@ -71,7 +71,8 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
   }
   CURLcode rc = curl_easy_perform(c);
   const std::string target = req.unix_socket.empty() ? req.url : req.unix_socket + " " + req.url;
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return makeError(ErrorCode::kUnavailable, "request", target, "request cancelled");
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return makeError(ErrorCode::kUnavailable, "request", target, "request cancelled");
   if (rc != CURLE_OK) {
     ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
     return makeError(code, "request", target, curl_easy_strerror(rc));

@@ -94,7 +94,7 @@ Result<UniqueFd> bindUnix(const std::string& listen, const std::string& path, un
 
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return errnoError(errno, "bind", listen);
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return makeError(ErrorCode::kAlreadyExists, "bind", listen, "the path exists and is not a socket");
@@ -138,12 +138,24 @@ const char* httpReason(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
@@ -271,8 +283,7 @@ void HttpServer::handle(UniqueFd conn) {
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && errno == EAGAIN &&
-        waitFor(conn.get(), POLLOUT, stop_fd_.get(), write_deadline)) {
+    if (sent < 0 && errno == EAGAIN && waitFor(conn.get(), POLLOUT, stop_fd_.get(), write_deadline)) {
       continue;
     }
     return;

@@ -67,7 +67,8 @@ class HttpServer {
   std::thread thread_;
 };
 
-// The status line's reason phrase for the codes the server sends ("OK", "Not Found", ...).
+// The status line's reason phrase ("OK", "Not Found", ...) for the codes this server and
+// sccontrol send; "Unknown" for others.
 const char* httpReason(int status);
 
 }  // namespace sc

@@ -18,39 +18,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/http_server.h"
 #include "common/unique_fd.h"
 
 namespace sc::controlplane {
 namespace {
-
-const char* reasonPhrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Payload Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Status";
-  }
-}
 
 std::string decode(const char* s) {
   if (s == nullptr) return {};
@@ -175,7 +147,7 @@ struct HttpServer::Impl {
     for (const auto& [k, v] : r.headers) evhttp_add_header(out, k.c_str(), v.c_str());
     evbuffer* buf = evbuffer_new();
     evbuffer_add(buf, r.body.data(), r.body.size());
-    evhttp_send_reply(req, r.status, reasonPhrase(r.status), buf);
+    evhttp_send_reply(req, r.status, httpReason(r.status), buf);
     evbuffer_free(buf);
   }
 

@@ -78,8 +78,7 @@ std::chrono::milliseconds HealthMonitor::tick() {
     // Liveness is cheap: look at it often, probe fully on the interval.
     return std::min(std::chrono::duration_cast<milliseconds>(*next_probe_ - now), policy_.pending_interval * 5);
   }
-  const bool light =
-      !full_due_ && state_ == HealthState::kHealthy && light_probes_ + 1 < policy_.full_probe_every;
+  const bool light = !full_due_ && state_ == HealthState::kHealthy && light_probes_ + 1 < policy_.full_probe_every;
   facts_ = light ? prober_.readyProbe() : prober_.probe();
   light_probes_ = light ? light_probes_ + 1 : 0;
   // A failed probe of either kind is followed by full ones until one passes: a light probe must not

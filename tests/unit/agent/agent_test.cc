@@ -179,11 +179,18 @@ TEST_F(AgentTest, PropagationIsTimedUntilEveryAffectedProxyHasTheMembers) {
   agent->waitIdle();
   agent->tick();
   EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"none", "none"}));
+  // Both tasks, running, with the namespace at `revision` holding db at `ip`.
+  auto both = [&](int revision, const std::string& ip) -> DesiredState {
+    const std::string etag = "e" + std::to_string(revision);
+    return {etag,
+            revision,
+            "ACTIVE",
+            {withDbMembers(dbTask("t1"), revision, {ip}), withDbMembers(dbTask("t2"), revision, {ip})}};
+  };
 
   // Revision 2 adds a member; t2's proxy refuses it at first.
   membership.failing.insert("t2");
-  agent->applyDesired({"e2", 2, "ACTIVE",
-                       {withDbMembers(dbTask("t1"), 2, {"10.88.0.3"}), withDbMembers(dbTask("t2"), 2, {"10.88.0.3"})}});
+  agent->applyDesired(both(2, "10.88.0.3"));
   clock.advance(std::chrono::seconds(1));
   agent->tick();
   EXPECT_EQ(membership.applied, std::vector<std::string>{"t1 db:81 = 10.88.0.3:8080"});
@@ -194,21 +201,22 @@ TEST_F(AgentTest, PropagationIsTimedUntilEveryAffectedProxyHasTheMembers) {
   EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"1", "3"}));
 
   // A revision that changes no member of these tasks is no propagation.
-  agent->applyDesired({"e3", 3, "ACTIVE",
-                       {withDbMembers(dbTask("t1"), 3, {"10.88.0.3"}), withDbMembers(dbTask("t2"), 3, {"10.88.0.3"})}});
+  agent->applyDesired(both(3, "10.88.0.3"));
   clock.advance(std::chrono::seconds(5));
   agent->tick();
   EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"1", "3"}));
 
   // A task that stops before taking a revision does not hold it up.
   membership.failing.insert("t2");
-  agent->applyDesired({"e4", 4, "ACTIVE",
-                       {withDbMembers(dbTask("t1"), 4, {"10.88.0.4"}), withDbMembers(dbTask("t2"), 4, {"10.88.0.4"})}});
+  agent->applyDesired(both(4, "10.88.0.4"));
   clock.advance(std::chrono::milliseconds(500));
   agent->tick();
   EXPECT_EQ(propagation(metrics).first, "1");
-  agent->applyDesired({"e5", 5, "ACTIVE",
-                       {withDbMembers(dbTask("t1"), 4, {"10.88.0.4"}), withDbMembers(dbTask("t2", "STOPPED"), 4, {"10.88.0.4"})}});
+  agent->applyDesired(
+      {"e5",
+       5,
+       "ACTIVE",
+       {withDbMembers(dbTask("t1"), 4, {"10.88.0.4"}), withDbMembers(dbTask("t2", "STOPPED"), 4, {"10.88.0.4"})}});
   agent->waitIdle();
   agent->tick();
   EXPECT_EQ(propagation(metrics), (std::pair<std::string, std::string>{"2", "3.5"}));
