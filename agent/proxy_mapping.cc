@@ -40,6 +40,7 @@ inject::ProxyConfig proxyConfigFromPlan(const model::TaskPlan& plan, const std::
     inject::EgressSpec e{.dns_name = a.dns_name,
                          .vip = a.vip,
                          .port = a.port,
+                         .listener_port = a.listener_port,
                          .discovery_name = a.discovery_name,
                          .protocol = toProxyProtocol(a.app_protocol),
                          .timeouts = toTimeouts(a.timeouts)};

@@ -30,9 +30,12 @@ Result<netns::SandboxSpec> sandboxSpecFromPlan(const model::TaskPlan& plan, cons
     }
   }
   SC_ASSIGN_OR_RETURN(Cidr vips, Cidr::parse(plan.vip_cidr));
-  if (!vips.isLoopback() && plan.egress_listener_port) {
-    s.egress = netns::EgressRedirect{vips, *plan.egress_listener_port};
+  for (const model::EgressAlias& a : plan.egress) {
+    if (a.listener_port == 0) continue;  // a record from before the redirect: its proxy binds vip:port
+    SC_ASSIGN_OR_RETURN(IpAddress vip, IpAddress::parse(a.vip));
+    s.egress.push_back({vip, a.port, a.listener_port});
   }
+  if (!s.egress.empty()) s.vip_range = vips;
   for (const auto& [address, name] : plan.hosts) s.hosts.push_back({address, name});
   SC_TRY(netns::validateSpec(s));
   return s;

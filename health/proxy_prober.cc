@@ -48,9 +48,12 @@ ProbeFacts ProxyProber::probe() {
     }
   }
   for (const inject::EgressSpec& e : c.egress) {
-    if (!listening.count({e.vip, e.port})) {
+    const std::string ip = e.listener_port ? "127.0.0.1" : e.vip;
+    const int port = e.listener_port ? e.listener_port : e.port;
+    if (!listening.count({ip, port})) {
       f.listeners_bound = false;
-      f.detail = "egress listener " + e.vip + ":" + std::to_string(e.port) + " not bound";
+      f.detail = "egress listener " + ip + ":" + std::to_string(port) + " for " + e.vip + ":" + std::to_string(e.port) +
+                 " not bound";
       return f;
     }
   }

@@ -174,11 +174,14 @@ std::string renderHaproxyConfig(const ProxyConfig& c) {
     const std::string name = egressName(eg);
     const int slots = eg.slots > 0 ? eg.slots : slotsFor(eg.upstreams.size());
     bool h2 = eg.protocol == ProxyProtocol::kHttp2 || eg.protocol == ProxyProtocol::kGrpc;
+    const std::string bind = eg.listener_port ? "127.0.0.1:" + std::to_string(eg.listener_port)
+                                              : eg.vip + ":" + std::to_string(eg.port);
     o += "\n# Egress " + eg.dns_name + ":" + std::to_string(eg.port) + " -> " + eg.discovery_name + ": " +
-         proxyProtocolName(eg.protocol) + ", " + std::to_string(slots) + " server slots\n";
+         proxyProtocolName(eg.protocol) + ", " + std::to_string(slots) + " server slots";
+    o += eg.listener_port ? ", redirected from " + eg.vip + ":" + std::to_string(eg.port) + "\n" : "\n";
     o += "frontend " + name + "\n";
     modeLines(o, eg.protocol);
-    o += "  bind " + eg.vip + ":" + std::to_string(eg.port) + (h2 ? " proto h2" : "") + "\n";
+    o += "  bind " + bind + (h2 ? " proto h2" : "") + "\n";
     clientTimeouts(o, eg.protocol, eg.timeouts);
     logLines(o, c.log, eg.protocol);
     if (isHttpProtocol(eg.protocol)) o += "  option http-keep-alive\n";

@@ -51,11 +51,13 @@ struct Upstream {
   bool operator==(const Upstream& o) const { return ip == o.ip && port == o.port; }
 };
 
-// A name the task reaches: the proxy binds vip:port and balances over `upstreams`.
+// A name the task reaches: the proxy listens on 127.0.0.1:listener_port (the task's nat OUTPUT
+// redirects vip:port there) and balances over `upstreams`. listener_port 0: it binds vip:port.
 struct EgressSpec {
   std::string dns_name;
   std::string vip;
   int port = 0;
+  int listener_port = 0;
   std::string discovery_name;
   ProxyProtocol protocol = ProxyProtocol::kTcp;
   ProxyTimeouts timeouts;

@@ -102,6 +102,9 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
   for (const auto& c : td.containers)
     for (const auto& pm : c.port_mappings)
       if (pm.container_port) avoid.push_back(*pm.container_port);
+  for (const auto& c : td.containers)
+    for (const auto& pm : c.port_mappings)
+      if (pm.host_port && *pm.host_port) avoid.push_back(*pm.host_port);
   for (const auto& s : sc.services)
     if (s.ingress_port_override) avoid.push_back(*s.ingress_port_override);
 
@@ -146,13 +149,14 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
     plan.ingress[it->second].discovery_names.push_back(discovery);
     service_listener[i] = it->second;
   }
-  const bool loopback_vips = vip_cidr->isLoopback();
-  std::vector<int> ports = pickEphemeralPorts(ephemeral_needed + (loopback_vips ? 0 : 1), avoid, options.port_seed);
+  std::vector<int> ports = pickEphemeralPorts(ephemeral_needed, avoid, options.port_seed);
   size_t next_port = 0;
   for (auto& l : plan.ingress) {
-    if (!l.override) l.listener_port = ports[next_port++];
+    if (!l.override) {
+      l.listener_port = ports[next_port++];
+    }
+    avoid.push_back(l.listener_port);
   }
-  if (!loopback_vips) plan.egress_listener_port = ports[next_port++];
 
   // --- VIPs: keep the namespace's, allocate for new names (per DNS name, as the hosts file needs). ---
   std::map<std::string, std::string> vip_of;  // dns name -> vip
@@ -235,6 +239,11 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
   std::sort(plan.egress.begin(), plan.egress.end(), [](const EgressAlias& x, const EgressAlias& y) {
     return std::tie(x.dns_name, x.port) < std::tie(y.dns_name, y.port);
   });
+  // Each alias's egress listener: clear of every declared port and of the ingress listeners.
+  std::optional<uint64_t> egress_seed;
+  if (options.port_seed) egress_seed = *options.port_seed + 1;
+  std::vector<int> egress_ports = pickEphemeralPorts(plan.egress.size(), avoid, egress_seed);
+  for (size_t i = 0; i < plan.egress.size(); ++i) plan.egress[i].listener_port = egress_ports[i];
   std::set<std::string> named;
   for (const auto& a : plan.egress) {
     if (named.insert(a.dns_name).second) plan.hosts.emplace_back(a.vip, a.dns_name);
@@ -343,13 +352,13 @@ OrderedJson taskPlanToJson(const TaskPlan& p) {
     j["endpoints"].push_back(o);
   }
   j["vipCidr"] = p.vip_cidr;
-  if (p.egress_listener_port) j["egressListenerPort"] = *p.egress_listener_port;
   j["egress"] = OrderedJson::array();
   for (const auto& a : p.egress) {
     OrderedJson o;
     o["dnsName"] = a.dns_name;
     o["port"] = a.port;
     o["vip"] = a.vip;
+    o["listenerPort"] = a.listener_port;
     o["discoveryName"] = a.discovery_name;
     o["appProtocol"] = appProtocolName(a.app_protocol);
     o["timeouts"] = timeoutsJson(a.timeouts);
@@ -527,9 +536,6 @@ Result<TaskPlan> taskPlanFromJson(const Json& j) {
     p.vip_cidr = r.str(j, "", "vipCidr");
     if (!Cidr::parse(p.vip_cidr).ok())
       throw PlanReadError{"vipCidr", "expected a CIDR range, got " + jsonQuote(p.vip_cidr)};
-    if (const Json* el = r.optional(j, "egressListenerPort")) {
-      p.egress_listener_port = static_cast<int>(r.integer(*el, "egressListenerPort", 1, 65535));
-    }
     const Json& egress = r.array(j, "", "egress");
     for (size_t i = 0; i < egress.size(); ++i) {
       const std::string ep = indexPath("egress", i);
@@ -540,6 +546,7 @@ Result<TaskPlan> taskPlanFromJson(const Json& j) {
         throw PlanReadError{childPath(ep, "dnsName"), "not a valid DNS name: " + jsonQuote(a.dns_name)};
       a.port = r.port(o, ep, "port");
       a.vip = r.ip(o, ep, "vip");
+      if (r.optional(o, "listenerPort")) a.listener_port = r.port(o, ep, "listenerPort");
       a.discovery_name = r.str(o, ep, "discoveryName");
       a.app_protocol = r.proto(o, ep);
       a.timeouts = r.timeouts(o, ep);

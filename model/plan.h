@@ -62,11 +62,15 @@ struct ServedEndpoint {
   std::string vip;
 };
 
-// A name this task can reach, bound by its proxy on vip:port.
+// A name this task can reach. The app dials vip:port; the task's nat OUTPUT redirects that to the
+// proxy's listener on 127.0.0.1:listener_port, a port clear of every port the task declares, so
+// the proxy never holds a port an app may bind. listener_port 0 (records written before the
+// redirect existed) means the proxy binds vip:port itself.
 struct EgressAlias {
   std::string dns_name;
   int port = 0;
   std::string vip;
+  int listener_port = 0;
   std::string discovery_name;
   AppProtocol app_protocol = AppProtocol::kTcp;
   Timeouts timeouts;
@@ -105,7 +109,6 @@ struct TaskPlan {
   std::vector<ServedEndpoint> endpoints;
   std::vector<EgressAlias> egress;
   std::string vip_cidr = kDefaultVipCidr;
-  std::optional<int> egress_listener_port;                 // only for a non-loopback VIP range
   std::vector<std::pair<std::string, std::string>> hosts;  // (address, name), aliases only
   std::vector<PublishedPort> published_ports;
   Carve carve;

@@ -94,7 +94,11 @@ ordered_json specJson(const SandboxSpec& s) {
   for (const Intercept& i : s.intercepts) {
     j["intercepts"].push_back({{"containerPort", i.container_port}, {"listenerPort", i.listener_port}});
   }
-  if (s.egress) j["egress"] = {{"vipRange", s.egress->vip_range.toString()}, {"listenerPort", s.egress->listener_port}};
+  if (s.vip_range) j["vipRange"] = s.vip_range->toString();
+  j["egress"] = ordered_json::array();
+  for (const EgressRedirect& e : s.egress) {
+    j["egress"].push_back({{"vip", e.vip.toString()}, {"port", e.port}, {"listenerPort", e.listener_port}});
+  }
   j["portMappings"] = mappingsToJson(s.port_mappings);
   j["hosts"] = ordered_json::array();
   for (const HostEntry& h : s.hosts) j["hosts"].push_back({{"address", h.address}, {"name", h.name}});
@@ -114,9 +118,16 @@ Result<SandboxSpec> specFromJsonValue(const ordered_json& j) {
     for (const auto& i : j.value("intercepts", ordered_json::array())) {
       s.intercepts.push_back({i.value("containerPort", 0), i.value("listenerPort", 0)});
     }
-    if (j.contains("egress")) {
-      SC_ASSIGN_OR_RETURN(Cidr range, Cidr::parse(j["egress"].value("vipRange", "")));
-      s.egress = EgressRedirect{range, j["egress"].value("listenerPort", 0)};
+    if (j.contains("vipRange")) {
+      SC_ASSIGN_OR_RETURN(Cidr range, Cidr::parse(j["vipRange"].get<std::string>()));
+      s.vip_range = range;
+    }
+    // Specs written before per-alias redirects had one "egress" object; those tasks bind VIPs directly.
+    if (const auto it = j.find("egress"); it != j.end() && it->is_array()) {
+      for (const auto& e : *it) {
+        SC_ASSIGN_OR_RETURN(IpAddress vip, IpAddress::parse(e.value("vip", "")));
+        s.egress.push_back({vip, e.value("port", 0), e.value("listenerPort", 0)});
+      }
     }
     SC_ASSIGN_OR_RETURN(s.port_mappings, mappingsFromJson(j.value("portMappings", ordered_json::array())));
     for (const auto& h : j.value("hosts", ordered_json::array())) {

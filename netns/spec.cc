@@ -23,6 +23,26 @@ Error bad(const SandboxSpec& s, const std::string& why) {
   return makeError(ErrorCode::kInvalidArgument, "accept network spec of task", s.task_id, why);
 }
 
+Result<void> validateEgress(const SandboxSpec& s) {
+  if (s.egress.empty()) return ok();
+  if (!s.vip_range || s.vip_range->base.family != 4) return bad(s, "egress redirects need an IPv4 VIP range");
+  std::set<std::pair<std::string, int>> seen;
+  std::set<int> listeners;
+  for (const Intercept& i : s.intercepts) listeners.insert(i.listener_port);
+  for (const EgressRedirect& e : s.egress) {
+    const std::string what = e.vip.toString() + ":" + std::to_string(e.port);
+    if (!portOk(e.port) || !portOk(e.listener_port)) return bad(s, "egress " + what + " needs ports 1-65535");
+    if (!s.vip_range->contains(e.vip)) {
+      return bad(s, "egress VIP " + e.vip.toString() + " is outside the VIP range " + s.vip_range->toString());
+    }
+    if (!seen.insert({e.vip.toString(), e.port}).second) return bad(s, "egress " + what + " is redirected twice");
+    if (!listeners.insert(e.listener_port).second) {
+      return bad(s, "listener port " + std::to_string(e.listener_port) + " is used twice");
+    }
+  }
+  return ok();
+}
+
 }  // namespace
 
 const char* netModeName(NetMode m) { return m == NetMode::kAwsvpc ? "awsvpc" : "bridge"; }
@@ -37,10 +57,7 @@ Result<void> validateSpec(const SandboxSpec& s) {
       return bad(s, "port " + std::to_string(i.container_port) + " is intercepted twice");
     }
   }
-  if (s.egress) {
-    if (!portOk(s.egress->listener_port)) return bad(s, "egress listener port must be 1-65535");
-    if (s.egress->vip_range.isLoopback()) return bad(s, "a loopback VIP range needs no redirect");
-  }
+  SC_TRY(validateEgress(s));
   std::set<std::pair<Proto, int>> host_ports;
   for (const PortMapping& m : s.port_mappings) {
     if (!portOk(m.task_port) || (m.host_port != 0 && !portOk(m.host_port))) {

@@ -21,9 +21,11 @@ struct Intercept {
   int listener_port = 0;
 };
 
-// A non-loopback VIP range: every TCP connection to it goes to the egress listener.
+// Egress: a TCP connection from the task to vip:port is redirected to the proxy's listener on
+// the task's loopback (listener_port), so the proxy never binds a port an app may bind.
 struct EgressRedirect {
-  Cidr vip_range;
+  IpAddress vip;
+  int port = 0;
   int listener_port = 0;
 };
 
@@ -45,7 +47,8 @@ struct SandboxSpec {
   std::string hostname;  // the task's own name in its hosts file
   NetMode mode = NetMode::kAwsvpc;
   std::vector<Intercept> intercepts;
-  std::optional<EgressRedirect> egress;
+  std::optional<Cidr> vip_range;       // where the egress redirects look (one jump from nat OUTPUT)
+  std::vector<EgressRedirect> egress;  // needs vip_range; every vip inside it
   std::vector<PortMapping> port_mappings;
   std::vector<HostEntry> hosts;  // client aliases -> VIPs
 };

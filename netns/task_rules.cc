@@ -20,19 +20,19 @@ RuleDocument taskNamespaceRules(const SandboxSpec& spec, const ChainNames& chain
       doc.rules.push_back(r);
     }
   }
-  if (spec.egress) {
+  if (!spec.egress.empty()) {
     doc.chains.push_back({Table::kNat, chains.egress});
     Rule jump{.table = Table::kNat, .chain = "OUTPUT", .target = Target::jump(chains.egress), .comment = tag};
     jump.match.proto = Proto::kTcp;
-    jump.match.dst = spec.egress->vip_range;
+    jump.match.dst = spec.vip_range;
     doc.rules.push_back(jump);
-    Rule r{.table = Table::kNat,
-           .chain = chains.egress,
-           .target = Target::redirect(spec.egress->listener_port),
-           .comment = tag};
-    r.match.proto = Proto::kTcp;
-    r.match.dst = spec.egress->vip_range;
-    doc.rules.push_back(r);
+    for (const EgressRedirect& e : spec.egress) {
+      Rule r{.table = Table::kNat, .chain = chains.egress, .target = Target::redirect(e.listener_port), .comment = tag};
+      r.match.proto = Proto::kTcp;
+      r.match.dst = Cidr{e.vip, 32};
+      r.match.dport = e.port;
+      doc.rules.push_back(r);
+    }
   }
   return doc;
 }

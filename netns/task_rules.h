@@ -3,8 +3,8 @@
 // In the task namespace (nat):
 //   PREROUTING -p tcp -m addrtype ! --src-type LOCAL -j <P>_INGRESS     (when anything is intercepted)
 //   <P>_INGRESS -p tcp --dport <containerPort> -j REDIRECT --to-ports <listenerPort>
-//   OUTPUT -d <vip range> -p tcp -j <P>_EGRESS                          (non-loopback VIP range only)
-//   <P>_EGRESS -d <vip range> -p tcp -j REDIRECT --to-ports <egress listener>
+//   OUTPUT -d <vip range> -p tcp -j <P>_EGRESS                          (when the task has aliases)
+//   <P>_EGRESS -d <vip>/32 -p tcp --dport <alias port> -j REDIRECT --to-ports <alias listener>
 // On the host, per task (bridge port mappings only; nat):
 //   <P>_PORTMAP -p <proto> --dport <hostPort> -j DNAT --to-destination <taskIP>:<port>
 // Host base (once, shared by every task; comment sc:agent):

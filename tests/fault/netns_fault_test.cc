@@ -16,7 +16,8 @@ netns::SandboxSpec fullSpec(const std::string& task) {
   s.task_id = task;
   s.hostname = task;
   s.intercepts = {{80, 36547}};
-  s.egress = netns::EgressRedirect{*Cidr::parse("198.18.0.0/24"), 15001};
+  s.vip_range = *Cidr::parse("198.18.0.0/24");
+  s.egress = {{*IpAddress::parse("198.18.0.3"), 80, 15001}};
   s.port_mappings = {{"ingress", netns::Proto::kTcp, 0, 36547}};
   s.hosts = {{"127.255.0.3", "db"}};
   return s;

@@ -45,7 +45,8 @@ TEST(NetnsRulesGoldenTest, NonLoopbackVipRange) {
   SandboxSpec s;
   s.task_id = "egress-example";
   s.hostname = "egress-example";
-  s.egress = EgressRedirect{*Cidr::parse("198.18.0.0/16"), 15001};
+  s.vip_range = *Cidr::parse("198.18.0.0/16");
+  s.egress = {{*IpAddress::parse("198.18.0.1"), 80, 15001}, {*IpAddress::parse("198.18.0.2"), 443, 15002}};
   auto cidr = Cidr::parse("10.222.0.0/16");
   auto text = renderAllRules(s, {cidr->at(2), *cidr, {}}, ChainNames::of("SC"), "sc-egress-example");
   ASSERT_TRUE(text.ok());

@@ -120,17 +120,37 @@ TEST_F(SandboxRootTest, AwsvpcInterceptOverrideAndLoopbackEgress) {
   ASSERT_TRUE(net_.manager->remove("client").ok());
 }
 
-TEST_F(SandboxRootTest, NonLoopbackVipRangeRedirectsToTheEgressListener) {
+TEST_F(SandboxRootTest, NonLoopbackVipRangeRedirectsEachAliasToItsListener) {
   netns::SandboxSpec app = emptySpec("app");
   auto range = Cidr::parse("198.18." + std::to_string(net_.names.pid % 250) + ".0/24");
   ASSERT_TRUE(range.ok());
-  app.egress = netns::EgressRedirect{*range, 15001};
+  app.vip_range = *range;
+  app.egress = {{range->at(7), 8080, 15001}, {range->at(200), 443, 15002}};
   auto a = net_.manager->apply(app);
   ASSERT_TRUE(a.ok()) << a.error().message;
   {
-    NamedServer egress(a->info.netns_path, "0.0.0.0", 15001, "egress-listener");
-    EXPECT_EQ(ask(a->info.netns_path, range->at(7).toString(), 8080), "egress-listener");
-    EXPECT_EQ(ask(a->info.netns_path, range->at(200).toString(), 443), "egress-listener");
+    NamedServer first(a->info.netns_path, "127.0.0.1", 15001, "first");
+    NamedServer second(a->info.netns_path, "127.0.0.1", 15002, "second");
+    EXPECT_EQ(ask(a->info.netns_path, range->at(7).toString(), 8080), "first");
+    EXPECT_EQ(ask(a->info.netns_path, range->at(200).toString(), 443), "second");
+  }
+  ASSERT_TRUE(net_.manager->remove("app").ok());
+}
+
+// The seed's minimal configuration: the alias port is the app's own containerPort. The app binds
+// the wildcard on that port and still reaches the alias (through the redirect to the listener),
+// and a connection to its own port reaches the app.
+TEST_F(SandboxRootTest, LoopbackAliasOnTheAppsOwnPortLeavesThePortToTheApp) {
+  netns::SandboxSpec app = emptySpec("app");
+  app.vip_range = *Cidr::parse("127.255.0.0/16");
+  app.egress = {{*IpAddress::parse("127.255.0.1"), 8080, 15001}};
+  auto a = net_.manager->apply(app);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  {
+    NamedServer own(a->info.netns_path, "0.0.0.0", 8080, "app");
+    NamedServer egress(a->info.netns_path, "127.0.0.1", 15001, "egress-listener");
+    EXPECT_EQ(ask(a->info.netns_path, "127.255.0.1", 8080), "egress-listener");
+    EXPECT_EQ(ask(a->info.netns_path, "127.0.0.1", 8080), "app");
   }
   ASSERT_TRUE(net_.manager->remove("app").ok());
 }

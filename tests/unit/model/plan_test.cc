@@ -120,12 +120,46 @@ TEST_F(PlanTest, SameDnsNameOnTwoPortsSharesOneVip) {
   EXPECT_EQ(db_lines, 1);
 }
 
-TEST_F(PlanTest, NonLoopbackVipRangeGetsOneEgressListener) {
+TEST_F(PlanTest, NonLoopbackVipRangeGetsEgressListenersToo) {
   ns = NamespaceSnapshot{"internal", "10.255.0.0/16", 1, std::nullopt, {}};
   TaskPlan p = plan();
-  ASSERT_TRUE(p.egress_listener_port);
-  EXPECT_NE(*p.egress_listener_port, p.ingress[0].listener_port);
+  ASSERT_FALSE(p.egress.empty());
+  EXPECT_GT(p.egress[0].listener_port, 0);
   EXPECT_EQ(p.endpoints[0].vip, "10.255.0.1");
+}
+
+// The seed's minimal configuration: the alias port is the containerPort. No listener of the task's
+// proxy may take a port the task declares (containerPort, hostPort, override), nor each other's.
+TEST_F(PlanTest, EgressListenersAvoidEveryDeclaredPortAndEachOther) {
+  TaskPlan p = plan();
+  std::set<int> declared;
+  for (const auto& c : td["containerDefinitions"])
+    for (const auto& pm : c.value("portMappings", Json::array())) {
+      declared.insert(pm.value("containerPort", 0));
+      declared.insert(pm.value("hostPort", 0));
+    }
+  std::set<int> listeners;
+  for (const auto& l : p.ingress) EXPECT_TRUE(listeners.insert(l.listener_port).second);
+  ASSERT_FALSE(p.egress.empty());
+  for (const auto& a : p.egress) {
+    EXPECT_GE(a.listener_port, kEphemeralPortMin);
+    EXPECT_LE(a.listener_port, kEphemeralPortMax);
+    EXPECT_FALSE(declared.count(a.listener_port)) << a.dns_name;
+    EXPECT_TRUE(listeners.insert(a.listener_port).second) << a.dns_name;
+  }
+}
+
+TEST_F(PlanTest, EgressListenerRoundTripsAndOldRecordsBindDirectly) {
+  TaskPlan p = plan();
+  auto back = taskPlanFromJson(Json::parse(taskPlanToJson(p).dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->egress.size(), p.egress.size());
+  EXPECT_EQ(back->egress[0].listener_port, p.egress[0].listener_port);
+  auto j = taskPlanToJson(p);
+  for (auto& a : j["egress"]) a.erase("listenerPort");
+  auto old = taskPlanFromJson(Json::parse(j.dump()));
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old->egress[0].listener_port, 0);
 }
 
 TEST_F(PlanTest, BridgeModePublishesListenersAndPortMappings) {

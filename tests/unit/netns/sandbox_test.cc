@@ -147,7 +147,8 @@ TEST_F(SandboxTest, BadInputRunsNothing) {
 
 TEST_F(SandboxTest, SpecRoundTripsThroughJson) {
   SandboxSpec s = spec("t1");
-  s.egress = EgressRedirect{*Cidr::parse("198.18.0.0/16"), 15001};
+  s.vip_range = *Cidr::parse("198.18.0.0/16");
+  s.egress = {{*IpAddress::parse("198.18.0.1"), 80, 15001}};
   auto back = specFromJson(specToJson(s));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(specToJson(*back), specToJson(s));
