@@ -461,6 +461,66 @@ TEST_F(AgentE2eTest, LaterServicesReachOnlyNewTasksAndOverridePortsAnswer) {
   EXPECT_EQ(answers(new_web, "http://" + rec->facts.at("task_ip") + ":15000/", 1, &out), cache_ids) << out;
 }
 
+// The seed's minimal configuration (`services: [{portName}]`: no discovery name, no alias, so the
+// endpoint is `http://http:8080`, the app's own containerPort) beside a service whose app binds
+// the wildcard on that same port, and a client whose own app binds it too. Every app keeps its
+// port (the proxies listen elsewhere and the alias VIPs are redirected), every task reaches
+// RUNNING and HEALTHY, and a client started after them reaches both by their endpoint names.
+void registerAppDefinition(testing::AwsCli& aws, const std::string& path, const std::string& family,
+                           const std::string& mode) {
+  Json td = Json::parse(testing::readTestFile(std::string(SC_SOURCE_DIR) + "/examples/demo/db-task-definition.json"));
+  td["family"] = family;
+  td["networkMode"] = mode;
+  auto& c = td["containerDefinitions"][0];
+  c["command"][2] = "mkdir -p /tmp/www && echo \"" + family + " task $SC_TASK_ID\" > /tmp/www/index.html && exec " +
+                    "httpd -f -p 0.0.0.0:8080 -h /tmp/www";
+  if (mode == "bridge") c["portMappings"][0]["hostPort"] = 0;
+  testing::writeTestFile(path, td.dump());
+  aws.json({"ecs", "register-task-definition", "--cli-input-json", "file://" + path});
+}
+
+class MinimalConfigurationE2eTest : public AgentE2eTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(MinimalConfigurationE2eTest, EveryAppKeepsItsPortAndTheClientReachesEachEndpoint) {
+  const std::string mode = GetParam();
+  registerAppDefinition(*aws_, dir_.file("api-td.json"), "api", mode);
+  registerAppDefinition(*aws_, dir_.file("cache-td.json"), "cache", mode);
+  registerAppDefinition(*aws_, dir_.file("client-td.json"), "client", mode);
+  auto service = [&](const std::string& name, const Json& services) {
+    Json svc = example("db-service.json");
+    svc["serviceName"] = name;
+    svc["taskDefinition"] = name;
+    svc["desiredCount"] = 1;
+    svc["serviceConnectConfiguration"]["services"] = services;
+    if (services.empty()) svc["serviceConnectConfiguration"].erase("services");
+    return svc;
+  };
+  createService(service("api", Json::array({{{"portName", "http"}}})));
+  const auto api = waitHealthy("api", 1);
+  // Its alias port is 8080, on which cache's app binds the wildcard.
+  createService(service("cache", Json::array({{{"portName", "http"},
+                                                {"discoveryName", "cache"},
+                                                {"clientAliases", Json::array({{{"dnsName", "cache"}, {"port", 81}}})}}})));
+  const auto cache = waitHealthy("cache", 1);
+  createService(service("client", Json::array()));
+  const auto client = waitHealthy("client", 1);
+  ASSERT_EQ(api.size(), 1u);
+  ASSERT_EQ(cache.size(), 1u);
+  ASSERT_EQ(client.size(), 1u);
+  // No task was replaced: the first tasks are still the only ones.
+  EXPECT_EQ(loggedTasks("task RUNNING").size(), 3u) << tail(agentLog(), 4000);
+
+  const std::string c = *client.begin();
+  std::string out;
+  EXPECT_EQ(answers(c, "http://http:8080/", 2, &out), api) << out;
+  EXPECT_EQ(answers(c, "http://cache:81/", 2, &out), cache) << out;
+  // The client's own app still answers on its own port inside its namespace.
+  ProcessResult own = curlIn(c, {"http://127.0.0.1:8080/"});
+  EXPECT_EQ(answerIds(own.out), std::vector<std::string>{c}) << own.describe() << own.out << own.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(NetworkModes, MinimalConfigurationE2eTest, ::testing::Values("awsvpc", "bridge"));
+
 // kill -9 of the agent under a steady load: no request fails, and the restarted agent adopts every
 // task (the same proxy and app processes, no second proxy).
 TEST_F(AgentE2eTest, KillNineUnderLoadLosesNoRequestAndRestartAdoptsEveryTask) {

@@ -2,6 +2,8 @@
 // addresses, iptables rules and the hosts file, and the host left as it was found.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "agent/task_net.h"
 #include "model/plan.h"
 #include "tests/support/golden.h"
@@ -71,9 +73,12 @@ TEST_F(SandboxRootTest, AwsvpcInterceptOverrideAndLoopbackEgress) {
     NamedServer s_app(app_ns, "0.0.0.0", 80, "app");
     NamedServer s_listener(app_ns, "0.0.0.0", listener, "listener");
     NamedServer s_override(app_ns, "0.0.0.0", 99, "override");
-    // Loopback VIPs: 127.0.0.0/8 is local on lo, so the proxy can bind each VIP:port.
-    NamedServer s_db(app_ns, "127.255.0.3", 81, "egress-db");
-    NamedServer s_dbapp(app_ns, "127.255.0.4", 81, "egress-db.app");
+    // Egress: nat OUTPUT redirects each alias VIP:port to its listener on 127.0.0.1.
+    std::map<std::string, int> egress_listener;
+    for (const auto& e : app.egress) egress_listener[e.vip.toString() + ":" + std::to_string(e.port)] = e.listener_port;
+    ASSERT_TRUE(egress_listener.count("127.255.0.3:81") && egress_listener.count("127.255.0.4:81"));
+    NamedServer s_db(app_ns, "127.0.0.1", egress_listener["127.255.0.3:81"], "egress-db");
+    NamedServer s_dbapp(app_ns, "127.0.0.1", egress_listener["127.255.0.4:81"], "egress-db.app");
 
     // From another namespace: containerPort lands on the listener; the override is direct.
     EXPECT_EQ(ask(client_ns, app_ip, 80), "listener");
@@ -82,9 +87,11 @@ TEST_F(SandboxRootTest, AwsvpcInterceptOverrideAndLoopbackEgress) {
     // From inside the task (the proxy's own path): containerPort reaches the app.
     EXPECT_EQ(ask(app_ns, "127.0.0.1", 80), "app");
     EXPECT_EQ(ask(app_ns, app_ip, 80), "app");
-    // Egress: each alias's VIP reaches the listener bound to it.
+    // Egress: each alias's VIP reaches its own listener, and the alias http:80 (the seed's app
+    // port) leaves port 80 to the app.
     EXPECT_EQ(ask(app_ns, "127.255.0.3", 81), "egress-db");
     EXPECT_EQ(ask(app_ns, "127.255.0.4", 81), "egress-db.app");
+    EXPECT_NE(ask(app_ns, "127.255.0.1", 80), "app");
   }
   // The hosts file: frozen aliases and the task's own name.
   auto hosts = readFile(a->info.hosts_path);
