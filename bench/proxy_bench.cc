@@ -4,6 +4,9 @@
 //
 //   bench_proxy launch [N]      N launches (default 50)
 //   bench_proxy traffic [R] [S] R interleaved rounds (default 5) of S seconds (default 5) per run
+//   bench_proxy egress [R] [S]  the egress path: direct, a proxy bound on VIP:port (before
+//                               issue 11), the nat OUTPUT redirect to 127.0.0.1 (now), and the
+//                               redirect behind 100 other aliases' rules; R rounds of S seconds
 //   bench_proxy serve PORT      (internal) a keep-alive HTTP/1.1 server answering 1 KiB bodies
 #include <netinet/in.h>
 #include <signal.h>
@@ -27,6 +30,7 @@
 #include "health/health.h"
 #include "health/proxy_prober.h"
 #include "inject/proxy_instance.h"
+#include "netns/task_rules.h"
 #include "tests/support/proxy_net_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -362,6 +366,84 @@ int trafficBench(int rounds, int seconds) {
   return 0;
 }
 
+// The egress paths of one client proxy to one server app (no server proxy), interleaved per
+// round: keep-alive latency (wrk -t1 -c1) and a new connection per request (Connection: close,
+// where the nat rules are evaluated on every request).
+int egressBench(int rounds, int seconds) {
+  sc::testing::NetFixture net;
+  sc::testing::TempDir tmp;
+  sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n");
+  const std::string client_ns = net.addTask("client", 2);
+  const std::string server_ns = net.addTask("server", 11);
+  sc::testing::BackgroundProcess app(server_ns, {self(), "serve", "8080"});
+  const std::string upstream = net.address("server");
+  auto egress = [&](const std::string& dns, const std::string& vip, int listener) {
+    return sc::inject::EgressSpec{.dns_name = dns,
+                                  .vip = vip,
+                                  .port = 81,
+                                  .listener_port = listener,
+                                  .discovery_name = dns,
+                                  .protocol = sc::inject::ProxyProtocol::kHttp,
+                                  .upstreams = {{upstream, 8080}}};
+  };
+  sc::inject::ProxyConfig cc;
+  cc.egress = {egress("bound", "127.255.0.3", 0), egress("redirected", "127.255.0.5", 41005),
+               egress("last", "127.255.1.100", 41100)};
+  // The agent's own rules: 100 aliases, "redirected" first and "last" at the end of the chain.
+  sc::netns::SandboxSpec rules;
+  rules.task_id = net.prefix() + "client";
+  rules.hostname = "client";
+  rules.vip_range = *sc::Cidr::parse("127.255.0.0/16");
+  rules.egress.push_back({*sc::IpAddress::parse("127.255.0.5"), 81, 41005});
+  for (int i = 1; i < 99; ++i)
+    rules.egress.push_back({*sc::IpAddress::parse("127.255.1." + std::to_string(i)), 81, 42000 + i});
+  rules.egress.push_back({*sc::IpAddress::parse("127.255.1.100"), 81, 41100});
+  auto text = sc::netns::renderInstall(sc::netns::taskNamespaceRules(rules, sc::netns::ChainNames::of("SCB")),
+                                       sc::netns::Table::kNat);
+  if (!text.ok()) {
+    std::cerr << text.error().message << "\n";
+    return 1;
+  }
+  net.applyRules("client", *text);
+  auto client = ProxyInstance::start(spec(net, "client", cc, tmp.file("hosts")));
+  if (!client.ok() || !waitHealthy(**client)) {
+    std::cerr << "the client proxy did not come up\n";
+    return 1;
+  }
+  const std::vector<std::pair<std::string, std::string>> paths = {{"direct", "http://" + upstream + ":8080/"},
+                                                                  {"bound VIP:port (before)", "http://127.255.0.3:81/"},
+                                                                  {"redirect (now)", "http://127.255.0.5:81/"},
+                                                                  {"redirect, 100th rule", "http://127.255.1.100:81/"}};
+  const std::string close_lua = tmp.file("close.lua");
+  sc::testing::writeTestFile(close_lua, "wrk.headers[\"Connection\"] = \"close\"\n");
+  std::map<std::string, std::vector<double>> keep, fresh;
+  int errors = 0;
+  for (const auto& [k, url] : paths) (void)wrk(client_ns, url, 1, 1, 1);
+  for (int r = 0; r < rounds; ++r) {
+    for (const auto& [k, url] : paths) {
+      WrkResult w = wrk(client_ns, url, 1, 1, seconds);
+      keep[k].push_back(w.p50_us);
+      WrkResult c = wrk(client_ns, url, 1, 1, seconds, close_lua);
+      fresh[k].push_back(c.p50_us);
+      errors += w.errors + c.errors;
+    }
+  }
+  std::cout << "egress paths, 1 KiB bodies, p50 per run, median [min-max] of " << rounds << " interleaved runs of "
+            << seconds << " s:\n";
+  const double kd = median(keep["direct"]), fd = median(fresh["direct"]);
+  const double kb = median(keep["bound VIP:port (before)"]), fb = median(fresh["bound VIP:port (before)"]);
+  for (const auto& [k, url] : paths) {
+    std::cout << "  " << k << ": keep-alive " << median(keep[k]) << " us [" << pct(keep[k], 0) << "-" << pct(keep[k], 1)
+              << "] (+" << median(keep[k]) - kd << " vs direct, " << median(keep[k]) - kb
+              << " vs bound); new connection " << median(fresh[k]) << " us [" << pct(fresh[k], 0) << "-"
+              << pct(fresh[k], 1) << "] (+" << median(fresh[k]) - fd << " vs direct, " << median(fresh[k]) - fb
+              << " vs bound)\n";
+  }
+  std::cout << "wrk error lines: " << errors << "\n";
+  (void)(*client)->destroy();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -376,6 +458,9 @@ int main(int argc, char** argv) {
   if (!a.empty() && a[0] == "traffic") {
     return trafficBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5);
   }
-  std::cerr << "usage: bench_proxy launch [N] | traffic [ROUNDS] [SECONDS]\n";
+  if (!a.empty() && a[0] == "egress") {
+    return egressBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5);
+  }
+  std::cerr << "usage: bench_proxy launch [N] | traffic [ROUNDS] [SECONDS] | egress [ROUNDS] [SECONDS]\n";
   return 2;
 }

@@ -174,8 +174,8 @@ std::string renderHaproxyConfig(const ProxyConfig& c) {
     const std::string name = egressName(eg);
     const int slots = eg.slots > 0 ? eg.slots : slotsFor(eg.upstreams.size());
     bool h2 = eg.protocol == ProxyProtocol::kHttp2 || eg.protocol == ProxyProtocol::kGrpc;
-    const std::string bind = eg.listener_port ? "127.0.0.1:" + std::to_string(eg.listener_port)
-                                              : eg.vip + ":" + std::to_string(eg.port);
+    const std::string bind =
+        eg.listener_port ? "127.0.0.1:" + std::to_string(eg.listener_port) : eg.vip + ":" + std::to_string(eg.port);
     o += "\n# Egress " + eg.dns_name + ":" + std::to_string(eg.port) + " -> " + eg.discovery_name + ": " +
          proxyProtocolName(eg.protocol) + ", " + std::to_string(slots) + " server slots";
     o += eg.listener_port ? ", redirected from " + eg.vip + ":" + std::to_string(eg.port) + "\n" : "\n";

@@ -119,6 +119,10 @@ void NetFixture::addRedirect(const std::string& name, int container_port, int li
                             std::to_string(container_port) + " -j REDIRECT --to-ports " +
                             std::to_string(listener_port) +
                             "\n-A PREROUTING -p tcp -m addrtype ! --src-type LOCAL -j SCT_INGRESS\nCOMMIT\n";
+  applyRules(name, rules);
+}
+
+void NetFixture::applyRules(const std::string& name, const std::string& rules) {
   auto r = runProcess({.path = "/usr/sbin/iptables-restore",
                        .args = {"--noflush", "--wait"},
                        .stdin_data = rules,

@@ -30,6 +30,8 @@ class NetFixture {
   std::string address(const std::string& name) const { return "10.77.0." + std::to_string(hosts_.at(name)); }
   // nat PREROUTING: non-local tcp to container_port -> listener_port (awsvpc interception).
   void addRedirect(const std::string& name, int container_port, int listener_port);
+  // Applies an iptables-restore document (--noflush) in the task's namespace.
+  void applyRules(const std::string& name, const std::string& rules);
   const std::string& prefix() const { return prefix_; }
 
  private:

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iterator>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -193,10 +193,10 @@ class AgentE2eTest : public ::testing::Test {
       if (testing::rootRequired()) FAIL() << "the aws CLI is not on PATH (scripts/setup installs it)";
       GTEST_SKIP() << "the aws CLI is not on PATH (scripts/setup installs it)";
     }
-    auto image = runProcess({.path = "/usr/bin/bash",
-                             .args = {std::string(SC_SOURCE_DIR) + "/scripts/build-demo-image",
-                                      dir_.file("images/busybox-httpd")},
-                             .timeout = 60s});
+    auto image = runProcess(
+        {.path = "/usr/bin/bash",
+         .args = {std::string(SC_SOURCE_DIR) + "/scripts/build-demo-image", dir_.file("images/busybox-httpd")},
+         .timeout = 60s});
     ASSERT_TRUE(image.ok() && image->success()) << (image.ok() ? image->describe() + image->err : "");
 
     before_ = hostState();
@@ -255,7 +255,8 @@ class AgentE2eTest : public ::testing::Test {
       std::cerr << "--- scagent log (tail) ---\n" << tail(agentLog(), 20000) << "\n";
       if (const char* keep = std::getenv("SC_E2E_KEEP_LOGS")) {
         std::error_code ec;
-        fs::copy(dir_.file("scagent.log"), std::string(keep) + "/scagent.log", fs::copy_options::overwrite_existing, ec);
+        fs::copy(dir_.file("scagent.log"), std::string(keep) + "/scagent.log", fs::copy_options::overwrite_existing,
+                 ec);
         fs::copy(dir_.file("sccontrol/sccontrol.log"), std::string(keep) + "/sccontrol.log",
                  fs::copy_options::overwrite_existing, ec);
       }
@@ -332,8 +333,8 @@ class AgentE2eTest : public ::testing::Test {
     return Json::parse(testing::readTestFile(std::string(SC_SOURCE_DIR) + "/examples/demo/" + file));
   }
   void scale(const std::string& service, int n) {
-    aws_->json({"ecs", "update-service", "--cluster", "demo", "--service", service, "--desired-count",
-                std::to_string(n)});
+    aws_->json(
+        {"ecs", "update-service", "--cluster", "demo", "--service", service, "--desired-count", std::to_string(n)});
   }
   // The demo: db (3 tasks, alias db:81) and web; returns the web task.
   std::string startDemo() {
@@ -374,17 +375,17 @@ TEST_F(AgentE2eTest, DemoFlowThenScaledDbTasksAreReachedAtOnce) {
   std::string out;
   EXPECT_EQ(answers(web, "http://db:81/", 9, &out), db_) << out;
 
-  auto status = runProcess({.path = std::string(SC_BINARY_DIR) + "/agent/scagent",
-                            .args = {"status", "--config", dir_.file("agent.json")}});
+  auto status = runProcess(
+      {.path = std::string(SC_BINARY_DIR) + "/agent/scagent", .args = {"status", "--config", dir_.file("agent.json")}});
   ASSERT_TRUE(status.ok() && status->success());
   for (const std::string& id : db_) EXPECT_NE(status->out.find(id), std::string::npos) << status->out;
   EXPECT_NE(status->out.find("db:81"), std::string::npos) << status->out;
 
   // The agent's /metrics (on this test's unix socket): its own figures and every proxy's,
   // relabelled with the task, service, direction and discovery name.
-  auto metrics = runProcess({.path = "/usr/bin/curl",
-                             .args = {"-s", "--max-time", "10", "--unix-socket", dir_.file("metrics.sock"),
-                                      "http://localhost/metrics"}});
+  auto metrics = runProcess(
+      {.path = "/usr/bin/curl",
+       .args = {"-s", "--max-time", "10", "--unix-socket", dir_.file("metrics.sock"), "http://localhost/metrics"}});
   ASSERT_TRUE(metrics.ok() && metrics->success()) << (metrics.ok() ? metrics->describe() : "");
   const std::string& page = metrics->out;
   EXPECT_NE(page.find("scagent_tasks{state=\"RUNNING\"} 4\n"), std::string::npos) << tail(page, 3000);
@@ -498,9 +499,10 @@ TEST_P(MinimalConfigurationE2eTest, EveryAppKeepsItsPortAndTheClientReachesEachE
   createService(service("api", Json::array({{{"portName", "http"}}})));
   const auto api = waitHealthy("api", 1);
   // Its alias port is 8080, on which cache's app binds the wildcard.
-  createService(service("cache", Json::array({{{"portName", "http"},
-                                                {"discoveryName", "cache"},
-                                                {"clientAliases", Json::array({{{"dnsName", "cache"}, {"port", 81}}})}}})));
+  createService(
+      service("cache", Json::array({{{"portName", "http"},
+                                     {"discoveryName", "cache"},
+                                     {"clientAliases", Json::array({{{"dnsName", "cache"}, {"port", 81}}})}}})));
   const auto cache = waitHealthy("cache", 1);
   createService(service("client", Json::array()));
   const auto client = waitHealthy("client", 1);
@@ -594,7 +596,8 @@ TEST_F(AgentE2eTest, ControlPlaneAwayForSixtySecondsTrafficKeepsFlowing) {
   EXPECT_EQ(svc["services"][0]["runningCount"], 3);
   Json tasks = aws_->json({"ecs", "list-tasks", "--cluster", "demo", "--service-name", "db"});
   std::set<std::string> listed;
-  for (const auto& arn : tasks["taskArns"]) listed.insert(arn.get<std::string>().substr(arn.get<std::string>().rfind('/') + 1));
+  for (const auto& arn : tasks["taskArns"])
+    listed.insert(arn.get<std::string>().substr(arn.get<std::string>().rfind('/') + 1));
   EXPECT_EQ(listed, db_);
 }
 
