@@ -50,22 +50,30 @@ int serve(int port) {
   if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(s, 1024) != 0) return 1;
   const std::string body(1024, 'x');
   const std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + body;
+  const std::string resp_close =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n" + body;
   for (;;) {
     int c = accept(s, nullptr, nullptr);
     if (c < 0) continue;
-    std::thread([c, &resp] {
+    std::thread([c, &resp, &resp_close] {
       int nd = 1;
       setsockopt(c, IPPROTO_TCP, 1 /* TCP_NODELAY */, &nd, sizeof nd);
       std::string buf;
       char tmp[4096];
-      for (;;) {
+      bool open = true;
+      while (open) {
         ssize_t n = read(c, tmp, sizeof tmp);
         if (n <= 0) break;
         buf.append(tmp, static_cast<size_t>(n));
         size_t end;
-        while ((end = buf.find("\r\n\r\n")) != std::string::npos) {
+        while (open && (end = buf.find("\r\n\r\n")) != std::string::npos) {
+          // "Connection: close" (the egress bench's new-connection runs): answer, then close.
+          const bool close_after = buf.substr(0, end).find("Connection: close") != std::string::npos;
           buf.erase(0, end + 4);
-          if (write(c, resp.data(), resp.size()) < 0) break;
+          if (write(c, close_after ? resp_close.data() : resp.data(), close_after ? resp_close.size() : resp.size()) <
+              0)
+            open = false;
+          if (close_after) open = false;
         }
       }
       close(c);
