@@ -1,5 +1,7 @@
 #include "agent/proxy_mapping.h"
 
+#include "model/validate.h"
+
 namespace sc::agent {
 
 std::string taskRunDir(const std::string& run_root, const std::string& task_id) {
@@ -54,11 +56,10 @@ inject::ProxyConfig proxyConfigFromPlan(const model::TaskPlan& plan, const std::
   if (plan.log && plan.log->driver == "syslog") {
     auto it = plan.log->options.find("syslog-address");
     if (it != plan.log->options.end()) {
-      std::string addr = it->second;
-      for (const char* scheme : {"udp://", "unixgram://", "unix://"}) {
-        if (addr.starts_with(scheme)) addr = addr.substr(std::string(scheme).size());
-      }
-      c.log.syslog_target = addr;
+      // Validated when the service was accepted; a plan that fails now (a record edited on disk)
+      // logs to the proxy's stdout rather than writing the value into haproxy.cfg.
+      auto target = model::syslogTarget(it->second);
+      c.log.syslog_target = target.ok() ? *target : "";
     } else {
       c.log.syslog_target = "/dev/log";
     }

@@ -63,6 +63,16 @@ std::vector<std::string> split(std::string_view s, char sep) {
   }
 }
 
+bool isConfigToken(std::string_view s) {
+  if (s.empty() || s.size() > 255) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '/' || c == '@' || c == '[' || c == ']' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string_view trim(std::string_view s) {
   const char* ws = " \t\r\n";
   size_t b = s.find_first_not_of(ws);

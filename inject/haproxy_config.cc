@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "common/strings.h"
+
 namespace sc::inject {
 namespace {
 
@@ -121,7 +123,8 @@ std::string renderHaproxyConfig(const ProxyConfig& c) {
   o += "  hard-stop-after 30s\n";
   o += "  stats socket " + adminSocketPath(c.run_dir) + " mode 600 level admin expose-fd listeners\n";
   o += "  stats timeout 10s\n";
-  if (c.log.syslog_target.empty()) {
+  if (c.log.syslog_target.empty() || !isConfigToken(c.log.syslog_target)) {
+    // An unsafe target (a newline would add directives) is never written: stdout instead.
     o += "  log stdout format raw local0\n";
   } else {
     o += "  log " + c.log.syslog_target + " local0\n";

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "common/net_addr.h"
 #include "common/strings.h"
 #include "model/json_input.h"
 
@@ -27,6 +28,61 @@ std::string svcPath(size_t i) { return indexPath(childPath(kScPath, "services"),
 
 bool isValidPortName(std::string_view s) { return nameChars(s, 64, false); }
 bool isValidDiscoveryName(std::string_view s) { return nameChars(s, 64, false); }
+
+namespace {
+
+Error badSyslog(std::string_view address, const std::string& why) {
+  return makeError(ErrorCode::kInvalidArgument, "accept syslog-address", std::string(address), why);
+}
+
+bool isSafePath(std::string_view p) {
+  if (p.size() < 2 || p.size() > 107 || p.front() != '/') return false;
+  for (char c : p) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '/' || c == '-';
+    if (!ok) return false;
+  }
+  return p.find("/../") == std::string_view::npos && !p.ends_with("/..");
+}
+
+bool isSafeHost(std::string_view h) {
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
+    auto ip = IpAddress::parse(std::string(h.substr(1, h.size() - 2)));
+    return ip.ok() && ip->family == 6;
+  }
+  auto ip = IpAddress::parse(std::string(h));
+  return (ip.ok() && ip->family == 4) || isValidDnsName(h);
+}
+
+}  // namespace
+
+Result<std::string> syslogTarget(std::string_view address) {
+  std::string_view rest = address;
+  bool unix_socket = false;
+  if (const auto sep = rest.find("://"); sep != std::string_view::npos) {
+    const std::string_view scheme = rest.substr(0, sep);
+    if (scheme != "udp" && scheme != "unix" && scheme != "unixgram") {
+      return badSyslog(address, "the scheme must be udp://, unix:// or unixgram:// (the proxy logs over datagrams)");
+    }
+    unix_socket = scheme != "udp";
+    rest = rest.substr(sep + 3);
+  }
+  if (unix_socket || rest.starts_with("/")) {
+    if (!isSafePath(rest)) {
+      return badSyslog(address,
+                       "a socket path must be absolute, at most 107 bytes of letters, digits, '.', '_', "
+                       "'/' and '-', without '..'");
+    }
+    return std::string(rest);
+  }
+  const auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || !isSafeHost(rest.substr(0, colon))) {
+    return badSyslog(address, "expected host:port with an IPv4 address, [IPv6] or DNS name, or an absolute path");
+  }
+  auto port = parseUint(rest.substr(colon + 1), 65535);
+  if (!port || *port == 0) return badSyslog(address, "the port must be 1-65535");
+  return std::string(rest);
+}
 
 bool isValidDnsName(std::string_view s) {
   if (!nameChars(s, 127, true)) return false;
@@ -82,6 +138,15 @@ std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in) {
     add("service-connect-disabled", childPath(kScPath, "enabled"),
         "Service Connect is turned off for this service (enabled: false); there is nothing to plan");
     return out;
+  }
+  if (sc.log && sc.log->driver == "syslog") {
+    if (auto it = sc.log->options.find("syslog-address"); it != sc.log->options.end()) {
+      if (auto target = syslogTarget(it->second); !target.ok()) {
+        add("log-syslog-address",
+            childPath(childPath(childPath(kScPath, "logConfiguration"), "options"), "syslog-address"),
+            target.error().message);
+      }
+    }
   }
 
   // --- Where the service may run. ---

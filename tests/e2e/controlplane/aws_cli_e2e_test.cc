@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/process.h"
 #include "common/strings.h"
@@ -109,6 +109,18 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
           "serviceConnectConfiguration.services[2].clientAliases[0].port: expected an integer 1-65535, got 70000"),
       std::string::npos)
       << r.err;
+  // A syslog-address that would add lines to every proxy's haproxy.cfg (issue 12): refused.
+  Json inject = svc;
+  inject["serviceName"] = "inject";
+  inject["serviceConnectConfiguration"]["logConfiguration"] = {
+      {"logDriver", "syslog"}, {"options", {{"syslog-address", "udp://127.0.0.1:514\nprogram pwn"}}}};
+  testing::writeTestFile(dir_.file("inject.json"), inject.dump());
+  r = aws({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("inject.json")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the CreateService operation: "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("[log-syslog-address]"), std::string::npos) << r.err;
   Json dup = svc;
   dup["serviceName"] = "dup";
   testing::writeTestFile(dir_.file("dup.json"), dup.dump());

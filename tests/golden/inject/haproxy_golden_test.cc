@@ -98,5 +98,23 @@ TEST(HaproxyGoldenTest, CustomTimeoutsAndTextLogs) {
   expectHaproxyAccepts("inject/custom-timeouts.cfg");
 }
 
+// Issue 12 item 4: a syslog target that would add a line to haproxy.cfg is never written, even
+// when it reaches the renderer without the model's validation (a record edited on disk).
+TEST(HaproxyConfigTest, UnsafeSyslogTargetNeverReachesTheConfig) {
+  ProxyConfig c;
+  c.task_id = "t1";
+  c.run_dir = kRunDir;
+  for (const std::string bad : {"127.0.0.1:514\nprogram pwn\n  command /bin/sh", "127.0.0.1:514 # x",
+                                "\"127.0.0.1:514\"", "127.0.0.1:514\\", ""}) {
+    c.log.syslog_target = bad;
+    const std::string text = renderHaproxyConfig(c);
+    EXPECT_EQ(text.find("program"), std::string::npos) << bad;
+    EXPECT_EQ(text.find("514"), std::string::npos) << bad;
+    EXPECT_NE(text.find("  log stdout format raw local0\n"), std::string::npos) << bad;
+  }
+  c.log.syslog_target = "10.1.1.1:514";
+  EXPECT_NE(renderHaproxyConfig(c).find("  log 10.1.1.1:514 local0\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sc::inject

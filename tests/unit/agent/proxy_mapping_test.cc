@@ -31,6 +31,15 @@ TEST(ProxyMappingTest, MapsEgressProtocolsAndUpstreams) {
   EXPECT_EQ(c.log.access, inject::AccessLogFormat::kNone);
 }
 
+TEST(ProxyMappingTest, AnUnsafeSyslogAddressInARecordFallsBackToStdout) {
+  auto c = proxyConfigFromPlan(
+      planWith(model::LogConfig{"syslog", {{"syslog-address", "udp://10.1.1.1:514\nprogram x"}}}, std::nullopt), "/r");
+  EXPECT_TRUE(c.log.syslog_target.empty());
+  c = proxyConfigFromPlan(planWith(model::LogConfig{"syslog", {{"syslog-address", "unix:///dev/log"}}}, std::nullopt),
+                          "/r");
+  EXPECT_EQ(c.log.syslog_target, "/dev/log");
+}
+
 TEST(ProxyMappingTest, MapsLogDriversAndAccessLogs) {
   auto c = proxyConfigFromPlan(planWith(model::LogConfig{"syslog", {{"syslog-address", "udp://10.1.1.1:514"}}},
                                         model::AccessLogConfig{"JSON", true}),

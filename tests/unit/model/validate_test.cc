@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/strings.h"
 #include "model/parse.h"
 #include "tests/support/model_fixtures.h"
 
@@ -47,6 +48,38 @@ class ValidateTest : public ::testing::Test {
 };
 
 TEST_F(ValidateTest, SeedExampleIsValid) { EXPECT_TRUE(run().empty()); }
+
+TEST(SyslogTargetTest, AcceptsDatagramTargetsAndRefusesAnythingThatCouldEndAConfigLine) {
+  const std::vector<std::pair<std::string, std::string>> good = {
+      {"udp://127.0.0.1:514", "127.0.0.1:514"},
+      {"10.1.1.1:1514", "10.1.1.1:1514"},
+      {"udp://[::1]:514", "[::1]:514"},
+      {"udp://logs.example.com:514", "logs.example.com:514"},
+      {"unix:///dev/log", "/dev/log"},
+      {"unixgram:///run/systemd/journal/syslog", "/run/systemd/journal/syslog"},
+      {"/dev/log", "/dev/log"}};
+  for (const auto& [in, out] : good) {
+    auto t = syslogTarget(in);
+    ASSERT_TRUE(t.ok()) << in << ": " << t.error().message;
+    EXPECT_EQ(*t, out);
+  }
+  for (const std::string bad :
+       {"udp://127.0.0.1:514\nprogram pwn", "127.0.0.1:514 #", "\"127.0.0.1:514\"", "'/dev/log'", "tcp://1.2.3.4:514",
+        "udp://1.2.3.4", "udp://1.2.3.4:0", "udp://1.2.3.4:70000", "unix://dev/log", "/a/../etc/x", "/dev/log x",
+        "udp://exa mple:514", "udp://1.2.3.4:514\r", ""}) {
+    auto t = syslogTarget(bad);
+    EXPECT_FALSE(t.ok()) << sc::jsonQuote(bad);
+  }
+}
+
+TEST_F(ValidateTest, SyslogAddressThatWouldInjectIntoTheProxyConfigIsRefused) {
+  sc()["logConfiguration"] = {{"logDriver", "syslog"},
+                              {"options", {{"syslog-address", "udp://127.0.0.1:514\nprogram pwn\n command /bin/sh"}}}};
+  expectOnly("log-syslog-address", "serviceConnectConfiguration.logConfiguration.options.syslog-address",
+             "failed to accept syslog-address");
+  sc()["logConfiguration"]["options"]["syslog-address"] = "udp://127.0.0.1:514";
+  EXPECT_TRUE(run().empty());
+}
 
 TEST_F(ValidateTest, PortNameMustNameAPortMapping) {
   sc()["services"][1]["portName"] = "htp";
