@@ -16,7 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -127,7 +126,10 @@ class ControlPlane {
   // Helpers (mutex held).
   std::string ecsArn(const std::string& rest) const;
   std::string cmArn(const std::string& rest) const;
+  // `hex_chars` hex digits from RAND_bytes (controlplane/secure_random.h); aborts if OpenSSL cannot
+  // draw, rather than hand out a guessable ID.
   std::string newId(size_t hex_chars);
+  std::string newDeploymentId();  // "ecs-svc/" + 19 decimal digits, as ECS
   double nowSeconds() const;
   std::optional<std::string> namespaceIdByRef(Batch& b, const std::string& ref);
   Json createNamespaceLocked(Batch& b, const std::string& name, const std::string& description,
@@ -153,7 +155,6 @@ class ControlPlane {
   int64_t revision_ = 0;
   std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
-  std::mt19937_64 rng_;
   std::mutex listener_mu_;
   std::function<void()> listener_;
   // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).
