@@ -59,6 +59,11 @@ class ControlPlane {
   // the output shaped exactly as the model's output shape (members outside it are dropped).
   ApiResult call(Api api, std::string_view operation, const Json& input);
 
+  // Replaces the bootstrap token (sccontrol's SIGHUP reload): registrations from now on need the
+  // new one; instances already registered keep their instance tokens. Empty refuses every
+  // registration.
+  void setBootstrapToken(std::string token);
+
   // Agent API (docs/api.md). Tokens are the instance tokens register() hands out.
   ApiResult agentRegister(const Json& body);
   ApiResult agentHeartbeat(const std::string& token, const Json& body);
@@ -155,6 +160,7 @@ class ControlPlane {
   int64_t revision_ = 0;
   std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
+  std::mutex bootstrap_mu_;                              // guards options_.bootstrap_token
   std::mutex listener_mu_;
   std::function<void()> listener_;
   // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).

@@ -359,8 +359,18 @@ static Json attributeList(const Json& body) {
   return attrs;
 }
 
+void ControlPlane::setBootstrapToken(std::string token) {
+  std::lock_guard lock(bootstrap_mu_);
+  options_.bootstrap_token = std::move(token);
+}
+
 ApiResult ControlPlane::agentRegister(const Json& body) {
-  if (options_.bootstrap_token.empty() || !secretEquals(str(body, "bootstrapToken"), options_.bootstrap_token)) {
+  std::string bootstrap;
+  {
+    std::lock_guard lock(bootstrap_mu_);
+    bootstrap = options_.bootstrap_token;
+  }
+  if (bootstrap.empty() || !secretEquals(str(body, "bootstrapToken"), bootstrap)) {
     return std::unexpected(ApiError{"UnrecognizedClientException", "the bootstrap token is wrong", 401});
   }
   Json out;
