@@ -1,13 +1,14 @@
 #include "controlplane/control_plane.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
+#include "common/log.h"
 #include "common/strings.h"
 #include "controlplane/batch.h"
+#include "controlplane/secure_random.h"
 #include "controlplane/sigv4.h"
 #include "model/api_model.h"
 #include "model/parse.h"
@@ -90,13 +91,7 @@ static std::string clusterName(const Json& in) {
 }
 
 ControlPlane::ControlPlane(Store& store, Clock& clock, ControlPlaneOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {
-  uint64_t seed = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof(seed)) != 1) {
-    seed = static_cast<uint64_t>(clock_.wallNow().time_since_epoch().count());
-  }
-  rng_.seed(seed);
-}
+    : store_(store), clock_(clock), options_(std::move(options)) {}
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::create(Store& store, Clock& clock, ControlPlaneOptions options) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane(store, clock, std::move(options)));
@@ -133,14 +128,21 @@ std::string ControlPlane::cmArn(const std::string& rest) const {
   return "arn:aws:servicediscovery:" + options_.region + ":" + options_.account + ":" + rest;
 }
 
+[[noreturn]] static void noRandomness(const Error& e) {
+  log::error("cannot draw random bytes; stopping rather than hand out a guessable identifier", {{"error", e.message}});
+  std::abort();
+}
+
 std::string ControlPlane::newId(size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  while (s.size() < n) {
-    uint64_t r = rng_();
-    for (int i = 0; i < 16 && s.size() < n; ++i, r >>= 4) s.push_back(d[r & 15]);
-  }
-  return s;
+  Result<std::string> id = randomHex(n);
+  if (!id.ok()) noRandomness(id.error());
+  return std::move(id).value();
+}
+
+std::string ControlPlane::newDeploymentId() {
+  Result<uint64_t> r = randomU64();
+  if (!r.ok()) noRandomness(r.error());
+  return "ecs-svc/" + std::to_string(*r % 9000000000000000000ULL + 1000000000000000000ULL);
 }
 
 double ControlPlane::nowSeconds() const {
@@ -660,7 +662,7 @@ ApiResult ControlPlane::createService(const Json& in) {
               {"propagateTags", "NONE"},
               {"enableExecuteCommand", false},
               {"healthCheckGracePeriodSeconds", in.value("healthCheckGracePeriodSeconds", 0)}};
-  Json deployment = {{"id", "ecs-svc/" + std::to_string(rng_() % 9000000000000000000ULL + 1000000000000000000ULL)},
+  Json deployment = {{"id", newDeploymentId()},
                      {"status", "PRIMARY"},
                      {"taskDefinition", (*td)["taskDefinitionArn"]},
                      {"desiredCount", svc["desiredCount"]},
@@ -741,7 +743,7 @@ ApiResult ControlPlane::updateService(const Json& in) {
       d["status"] = "ACTIVE";
       d["updatedAt"] = now;
     }
-    Json deployment = {{"id", "ecs-svc/" + std::to_string(rng_() % 9000000000000000000ULL + 1000000000000000000ULL)},
+    Json deployment = {{"id", newDeploymentId()},
                        {"status", "PRIMARY"},
                        {"taskDefinition", td["taskDefinitionArn"]},
                        {"desiredCount", svc["desiredCount"]},

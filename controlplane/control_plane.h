@@ -16,7 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -59,6 +58,11 @@ class ControlPlane {
   // One AWS operation: validates `input` against the operation's input shape, runs it, and returns
   // the output shaped exactly as the model's output shape (members outside it are dropped).
   ApiResult call(Api api, std::string_view operation, const Json& input);
+
+  // Replaces the bootstrap token (sccontrol's SIGHUP reload): registrations from now on need the
+  // new one; instances already registered keep their instance tokens. Empty refuses every
+  // registration.
+  void setBootstrapToken(std::string token);
 
   // Agent API (docs/api.md). Tokens are the instance tokens register() hands out.
   ApiResult agentRegister(const Json& body);
@@ -127,7 +131,10 @@ class ControlPlane {
   // Helpers (mutex held).
   std::string ecsArn(const std::string& rest) const;
   std::string cmArn(const std::string& rest) const;
+  // `hex_chars` hex digits from RAND_bytes (controlplane/secure_random.h); aborts if OpenSSL cannot
+  // draw, rather than hand out a guessable ID.
   std::string newId(size_t hex_chars);
+  std::string newDeploymentId();  // "ecs-svc/" + 19 decimal digits, as ECS
   double nowSeconds() const;
   std::optional<std::string> namespaceIdByRef(Batch& b, const std::string& ref);
   Json createNamespaceLocked(Batch& b, const std::string& name, const std::string& description,
@@ -153,7 +160,7 @@ class ControlPlane {
   int64_t revision_ = 0;
   std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
-  std::mt19937_64 rng_;
+  std::mutex bootstrap_mu_;                              // guards options_.bootstrap_token
   std::mutex listener_mu_;
   std::function<void()> listener_;
   // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).

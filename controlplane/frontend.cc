@@ -45,12 +45,28 @@ HandlerOutcome Frontend::route(const HttpRequest& r) {
   return json(404, Json{{"error", "NotFound"}, {"message", "no route for " + r.method + " " + r.path}});
 }
 
+Frontend::Frontend(ControlPlane& cp, Clock& clock, FrontendOptions options)
+    : cp_(cp),
+      clock_(clock),
+      options_(std::move(options)),
+      keys_(std::make_shared<const std::map<std::string, std::string>>(std::move(options_.access_keys))) {}
+
+void Frontend::setAccessKeys(std::map<std::string, std::string> keys) {
+  auto fresh = std::make_shared<const std::map<std::string, std::string>>(std::move(keys));
+  std::lock_guard lock(keys_mu_);
+  keys_ = std::move(fresh);
+}
+
 HttpResponse Frontend::aws(const HttpRequest& r) {
   if (r.method != "POST" || r.path != "/") {
     return awsError({"UnknownOperationException", "AWS JSON requests are POST /", 404});
   }
-  if (auto f = verifySigV4(r, options_.access_keys, clock_.wallNow()))
-    return awsError({f->type, f->message, f->status});
+  std::shared_ptr<const std::map<std::string, std::string>> keys;
+  {
+    std::lock_guard lock(keys_mu_);
+    keys = keys_;
+  }
+  if (auto f = verifySigV4(r, *keys, clock_.wallNow())) return awsError({f->type, f->message, f->status});
   const std::string& target = r.headers.at("x-amz-target");
   Api api;
   std::string op;

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/clock.h"
@@ -21,9 +23,10 @@ struct FrontendOptions {
 
 class Frontend {
  public:
-  Frontend(ControlPlane& cp, Clock& clock, FrontendOptions options)
-      : cp_(cp), clock_(clock), options_(std::move(options)) {}
+  Frontend(ControlPlane& cp, Clock& clock, FrontendOptions options);
   HandlerOutcome handle(const HttpRequest& request);
+  // Replaces the access keys (sccontrol's SIGHUP reload); requests in flight finish with the old set.
+  void setAccessKeys(std::map<std::string, std::string> keys);
 
  private:
   HandlerOutcome route(const HttpRequest& request);
@@ -31,7 +34,9 @@ class Frontend {
   HandlerOutcome agent(const HttpRequest& request);
   ControlPlane& cp_;
   Clock& clock_;
-  FrontendOptions options_;
+  FrontendOptions options_;  // access_keys unused after construction: see keys_
+  std::mutex keys_mu_;
+  std::shared_ptr<const std::map<std::string, std::string>> keys_;
 };
 
 // {"__type": type, "message": message} with the error's status.

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include <cstdio>
 #include <iostream>
@@ -32,7 +33,8 @@ constexpr const char* kUsage =
     "defaults: --listen 127.0.0.1:8500 --data-dir /var/lib/sccontrol (store: DIR/state.db,\n"
     "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
     "--config reads the same settings from JSON (listen, dataDir, store, credentials, region,\n"
-    "workers, ttlSeconds); flags given on the command line win. See docs/control-plane.md.\n";
+    "workers, ttlSeconds, logLevel); flags given on the command line win. SIGHUP re-reads the\n"
+    "log level and the credentials file. See docs/control-plane.md.\n";
 
 struct Flags {
   std::string listen = "127.0.0.1:8500";
@@ -41,6 +43,8 @@ struct Flags {
   std::string credentials;
   std::string region = "us-east-1";
   std::string port_file;
+  std::string config;              // --config, "" when none
+  std::string log_level = "info";  // debug, info, warn, error
   int workers = 4;
   int ttl = 30;
 };
@@ -50,19 +54,21 @@ struct Credentials {
   std::string bootstrap_token;
 };
 
+Result<Credentials> parseCredentials(const std::string& path, const std::string& text) {
+  auto j = model::parseJsonStrict(text, path);
+  if (!j.ok()) return std::move(j).error();
+  Credentials c;
+  for (const auto& k : (*j).value("accessKeys", model::Json::array())) {
+    c.keys[k.value("id", "")] = k.value("secret", "");
+  }
+  c.bootstrap_token = (*j).value("bootstrapToken", "");
+  if (c.keys.empty()) return makeError(ErrorCode::kInvalidArgument, "read credentials", path, "no accessKeys");
+  return c;
+}
+
 Result<Credentials> loadOrCreateCredentials(const std::string& path, const std::string& region) {
   auto text = readFile(path);
-  if (text.ok()) {
-    auto j = model::parseJsonStrict(*text, path);
-    if (!j.ok()) return std::move(j).error();
-    Credentials c;
-    for (const auto& k : (*j).value("accessKeys", model::Json::array())) {
-      c.keys[k.value("id", "")] = k.value("secret", "");
-    }
-    c.bootstrap_token = (*j).value("bootstrapToken", "");
-    if (c.keys.empty()) return makeError(ErrorCode::kInvalidArgument, "read credentials", path, "no accessKeys");
-    return c;
-  }
+  if (text.ok()) return parseCredentials(path, *text);
   if (text.error().sys_errno != ENOENT) return std::move(text).error();
   SC_ASSIGN_OR_RETURN(AccessKey key, generateAccessKey());
   SC_ASSIGN_OR_RETURN(AccessKey boot, generateAccessKey());
@@ -102,6 +108,12 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
     if (target) {
       if (!it->is_string() || it->get<std::string>().empty()) return bad(k, "expected a non-empty string");
       *target = it->get<std::string>();
+    } else if (k == "logLevel") {
+      log::Level level{};
+      if (!it->is_string() || !log::parseLevel(it->get<std::string>(), &level)) {
+        return bad(k, "expected one of debug, info, warn, error");
+      }
+      f.log_level = it->get<std::string>();
     } else if (k == "workers" || k == "ttlSeconds") {
       if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 3600) {
         return bad(k, "expected an integer 1-3600");
@@ -114,11 +126,55 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
   return ok();
 }
 
+struct Reloadable {
+  std::string log_level;
+  Credentials credentials;
+};
+
+// What SIGHUP re-reads: the log level from --config (every other member is checked but takes
+// effect on restart) and the credentials file (access keys and bootstrap token).
+Result<Reloadable> readReloadable(const Flags& started) {
+  Flags fresh = started;
+  if (!started.config.empty()) SC_TRY(applyConfigFile(started.config, fresh));
+  SC_ASSIGN_OR_RETURN(std::string text, readFile(started.credentials, 1u << 20));
+  SC_ASSIGN_OR_RETURN(Credentials creds, parseCredentials(started.credentials, text));
+  return Reloadable{fresh.log_level, std::move(creds)};
+}
+
+void applyLogLevel(const std::string& name) {
+  log::Level level = log::Level::kInfo;
+  (void)log::parseLevel(name, &level);  // applyConfigFile checked it
+  log::setLevel(level);
+}
+
+// SIGHUP (systemctl reload): nothing changes unless everything read cleanly; one log line either
+// way; the process never stops here.
+void reload(const Flags& started, ControlPlane& cp, Frontend& frontend) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld",
+             static_cast<long long>(now.tv_sec) * 1000000 + static_cast<long long>(now.tv_nsec) / 1000);
+  Result<Reloadable> r = readReloadable(started);
+  sd_notify(0, "READY=1");
+  if (!r.ok()) {
+    log::error("configuration not reloaded; the current settings stay", {{"error", r.error().message}});
+    return;
+  }
+  applyLogLevel(r->log_level);
+  frontend.setAccessKeys(r->credentials.keys);
+  cp.setBootstrapToken(r->credentials.bootstrap_token);
+  log::info("configuration reloaded (log level, credentials; other settings take effect on restart)",
+            {{"logLevel", r->log_level},
+             {"credentials", started.credentials},
+             {"accessKeys", std::to_string(r->credentials.keys.size())}});
+}
+
 int run(int argc, char** argv) {
   Flags f;
   // The config file first, so flags override it.
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--config") {
+      f.config = argv[i + 1];
       if (auto r = applyConfigFile(argv[i + 1], f); !r.ok()) {
         std::cerr << "sccontrol: " << r.error().message << "\n";
         return 2;
@@ -196,9 +252,11 @@ int run(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);                    // reload, never the default action (terminate)
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
   signal(SIGPIPE, SIG_IGN);
 
+  applyLogLevel(f.log_level);
   auto creds = loadOrCreateCredentials(f.credentials, f.region);
   if (!creds.ok()) {
     log::error("cannot start", {{"error", creds.error().message}});
@@ -245,6 +303,7 @@ int run(int argc, char** argv) {
   for (;;) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) reload(f, **cp, frontend);
     (*cp)->tick();
   }
   sd_notify(0, "STOPPING=1");

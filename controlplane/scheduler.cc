@@ -6,6 +6,7 @@
 #include "controlplane/batch.h"
 #include "controlplane/control_plane.h"
 #include "controlplane/placement.h"
+#include "controlplane/secure_random.h"
 #include "controlplane/sigv4.h"
 #include "model/parse.h"
 
@@ -336,6 +337,8 @@ void ControlPlane::tick() {
 // ---------------------------------------------------------------------------------------------
 // Agent API
 
+// The token itself is never compared: it is looked up by its SHA-256, so lookup timing can reveal at
+// most a prefix of a digest, which does not help to find a token that has it.
 std::optional<std::string> ControlPlane::instanceKeyForToken(const std::string& token) {
   auto it = tokens_.find(sha256Hex(token));
   if (it == tokens_.end() || !docs_.contains(it->second)) return std::nullopt;
@@ -356,8 +359,18 @@ static Json attributeList(const Json& body) {
   return attrs;
 }
 
+void ControlPlane::setBootstrapToken(std::string token) {
+  std::lock_guard lock(bootstrap_mu_);
+  options_.bootstrap_token = std::move(token);
+}
+
 ApiResult ControlPlane::agentRegister(const Json& body) {
-  if (options_.bootstrap_token.empty() || str(body, "bootstrapToken") != options_.bootstrap_token) {
+  std::string bootstrap;
+  {
+    std::lock_guard lock(bootstrap_mu_);
+    bootstrap = options_.bootstrap_token;
+  }
+  if (bootstrap.empty() || !secretEquals(str(body, "bootstrapToken"), bootstrap)) {
     return std::unexpected(ApiError{"UnrecognizedClientException", "the bootstrap token is wrong", 401});
   }
   Json out;
@@ -372,7 +385,9 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
       return std::unexpected(invalidAgent("memoryMiB: expected a positive integer"));
     }
     std::string id = newId(32);
-    std::string token = newId(64);
+    Result<std::string> drawn = randomHex(64);
+    if (!drawn.ok()) return std::unexpected(ApiError{"ServerException", drawn.error().message, 500});
+    const std::string token = std::move(drawn).value();
     std::string key = "instance/" + cname + "/" + id;
     Json inst = {{"containerInstanceArn", ecsArn("container-instance/" + cname + "/" + id)},
                  {"clusterArn", (*cluster)["clusterArn"]},

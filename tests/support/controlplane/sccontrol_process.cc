@@ -1,6 +1,7 @@
 #include "tests/support/controlplane/sccontrol_process.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,7 +18,8 @@ SccontrolProcess::SccontrolProcess(const std::string& dir, std::vector<std::stri
   ::unlink(port_file.c_str());
   std::vector<std::string> args = {bin, "--listen", listen, "--data-dir", dir, "--port-file", port_file};
   args.insert(args.end(), extra.begin(), extra.end());
-  std::string log = dir + "/sccontrol.log";
+  log_ = dir + "/sccontrol.log";
+  const std::string& log = log_;
   process_.start(args, log);
   if (!process_.running()) return;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -41,6 +43,10 @@ SccontrolProcess::SccontrolProcess(const std::string& dir, std::vector<std::stri
 }
 
 int SccontrolProcess::kill(int sig) { return process_.kill(sig); }
+
+void SccontrolProcess::signal(int sig) {
+  if (process_.running()) ::kill(process_.pid(), sig);
+}
 
 SccontrolProcess::~SccontrolProcess() { process_.stop(); }
 

@@ -31,9 +31,16 @@ class SccontrolProcess {
   const std::string& bootstrapToken() const { return bootstrap_; }
   // Sends `sig` and reaps; returns the raw wait status.
   int kill(int sig);
+  // Sends `sig` without waiting (SIGHUP: sccontrol reloads and keeps running).
+  void signal(int sig);
+  // True once sccontrol exited (it is then reaped).
+  bool exited() { return process_.exited(); }
+  // sccontrol's stdout and stderr so far.
+  std::string log() const { return readTestFile(log_); }
 
  private:
   BackgroundProcess process_;
+  std::string log_;
   uint16_t port_ = 0;
   controlplane::AccessKey key_;
   std::string bootstrap_;
