@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -140,6 +141,28 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
   return ok();
 }
 
+std::string utcText(Clock::WallTime t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// One warn line per instance tick() declared lost (docs/operations.md, the log-message table).
+void logLosses(const std::vector<InstanceLoss>& losses) {
+  for (const InstanceLoss& l : losses) {
+    log::warn("container instance lost",
+              {{"instance", l.instance_id},
+               {"hostname", l.hostname},
+               {"cluster", l.cluster},
+               {"lastHeartbeat", l.last_heartbeat ? utcText(*l.last_heartbeat) : "none since sccontrol started"},
+               {"tasksStopped", std::to_string(l.tasks_stopped.size())},
+               {"tasks", join(l.tasks_stopped, ",")}});
+  }
+}
+
 int run(int argc, char** argv) {
   if (auto done = helpOrVersion(argc, argv)) return *done;
   Flags f;
@@ -257,7 +280,7 @@ int run(int argc, char** argv) {
   for (;;) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
-    (*cp)->tick();
+    logLosses((*cp)->tick());
   }
   sd_notify(0, "STOPPING=1");
   log::info("sccontrol stopping", {});
