@@ -100,6 +100,12 @@ Agent::Agent(AgentConfig config, std::map<std::string, std::string> attributes, 
       "scagent_propagation_seconds",
       "From receiving a namespace revision that changes members to every affected proxy having applied it.",
       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+  // Series whose label sets are known now are on the page from the start, at zero: an alert on
+  // increase(scagent_task_failures_total[..]) has a series before the first failure.
+  for (const char* name : {"scagent_task_failures_total", "scagent_poll_seconds", "scagent_reconcile_seconds",
+                           "scagent_task_start_seconds"}) {
+    deps_.metrics.touch(name, {});
+  }
 }
 
 Agent::~Agent() { waitIdle(); }

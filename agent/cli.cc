@@ -38,7 +38,7 @@ constexpr const char* kUsage =
     "      namespace file is a snapshot as docs/service-connect-model.md describes.\n"
     "  net up|down|show --task ID [--plan FILE] [settings]; net recover [--remove-orphans]\n"
     "      Create, remove or show one task's network sandbox (namespace, veth, address, rules,\n"
-    "      hosts file) from a plan printed by `scagent plan`; `scagent net` lists the settings.\n"
+    "      hosts file) from a plan printed by `scagent plan`; `scagent net --help` lists the settings.\n"
     "  proxy up|down|status --task ID --plan FILE [--netns PATH] [--run-root DIR]\n"
     "       [--uid N] [--gid N] [--drain-seconds N] [--wait-seconds N]\n"
     "      Run, drain and stop, or probe one task's proxy (HAProxy) from a plan (`scagent plan`).\n"
@@ -49,7 +49,31 @@ constexpr const char* kUsage =
     "  status [--config FILE]\n"
     "      A table of this host's tasks: state, health, address, aliases.\n"
     "  version\n"
-    "      Print the version.\n";
+    "      Print the version.\n"
+    "\n"
+    "Every command takes --help (-h) for its own usage. Exit status: 0 success, 1 a runtime\n"
+    "failure (check-host: the host is incompatible), 2 bad usage or input.\n";
+
+constexpr const char* kCheckHostUsage =
+    "usage: scagent check-host [--json] [--config FILE]\n"
+    "Check that this host can run Service Connect tasks. Exit status 0 compatible, 1 incompatible,\n"
+    "2 bad usage or configuration.\n"
+    "  --json         print the report as JSON instead of a table\n"
+    "  --config FILE  the agent configuration (default /etc/scagent/config.json; its hostPolicy)\n";
+
+constexpr const char* kPlanUsage =
+    "usage: scagent plan --task-definition FILE --service FILE [--cluster FILE] [--namespace FILE]\n"
+    "                    [--task-id ID] [--seed N]\n"
+    "Resolve what one task of the service needs and print it as JSON. Exit status 0 with a plan\n"
+    "(warnings on stderr), 2 when an input is wrong (every error on stderr).\n"
+    "  --task-definition FILE  register-task-definition input JSON\n"
+    "  --service FILE          create-service input JSON\n"
+    "  --cluster FILE          create-cluster input JSON (its Service Connect defaults)\n"
+    "  --namespace FILE        a namespace snapshot (docs/service-connect-model.md)\n"
+    "  --task-id ID            the task id to plan for\n"
+    "  --seed N                a fixed seed for the VIPs (reproducible output)\n";
+
+constexpr const char* kVersionUsage = "usage: scagent version\nPrint the version.\n";
 
 // Parses "--flag value" pairs and bare "--switch"es.
 struct Args {
@@ -91,20 +115,13 @@ Args parseArgs(const std::vector<std::string>& args, size_t from, std::initializ
   return a;
 }
 
-int usageError(CliIo io, const std::string& msg) {
-  io.err << "scagent: " << msg << "\n\n" << kUsage;
-  return 2;
-}
-
 int cmdCheckHost(const std::vector<std::string>& args, CliIo io) {
+  if (wantsHelp(args, 1)) return printHelp(io, kCheckHostUsage);
   Args a = parseArgs(args, 1, {"--config"}, {"--json"});
-  if (!a.error.empty()) return usageError(io, a.error);
+  if (!a.error.empty()) return usageError(io, "check-host", a.error, kCheckHostUsage);
   const bool given = a.values.count("--config") > 0;
   auto cfg = loadAgentConfig(given ? a.values["--config"] : kDefaultConfigPath, given);
-  if (!cfg.ok()) {
-    io.err << "scagent: " << cfg.error().message << "\n";
-    return 2;
-  }
+  if (!cfg.ok()) return cliError(io, "check-host", cfg.error().message, kExitUsage);
   RealProcessRunner runner;
   RealHostProbe probe(runner);
   HostReport report = evaluateHost(probe.gather(cfg->host_policy), cfg->host_policy);
@@ -112,18 +129,18 @@ int cmdCheckHost(const std::vector<std::string>& args, CliIo io) {
   return report.compatible() ? 0 : 1;
 }
 
-// Reads and parses one input file; prints "<flag> '<file>': <problem>" lines on failure.
+// Reads and parses one input file; prints "scagent plan: <flag> '<file>': <problem>" lines on failure.
 template <typename T, typename Fn>
 std::optional<T> loadInput(CliIo io, const std::string& flag, const std::string& path, Fn parse) {
   auto text = readFile(path, 4u << 20);
   if (!text.ok()) {
-    io.err << "error: " << text.error().message << "\n";
+    cliError(io, "plan", text.error().message);
     return std::nullopt;
   }
   Result<T> r = parse(*text);
   if (!r.ok()) {
     for (const std::string& line : split(r.error().message, '\n')) {
-      io.err << "error: " << flag << " '" << path << "': " << line << "\n";
+      cliError(io, "plan", flag + " '" + path + "': " + line);
     }
     return std::nullopt;
   }
@@ -131,16 +148,17 @@ std::optional<T> loadInput(CliIo io, const std::string& flag, const std::string&
 }
 
 int cmdPlan(const std::vector<std::string>& args, CliIo io) {
+  if (wantsHelp(args, 1)) return printHelp(io, kPlanUsage);
   Args a =
       parseArgs(args, 1, {"--task-definition", "--service", "--cluster", "--namespace", "--task-id", "--seed"}, {});
-  if (!a.error.empty()) return usageError(io, a.error);
+  if (!a.error.empty()) return usageError(io, "plan", a.error, kPlanUsage);
   if (!a.values.count("--task-definition") || !a.values.count("--service")) {
-    return usageError(io, "plan needs --task-definition and --service");
+    return usageError(io, "plan", "--task-definition and --service are required", kPlanUsage);
   }
   std::optional<uint64_t> seed;
   if (a.values.count("--seed")) {
     seed = parseUint(a.values["--seed"]);
-    if (!seed) return usageError(io, "--seed needs a non-negative integer");
+    if (!seed) return usageError(io, "plan", "--seed needs a non-negative integer", kPlanUsage);
   }
   bool failed = false;
   auto td = loadInput<model::TaskDefinition>(io, "--task-definition", a.values["--task-definition"],
@@ -161,37 +179,66 @@ int cmdPlan(const std::vector<std::string>& args, CliIo io) {
                                              [](std::string_view t) { return model::parseNamespaceSnapshot(t); });
     failed |= !ns;
   }
-  if (failed) return 2;
+  if (failed) return kExitUsage;
   model::PlanOutcome outcome = model::buildTaskPlan({*td, *svc, cluster ? &*cluster : nullptr, ns ? &*ns : nullptr},
                                                     {a.values["--task-id"], seed});
   if (!outcome.plan) {
-    for (const auto& e : outcome.errors) io.err << "error: " << e.text() << "\n";
-    return 2;
+    for (const auto& e : outcome.errors) cliError(io, "plan", e.text());
+    return kExitUsage;
   }
-  for (const auto& w : outcome.plan->warnings) io.err << "warning: " << w.text() << "\n";
+  for (const auto& w : outcome.plan->warnings) cliError(io, "plan", "warning: " + w.text());
   io.out << model::taskPlanToJson(*outcome.plan).dump(2) << "\n";
+  return 0;
+}
+
+int cmdVersion(const std::vector<std::string>& args, CliIo io) {
+  if (wantsHelp(args, 1)) return printHelp(io, kVersionUsage);
+  if (args.size() > 1) return usageError(io, "version", "unknown argument '" + args[1] + "'", kVersionUsage);
+  io.out << "scagent " << SC_VERSION << "\n";
   return 0;
 }
 
 }  // namespace
 
+bool wantsHelp(const std::vector<std::string>& args, size_t from) {
+  for (size_t i = from; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") return true;
+  }
+  return false;
+}
+
+int printHelp(CliIo io, const std::string& usage) {
+  io.out << usage;
+  return 0;
+}
+
+int usageError(CliIo io, const std::string& cmd, const std::string& message, const std::string& usage) {
+  io.err << "scagent " << cmd << ": " << message << "\n\n" << usage;
+  return kExitUsage;
+}
+
+int cliError(CliIo io, const std::string& cmd, const std::string& message, int code) {
+  io.err << "scagent " << cmd << ": " << message << "\n";
+  return code;
+}
+
 int runCli(const std::vector<std::string>& args, CliIo io) {
-  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-    io.out << kUsage;
-    return args.empty() ? 2 : 0;
+  if (args.empty()) {
+    io.err << "scagent: a command is required\n\n" << kUsage;
+    return kExitUsage;
   }
   const std::string& cmd = args[0];
-  if (cmd == "version" || cmd == "--version") {
-    io.out << "scagent " << SC_VERSION << "\n";
-    return 0;
-  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") return printHelp(io, kUsage);
+  if (cmd == "--version") return cmdVersion({"version"}, io);
+  if (cmd == "version") return cmdVersion(args, io);
   if (cmd == "check-host") return cmdCheckHost(args, io);
   if (cmd == "plan") return cmdPlan(args, io);
   if (cmd == "net") return cmdNet(args, io);
   if (cmd == "proxy") return cmdProxy(args, io);
   if (cmd == "run") return cmdRun(args, io);
   if (cmd == "status") return cmdStatus(args, io);
-  return usageError(io, "unknown command '" + cmd + "'");
+  io.err << "scagent: unknown command '" << cmd << "'\n\n" << kUsage;
+  return kExitUsage;
 }
 
 }  // namespace sc::agent

@@ -16,21 +16,52 @@
 namespace sc::agent {
 namespace {
 
-constexpr const char* kNetUsage =
-    "usage: scagent net up --task ID --plan FILE [settings]\n"
-    "       scagent net down --task ID [settings]\n"
-    "       scagent net show --task ID [settings]\n"
-    "       scagent net recover [--remove-orphans] [settings]\n"
+constexpr const char* kNetSettings =
     "settings: --state-dir DIR (/var/lib/scagent/netns) --bridge NAME (scbr0)\n"
     "          --task-cidr CIDR (10.222.0.0/16) --netns-prefix P (sc-) --veth-prefix P (scv)\n"
-    "          --chain-prefix P (SC) --host-ports MIN-MAX (49153-65535) --iptables auto|nft|legacy\n";
+    "          --chain-prefix P (SC) --host-ports MIN-MAX (49153-65535) --iptables auto|nft|legacy\n"
+    "Exit status: 0 success, 1 the operation failed, 2 bad usage or input.\n";
+
+struct NetSub {
+  const char* name;
+  const char* usage;
+};
+
+constexpr NetSub kNetSubs[] = {
+    {"up",
+     "usage: scagent net up --task ID --plan FILE [settings]\n"
+     "Create the task's network sandbox (namespace, veth, address, rules, hosts file) from a plan\n"
+     "printed by `scagent plan`; an existing one is left as it is. Prints the sandbox as JSON.\n"},
+    {"down",
+     "usage: scagent net down --task ID [settings]\n"
+     "Remove the task's network sandbox (namespace, veth, rules, address, hosts file).\n"},
+    {"show",
+     "usage: scagent net show --task ID [settings]\n"
+     "Print the task's network sandbox as JSON, its rules, and commands to inspect it.\n"},
+    {"recover",
+     "usage: scagent net recover [--remove-orphans] [settings]\n"
+     "List kernel objects and records that do not match each other; --remove-orphans removes them.\n"},
+};
+
+std::string netUsage() {
+  std::string u =
+      "usage: scagent net up --task ID --plan FILE [settings]\n"
+      "       scagent net down --task ID [settings]\n"
+      "       scagent net show --task ID [settings]\n"
+      "       scagent net recover [--remove-orphans] [settings]\n"
+      "`scagent net <subcommand> --help` describes one subcommand.\n";
+  return u + kNetSettings;
+}
 
 constexpr const char* kSettings[] = {"--state-dir",    "--bridge",     "--task-cidr", "--netns-prefix", "--veth-prefix",
                                      "--chain-prefix", "--host-ports", "--iptables",  "--task",         "--plan"};
 
-int usage(CliIo io, const std::string& msg) {
-  io.err << "scagent net: " << msg << "\n\n" << kNetUsage;
-  return 2;
+// The usage of `net <sub>`, or of `net` when `sub` is not a subcommand.
+std::string subUsage(const std::string& sub) {
+  for (const NetSub& s : kNetSubs) {
+    if (sub == s.name) return s.usage + std::string(kNetSettings);
+  }
+  return netUsage();
 }
 
 nlohmann::ordered_json infoJson(const netns::SandboxInfo& i) {
@@ -55,138 +86,129 @@ nlohmann::ordered_json infoJson(const netns::SandboxInfo& i) {
   return j;
 }
 
-}  // namespace
-
-int cmdNet(const std::vector<std::string>& args, CliIo io) {
-  if (args.size() < 2) return usage(io, "net needs a subcommand");
-  const std::string& sub = args[1];
+struct NetArgs {
+  std::string sub;
   std::map<std::string, std::string> v;
   bool remove_orphans = false;
+  netns::NetConfig cfg;
+};
+
+// Parses the settings after `net <sub>`; returns a usage message, empty when they are fine.
+std::string parseNetArgs(const std::vector<std::string>& args, NetArgs& a) {
   for (size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--remove-orphans") {
-      remove_orphans = true;
+      a.remove_orphans = true;
       continue;
     }
     bool matched = false;
     for (const char* f : kSettings) {
       if (args[i] == f) {
-        if (i + 1 >= args.size()) return usage(io, std::string(f) + " needs a value");
-        v[f] = args[++i];
+        if (i + 1 >= args.size()) return std::string(f) + " needs a value";
+        a.v[f] = args[++i];
         matched = true;
       }
     }
-    if (!matched) return usage(io, "unknown argument '" + args[i] + "'");
+    if (!matched) return "unknown argument '" + args[i] + "'";
   }
-  netns::NetConfig cfg;
-  if (v.count("--state-dir")) cfg.state_dir = v["--state-dir"];
-  if (v.count("--bridge")) cfg.bridge = v["--bridge"];
-  if (v.count("--task-cidr")) cfg.task_cidr = v["--task-cidr"];
-  if (v.count("--netns-prefix")) cfg.netns_prefix = v["--netns-prefix"];
-  if (v.count("--veth-prefix")) cfg.veth_prefix = v["--veth-prefix"];
-  if (v.count("--chain-prefix")) cfg.chain_prefix = v["--chain-prefix"];
+  auto& v = a.v;
+  if (v.count("--state-dir")) a.cfg.state_dir = v["--state-dir"];
+  if (v.count("--bridge")) a.cfg.bridge = v["--bridge"];
+  if (v.count("--task-cidr")) a.cfg.task_cidr = v["--task-cidr"];
+  if (v.count("--netns-prefix")) a.cfg.netns_prefix = v["--netns-prefix"];
+  if (v.count("--veth-prefix")) a.cfg.veth_prefix = v["--veth-prefix"];
+  if (v.count("--chain-prefix")) a.cfg.chain_prefix = v["--chain-prefix"];
   if (v.count("--host-ports")) {
     std::vector<std::string> r = split(v["--host-ports"], '-');
     auto lo = r.size() == 2 ? parseUint(r[0], 65535) : std::nullopt;
     auto hi = r.size() == 2 ? parseUint(r[1], 65535) : std::nullopt;
-    if (!lo || !hi) return usage(io, "--host-ports needs MIN-MAX");
-    cfg.host_port_min = static_cast<int>(*lo);
-    cfg.host_port_max = static_cast<int>(*hi);
+    if (!lo || !hi) return "--host-ports needs MIN-MAX";
+    a.cfg.host_port_min = static_cast<int>(*lo);
+    a.cfg.host_port_max = static_cast<int>(*hi);
   }
-  if (auto c = netns::validateConfig(cfg); !c.ok()) {
-    io.err << "scagent net: " << c.error().message << "\n";
-    return 2;
-  }
-  const bool needs_task = sub == "up" || sub == "down" || sub == "show";
-  if (sub != "up" && sub != "down" && sub != "show" && sub != "recover")
-    return usage(io, "unknown subcommand '" + sub + "'");
-  if (needs_task && !v.count("--task")) return usage(io, sub + " needs --task");
-  if (sub == "up" && !v.count("--plan")) return usage(io, "up needs --plan");
+  if (a.sub != "recover" && !v.count("--task")) return "--task is required";
+  if (a.sub == "up" && !v.count("--plan")) return "--plan is required";
+  return "";
+}
 
-  std::optional<netns::SandboxSpec> spec;
-  if (sub == "up") {
-    auto text = readFile(v["--plan"], 4u << 20);
-    if (!text.ok()) {
-      io.err << "error: " << text.error().message << "\n";
-      return 2;
-    }
-    auto plan = model::parseTaskPlan(*text);
-    if (!plan.ok()) {
-      io.err << "error: --plan '" << v["--plan"] << "': " << plan.error().message << "\n";
-      return 2;
-    }
-    auto s = sandboxSpecFromPlan(*plan, v["--task"]);
-    if (!s.ok()) {
-      io.err << "error: " << s.error().message << "\n";
-      return 2;
-    }
-    spec = std::move(s).value();
-  }
+// The sandbox `net up` creates, from --plan.
+Result<netns::SandboxSpec> specFromPlanFile(NetArgs& a) {
+  SC_ASSIGN_OR_RETURN(std::string text, readFile(a.v["--plan"], 4u << 20));
+  auto plan = model::parseTaskPlan(text);
+  if (!plan.ok())
+    return plainError(ErrorCode::kInvalidArgument, "--plan '" + a.v["--plan"] + "': " + plan.error().message);
+  return sandboxSpecFromPlan(*plan, a.v["--task"]);
+}
 
-  RealProcessRunner runner;
-  auto backend = netns::detectBackend(runner, v.count("--iptables") ? v["--iptables"] : "auto");
-  if (!backend.ok()) {
-    io.err << "error: " << backend.error().message << "\n";
-    return 1;
-  }
-  netns::IptablesRestoreApplier applier(runner, *backend);
-  netns::RealHostSystem system;
-  auto kernel = netns::NetlinkKernel::create(cfg.netns_dir);
-  if (!kernel.ok()) {
-    io.err << "error: " << kernel.error().message << "\n";
-    return 1;
-  }
-  auto mgr = netns::SandboxManager::create(cfg, {**kernel, applier, system});
-  if (!mgr.ok()) {
-    io.err << "error: " << mgr.error().message << "\n";
-    return 1;
-  }
-  netns::SandboxManager& m = **mgr;
+int netShow(netns::SandboxManager& m, NetArgs& a, CliIo io, const std::string& cmd) {
+  auto r = m.show(a.v["--task"]);
+  if (!r.ok()) return cliError(io, cmd, r.error().message);
+  if (!*r) return cliError(io, cmd, "failed to show '" + a.v["--task"] + "': no network sandbox for this task");
+  io.out << infoJson(**r).dump(2) << "\n";
+  auto rules = m.renderRules(**r);
+  if (rules.ok()) io.out << "\n" << *rules;
+  io.out << "\ninspect: ip netns exec " << (*r)->netns_name << " ip addr; ip netns exec " << (*r)->netns_name
+         << " iptables-save -t nat; iptables-save | grep 'sc:" << (*r)->task_id << "'\n";
+  return 0;
+}
 
-  if (sub == "up") {
+int netRun(netns::SandboxManager& m, NetArgs& a, const std::optional<netns::SandboxSpec>& spec, CliIo io) {
+  const std::string cmd = "net " + a.sub;
+  if (a.sub == "up") {
     auto r = m.apply(*spec);
-    if (!r.ok()) {
-      io.err << "error: " << r.error().message << "\n";
-      return 1;
-    }
+    if (!r.ok()) return cliError(io, cmd, r.error().message);
     nlohmann::ordered_json j = infoJson(r->info);
     j["outcome"] = netns::outcomeName(r->outcome);
     io.out << j.dump(2) << "\n";
     return 0;
   }
-  if (sub == "down") {
-    auto r = m.remove(v["--task"]);
-    if (!r.ok()) {
-      io.err << "error: " << r.error().message << "\n";
-      return 1;
-    }
-    io.out << "task " << v["--task"] << ": " << netns::outcomeName(*r) << "\n";
+  if (a.sub == "down") {
+    auto r = m.remove(a.v["--task"]);
+    if (!r.ok()) return cliError(io, cmd, r.error().message);
+    io.out << "task " << a.v["--task"] << ": " << netns::outcomeName(*r) << "\n";
     return 0;
   }
-  if (sub == "show") {
-    auto r = m.show(v["--task"]);
-    if (!r.ok()) {
-      io.err << "error: " << r.error().message << "\n";
-      return 1;
-    }
-    if (!*r) {
-      io.err << "error: no network for task '" << v["--task"] << "'\n";
-      return 1;
-    }
-    io.out << infoJson(**r).dump(2) << "\n";
-    auto rules = m.renderRules(**r);
-    if (rules.ok()) io.out << "\n" << *rules;
-    io.out << "\ninspect: ip netns exec " << (*r)->netns_name << " ip addr; ip netns exec " << (*r)->netns_name
-           << " iptables-save -t nat; iptables-save | grep 'sc:" << (*r)->task_id << "'\n";
-    return 0;
-  }
-  auto r = m.recover(remove_orphans);
-  if (!r.ok()) {
-    io.err << "error: " << r.error().message << "\n";
-    return 1;
-  }
+  if (a.sub == "show") return netShow(m, a, io, cmd);
+  auto r = m.recover(a.remove_orphans);
+  if (!r.ok()) return cliError(io, cmd, r.error().message);
   for (const std::string& f : r->findings) io.out << f << "\n";
   io.out << r->findings.size() << " finding(s), " << r->removed << " removed\n";
   return 0;
+}
+
+bool knownSub(const std::string& sub) {
+  for (const NetSub& s : kNetSubs) {
+    if (sub == s.name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int cmdNet(const std::vector<std::string>& args, CliIo io) {
+  if (args.size() < 2) return usageError(io, "net", "a subcommand is required (up, down, show or recover)", netUsage());
+  NetArgs a;
+  a.sub = args[1];
+  if (wantsHelp(args, 1)) return printHelp(io, subUsage(a.sub));
+  if (!knownSub(a.sub)) return usageError(io, "net", "unknown subcommand '" + a.sub + "'", netUsage());
+  const std::string cmd = "net " + a.sub;
+  if (std::string msg = parseNetArgs(args, a); !msg.empty()) return usageError(io, cmd, msg, subUsage(a.sub));
+  if (auto c = netns::validateConfig(a.cfg); !c.ok()) return cliError(io, cmd, c.error().message, kExitUsage);
+  std::optional<netns::SandboxSpec> spec;
+  if (a.sub == "up") {
+    auto s = specFromPlanFile(a);
+    if (!s.ok()) return cliError(io, cmd, s.error().message, kExitUsage);
+    spec = std::move(s).value();
+  }
+  RealProcessRunner runner;
+  auto backend = netns::detectBackend(runner, a.v.count("--iptables") ? a.v["--iptables"] : "auto");
+  if (!backend.ok()) return cliError(io, cmd, backend.error().message);
+  netns::IptablesRestoreApplier applier(runner, *backend);
+  netns::RealHostSystem system;
+  auto kernel = netns::NetlinkKernel::create(a.cfg.netns_dir);
+  if (!kernel.ok()) return cliError(io, cmd, kernel.error().message);
+  auto mgr = netns::SandboxManager::create(a.cfg, {**kernel, applier, system});
+  if (!mgr.ok()) return cliError(io, cmd, mgr.error().message);
+  return netRun(**mgr, a, spec, io);
 }
 
 }  // namespace sc::agent

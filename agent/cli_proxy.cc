@@ -27,7 +27,9 @@ constexpr const char* kProxyUsage =
     "  --run-root DIR        default /run/scagent (the proxy's sockets: <DIR>/tasks/<task>/)\n"
     "  --uid N --gid N       proxy identity (default 20000)\n"
     "  --drain-seconds N     drain period for down (default 20)\n"
-    "  --wait-seconds N      how long up waits for HEALTHY (default 10)\n";
+    "  --wait-seconds N      how long up waits for HEALTHY (default 10)\n"
+    "Exit status: 0 success (status: HEALTHY), 1 the operation failed (status: not HEALTHY), 2 bad\n"
+    "usage or input.\n";
 
 struct ProxyArgs {
   std::string verb;
@@ -38,7 +40,7 @@ struct ProxyArgs {
 ProxyArgs parse(const std::vector<std::string>& args) {
   ProxyArgs a;
   if (args.size() < 2) {
-    a.error = "proxy needs up, down or status";
+    a.error = "a subcommand is required (up, down or status)";
     return a;
   }
   a.verb = args[1];
@@ -64,7 +66,7 @@ ProxyArgs parse(const std::vector<std::string>& args) {
     }
     a.v[k] = val;
   }
-  if (a.verb != "up" && a.verb != "down" && a.verb != "status") a.error = "unknown proxy command '" + a.verb + "'";
+  if (a.verb != "up" && a.verb != "down" && a.verb != "status") a.error = "unknown subcommand '" + a.verb + "'";
   if (a.error.empty() && (!a.v.count("--task") || !a.v.count("--plan"))) a.error = "--task and --plan are required";
   return a;
 }
@@ -90,30 +92,24 @@ std::string factsJson(const std::string& task, const char* state, const health::
 }  // namespace
 
 int cmdProxy(const std::vector<std::string>& args, CliIo io) {
+  if (wantsHelp(args, 1)) return printHelp(io, kProxyUsage);
   ProxyArgs a = parse(args);
-  if (!a.error.empty()) {
-    io.err << "scagent: " << a.error << "\n\n" << kProxyUsage;
-    return 2;
-  }
+  const bool known = a.verb == "up" || a.verb == "down" || a.verb == "status";
+  const std::string cmd = known ? "proxy " + a.verb : "proxy";
+  if (!a.error.empty()) return usageError(io, cmd, a.error, kProxyUsage);
   const std::string task = a.v["--task"];
   auto text = readFile(a.v["--plan"]);
-  if (!text.ok()) {
-    io.err << "scagent: " << text.error().message << "\n";
-    return 2;
-  }
+  if (!text.ok()) return cliError(io, cmd, text.error().message, kExitUsage);
   auto plan = model::parseTaskPlan(*text);
-  if (!plan.ok()) {
-    io.err << "scagent: " << plan.error().message << "\n";
-    return 2;
-  }
+  if (!plan.ok()) return cliError(io, cmd, "--plan '" + a.v["--plan"] + "': " + plan.error().message, kExitUsage);
   plan->task_id = task;
   const std::string run_root = a.v.count("--run-root") ? a.v["--run-root"] : "/run/scagent";
   const std::string run_dir = taskRunDir(run_root, task);
   const int64_t uid = number(a, "--uid", inject::kProxyUid), gid = number(a, "--gid", inject::kProxyGid);
   const int64_t drain = number(a, "--drain-seconds", 20), wait = number(a, "--wait-seconds", 10);
   if (uid < 0 || gid < 0 || drain < 0 || wait < 0) {
-    io.err << "scagent: --uid, --gid, --drain-seconds and --wait-seconds take non-negative numbers\n";
-    return 2;
+    return usageError(io, cmd, "--uid, --gid, --drain-seconds and --wait-seconds take non-negative numbers",
+                      kProxyUsage);
   }
 
   inject::ProxyInstanceSpec spec;
@@ -135,19 +131,10 @@ int cmdProxy(const std::vector<std::string>& args, CliIo io) {
     } else {
       std::string hosts = "127.0.0.1 localhost\n::1 localhost\n";
       for (const auto& [ip, name] : plan->hosts) hosts += ip + " " + name + "\n";
-      if (auto w = makeDirs(run_root + "/tasks", 0755); !w.ok()) {
-        io.err << "scagent: " << w.error().message << "\n";
-        return 1;
-      }
-      if (auto w = writeFileAtomic(spec.hosts_file, hosts, 0644); !w.ok()) {
-        io.err << "scagent: " << w.error().message << "\n";
-        return 1;
-      }
+      if (auto w = makeDirs(run_root + "/tasks", 0755); !w.ok()) return cliError(io, cmd, w.error().message);
+      if (auto w = writeFileAtomic(spec.hosts_file, hosts, 0644); !w.ok()) return cliError(io, cmd, w.error().message);
       auto started = inject::ProxyInstance::start(spec);
-      if (!started.ok()) {
-        io.err << "scagent: " << started.error().message << "\n";
-        return 1;
-      }
+      if (!started.ok()) return cliError(io, cmd, started.error().message);
       proxy = std::move(*started);
     }
     health::ProxyProber prober(*proxy);
@@ -184,10 +171,7 @@ int cmdProxy(const std::vector<std::string>& args, CliIo io) {
   }
   std::error_code ec;
   std::filesystem::remove(spec.hosts_file, ec);
-  if (!stopped.ok()) {
-    io.err << "scagent: " << stopped.error().message << "\n";
-    return 1;
-  }
+  if (!stopped.ok()) return cliError(io, cmd, stopped.error().message);
   io.out << "{\"task\":" << jsonQuote(task) << ",\"state\":\"STOPPED\"}\n";
   return 0;
 }

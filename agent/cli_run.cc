@@ -27,6 +27,20 @@ namespace {
 
 constexpr const char* kCapability = "sc.capability.service-connect-v1";
 
+constexpr const char* kRunUsage =
+    "usage: scagent run [--config FILE]\n"
+    "The host agent: register with sccontrol, run the tasks placed here, follow namespace changes,\n"
+    "report status. SIGTERM stops the agent and leaves tasks running; SIGHUP reloads the log level.\n"
+    "Exit status 2 for a configuration error, 1 when the agent cannot start.\n"
+    "  --config FILE  the agent configuration (default /etc/scagent/config.json;\n"
+    "                 docs/configuration.md)\n";
+
+constexpr const char* kStatusUsage =
+    "usage: scagent status [--config FILE]\n"
+    "A table of this host's tasks (state, health, address, aliases), read from the state directory.\n"
+    "  --config FILE  the agent configuration naming the state directory (default\n"
+    "                 /etc/scagent/config.json)\n";
+
 struct ConfigArg {
   std::string path = kDefaultConfigPath;
   bool given = false;
@@ -42,9 +56,12 @@ ConfigArg configArg(const std::vector<std::string>& args) {
     } else if (args[i].starts_with("--config=")) {
       c.path = args[i].substr(9);
       c.given = true;
+    } else if (args[i] == "--config") {
+      c.error = "--config needs a value";
     } else {
       c.error = "unknown argument '" + args[i] + "'";
     }
+    if (!c.error.empty()) break;
   }
   return c;
 }
@@ -52,51 +69,34 @@ ConfigArg configArg(const std::vector<std::string>& args) {
 }  // namespace
 
 int cmdStatus(const std::vector<std::string>& args, CliIo io) {
+  if (wantsHelp(args, 1)) return printHelp(io, kStatusUsage);
   ConfigArg c = configArg(args);
-  if (!c.error.empty()) {
-    io.err << "scagent status: " << c.error << "\nusage: scagent status [--config FILE]\n";
-    return 2;
-  }
+  if (!c.error.empty()) return usageError(io, "status", c.error, kStatusUsage);
   auto cfg = loadAgentConfig(c.path, c.given);
-  if (!cfg.ok()) {
-    io.err << "scagent: " << cfg.error().message << "\n";
-    return 2;
-  }
+  if (!cfg.ok()) return cliError(io, "status", cfg.error().message, kExitUsage);
   // Reading must not create the state directory.
   if (::access((cfg->state_dir + "/tasks").c_str(), F_OK) != 0) {
     io.out << renderStatusTable({});
     return 0;
   }
   auto store = FileTaskStore::create(cfg->state_dir + "/tasks");
-  if (!store.ok()) {
-    io.err << "scagent: " << store.error().message << "\n";
-    return 1;
-  }
+  if (!store.ok()) return cliError(io, "status", store.error().message);
   std::vector<std::string> problems;
   auto tasks = (*store)->loadAll(&problems);
-  if (!tasks.ok()) {
-    io.err << "scagent: " << tasks.error().message << "\n";
-    return 1;
-  }
+  if (!tasks.ok()) return cliError(io, "status", tasks.error().message);
   io.out << renderStatusTable(*tasks);
-  for (const auto& p : problems) io.err << "warning: unreadable task record " << p << "\n";
+  for (const auto& p : problems) cliError(io, "status", "warning: unreadable task record " + p);
   return 0;
 }
 
 int cmdRun(const std::vector<std::string>& args, CliIo io) {
+  if (wantsHelp(args, 1)) return printHelp(io, kRunUsage);
   ConfigArg c = configArg(args);
-  if (!c.error.empty()) {
-    io.err << "scagent run: " << c.error << "\nusage: scagent run [--config FILE]\n";
-    return 2;
-  }
+  if (!c.error.empty()) return usageError(io, "run", c.error, kRunUsage);
   auto cfg = loadAgentConfig(c.path, c.given);
-  if (!cfg.ok()) {
-    io.err << "scagent: " << cfg.error().message << "\n";
-    return 2;
-  }
+  if (!cfg.ok()) return cliError(io, "run", cfg.error().message, kExitUsage);
   if (cfg->control_plane.endpoint.empty()) {
-    io.err << "scagent: config: controlPlane.endpoint is required by scagent run\n";
-    return 2;
+    return cliError(io, "run", "config: controlPlane.endpoint is required by scagent run", kExitUsage);
   }
   log::setLevel(cfg->log_level);
 
@@ -126,27 +126,15 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   net.task_cidr = cfg->network.task_cidr;
   net.veth_prefix = cfg->network.veth_prefix;
   auto backend = netns::detectBackend(runner, "auto");
-  if (!backend.ok()) {
-    io.err << "scagent: " << backend.error().message << "\n";
-    return 1;
-  }
+  if (!backend.ok()) return cliError(io, "run", backend.error().message);
   netns::IptablesRestoreApplier applier(runner, *backend);
   netns::RealHostSystem system;
   auto kernel = netns::NetlinkKernel::create(net.netns_dir);
-  if (!kernel.ok()) {
-    io.err << "scagent: " << kernel.error().message << "\n";
-    return 1;
-  }
+  if (!kernel.ok()) return cliError(io, "run", kernel.error().message);
   auto sandboxes = netns::SandboxManager::create(net, {**kernel, applier, system});
-  if (!sandboxes.ok()) {
-    io.err << "scagent: " << sandboxes.error().message << "\n";
-    return 1;
-  }
+  if (!sandboxes.ok()) return cliError(io, "run", sandboxes.error().message);
   auto store = FileTaskStore::create(cfg->state_dir + "/tasks");
-  if (!store.ok()) {
-    io.err << "scagent: " << store.error().message << "\n";
-    return 1;
-  }
+  if (!store.ok()) return cliError(io, "run", store.error().message);
   SandboxStep sandbox_step(**sandboxes, cfg->network.host_address);
   ProxySettings proxy_settings;
   proxy_settings.run_root = cfg->run_dir;
@@ -170,10 +158,7 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
         HttpServer::start(cfg->metrics_listen, {{"/metrics", [&page] {
                                                    return HttpPage{200, kPrometheusContentType, page.render()};
                                                  }}});
-    if (!server.ok()) {
-      io.err << "scagent: metricsListen: " << server.error().message << "\n";
-      return 1;
-    }
+    if (!server.ok()) return cliError(io, "run", "metricsListen: " + server.error().message);
     metrics_server = std::move(*server);
     log::info("serving metrics", {{"listen", metrics_server->address()}});
   }

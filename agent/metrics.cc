@@ -224,13 +224,28 @@ void MetricsRegistry::add(const std::string& name, const Labels& labels, double 
   values_[name][labels] += delta;
 }
 
-void MetricsRegistry::observe(const std::string& name, const Labels& labels, double value) {
-  std::lock_guard lock(mu_);
+MetricsRegistry::Hist& MetricsRegistry::histLocked(const std::string& name, const Labels& labels) {
   Hist& h = hists_[name][labels];
   if (h.bounds.empty()) {
     h.bounds = meta_[name].buckets;
     h.counts.assign(h.bounds.size(), 0);
   }
+  return h;
+}
+
+void MetricsRegistry::touch(const std::string& name, const Labels& labels) {
+  std::lock_guard lock(mu_);
+  auto m = meta_.find(name);
+  if (m != meta_.end() && m->second.type == "histogram") {
+    (void)histLocked(name, labels);
+  } else {
+    values_[name][labels] += 0;
+  }
+}
+
+void MetricsRegistry::observe(const std::string& name, const Labels& labels, double value) {
+  std::lock_guard lock(mu_);
+  Hist& h = histLocked(name, labels);
   for (size_t i = 0; i < h.bounds.size(); ++i)
     if (value <= h.bounds[i]) ++h.counts[i];
   ++h.count;

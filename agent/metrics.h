@@ -51,6 +51,9 @@ class MetricsRegistry {
   // Histogram with the buckets given at describeHistogram().
   void describeHistogram(const std::string& name, const std::string& help, std::vector<double> buckets);
   void observe(const std::string& name, const Labels& labels, double value);
+  // Makes the series exist with zero (a counter at 0, a histogram with no observations), so that
+  // rate() and alerts on it work before the first event. Existing values are kept.
+  void touch(const std::string& name, const Labels& labels);
   std::vector<Family> snapshot() const;
 
  private:
@@ -65,6 +68,7 @@ class MetricsRegistry {
     std::string help;
     std::vector<double> buckets;
   };
+  Hist& histLocked(const std::string& name, const Labels& labels);  // mu_ held
   mutable std::mutex mu_;
   std::map<std::string, Meta> meta_;
   std::map<std::string, std::map<Labels, double>> values_;

@@ -57,8 +57,10 @@ ProxyStep::ProxyStep(ProxySettings settings, Clock& clock, MetricsRegistry* metr
   }
 }
 
+// Also called with 0: the series of a task's namespace and service exists from its proxy's first
+// start or adoption on, at 0 until a restart.
 void ProxyStep::countRestarts(const TaskRecord& task, int restarts) {
-  if (metrics_ && restarts > 0) {
+  if (metrics_ && restarts >= 0) {
     metrics_->add("scagent_proxy_restarts_total",
                   {{"namespace", task.plan.namespace_name}, {"service", task.plan.service_name}}, restarts);
   }
@@ -176,6 +178,7 @@ Result<bool> ProxyStep::adopt(TaskRecord& task) {
     return std::move(adopted).error();
   }
   keep(task.task_id, std::move(*adopted));
+  countRestarts(task, 0);
   return true;
 }
 

@@ -49,6 +49,16 @@ struct ControlPlaneOptions {
   std::chrono::seconds stopped_task_retention{3600};
 };
 
+// An instance tick() declared lost: what sccontrol logs.
+struct InstanceLoss {
+  std::string instance_id;  // the id in containerInstanceArn
+  std::string container_instance_arn;
+  std::string hostname;  // ec2InstanceId: what the agent registered as its hostname
+  std::string cluster;
+  std::optional<Clock::WallTime> last_heartbeat;  // none: not heard from since sccontrol started
+  std::vector<std::string> tasks_stopped;         // task ids
+};
+
 class ControlPlane {
  public:
   // Loads the store's documents. Instances get a fresh TTL from now (their heartbeats are not
@@ -77,7 +87,8 @@ class ControlPlane {
   ApiResult agentStatus(const std::string& token, const Json& body);
 
   // Declares silent instances lost and runs the scheduler. Call periodically (sccontrol: 1 s).
-  void tick();
+  // Returns the instances it declared lost (the caller logs them).
+  std::vector<InstanceLoss> tick();
   void setChangeListener(std::function<void()> listener);
   int64_t revision();
   const ControlPlaneOptions& options() const { return options_; }

@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include <cstdio>
+#include <ctime>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "common/file.h"
@@ -34,7 +36,32 @@ constexpr const char* kUsage =
     "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
     "--config reads the same settings from JSON (listen, dataDir, store, credentials, region,\n"
     "workers, ttlSeconds, logLevel); flags given on the command line win. SIGHUP re-reads the\n"
-    "log level and the credentials file. See docs/control-plane.md.\n";
+    "log level and the credentials file. See docs/control-plane.md.\n"
+    "Exit status: 0 stopped by SIGTERM or SIGINT, 1 could not start, 2 bad usage or configuration.\n";
+
+// "sccontrol: <message>", a blank line and the usage on stderr; the exit status for usage errors.
+int usageError(const std::string& message) {
+  std::cerr << "sccontrol: " << message << "\n\n" << kUsage;
+  return 2;
+}
+
+// --help / -h and --version anywhere win over everything else (a bad --config included).
+std::optional<int> helpOrVersion(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--version") {
+      std::cout << "sccontrol " << SC_VERSION << "\n";
+      return 0;
+    }
+  }
+  return std::nullopt;
+}
 
 struct Flags {
   std::string listen = "127.0.0.1:8500";
@@ -169,7 +196,30 @@ void reload(const Flags& started, ControlPlane& cp, Frontend& frontend) {
              {"accessKeys", std::to_string(r->credentials.keys.size())}});
 }
 
+std::string utcText(Clock::WallTime t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// One warn line per instance tick() declared lost (docs/operations.md, the log-message table).
+void logLosses(const std::vector<InstanceLoss>& losses) {
+  for (const InstanceLoss& l : losses) {
+    log::warn("container instance lost",
+              {{"instance", l.instance_id},
+               {"hostname", l.hostname},
+               {"cluster", l.cluster},
+               {"lastHeartbeat", l.last_heartbeat ? utcText(*l.last_heartbeat) : "none since sccontrol started"},
+               {"tasksStopped", std::to_string(l.tasks_stopped.size())},
+               {"tasks", join(l.tasks_stopped, ",")}});
+  }
+}
+
 int run(int argc, char** argv) {
+  if (auto done = helpOrVersion(argc, argv)) return *done;
   Flags f;
   // The config file first, so flags override it.
   for (int i = 1; i + 1 < argc; ++i) {
@@ -184,26 +234,19 @@ int run(int argc, char** argv) {
   auto number = [&](const std::string& flag, const std::string& v) -> int {
     auto n = parseUint(v, 3600);
     if (!n || *n == 0) {
-      std::cerr << "sccontrol: " << flag << " wants an integer 1-3600, got '" << v << "'\n";
-      std::exit(2);
+      std::exit(usageError(flag + " wants an integer 1-3600, got '" + v + "'"));
     }
     return static_cast<int>(*n);
   };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "sccontrol: " << a << " needs a value\n" << kUsage;
-        std::exit(2);
-      }
+      if (i + 1 >= argc) std::exit(usageError(a + " needs a value"));
       return argv[++i];
     };
     if (a == "--config")
       (void)next();
-    else if (a == "--version") {
-      std::cout << "sccontrol " << SC_VERSION << "\n";
-      return 0;
-    } else if (a == "--listen")
+    else if (a == "--listen")
       f.listen = next();
     else if (a == "--data-dir")
       f.data_dir = next();
@@ -219,20 +262,12 @@ int run(int argc, char** argv) {
       f.workers = number(a, next());
     else if (a == "--ttl")
       f.ttl = number(a, next());
-    else if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      std::cerr << "sccontrol: unknown argument '" << a << "'\n" << kUsage;
-      return 2;
-    }
+    else
+      return usageError("unknown argument '" + a + "'");
   }
   auto colon = f.listen.rfind(':');
   auto port = colon == std::string::npos ? std::nullopt : parseUint(f.listen.substr(colon + 1), 65535);
-  if (!port) {
-    std::cerr << "sccontrol: --listen wants ADDR:PORT, got '" << f.listen << "'\n";
-    return 2;
-  }
+  if (!port) return usageError("--listen wants ADDR:PORT, got '" + f.listen + "'");
   if (f.store.empty() || f.credentials.empty()) {
     if (auto d = makeDirs(f.data_dir, 0700); !d.ok()) {
       log::error("cannot start", {{"error", d.error().message}});
@@ -304,7 +339,7 @@ int run(int argc, char** argv) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
     if (sig == SIGHUP) reload(f, **cp, frontend);
-    (*cp)->tick();
+    logLosses((*cp)->tick());
   }
   sd_notify(0, "STOPPING=1");
   log::info("sccontrol stopping", {});

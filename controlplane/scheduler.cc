@@ -302,8 +302,9 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
   b.put(skey, svc);
 }
 
-void ControlPlane::tick() {
+std::vector<InstanceLoss> ControlPlane::tick() {
   bool changed = false;
+  std::vector<InstanceLoss> lost;
   {
     std::lock_guard lock(mu_);
     int64_t before = revision_;
@@ -316,11 +317,21 @@ void ControlPlane::tick() {
       Json inst = i;
       inst["agentConnected"] = false;
       b.put(k, inst);
-      std::string reason = "Container instance " + inst["ec2InstanceId"].get<std::string>() +
-                           " lost: no heartbeat for " + std::to_string(options_.instance_ttl.count()) + " s";
-      for (const auto& [tk, t] : b.list("task/" + afterSlash(inst["clusterArn"].get<std::string>()) + "/")) {
-        if (t.value("containerInstanceArn", "") == inst["containerInstanceArn"]) stopTaskLocked(b, tk, t, reason, true);
+      InstanceLoss loss;
+      loss.container_instance_arn = inst["containerInstanceArn"].get<std::string>();
+      loss.instance_id = loss.container_instance_arn.substr(loss.container_instance_arn.rfind('/') + 1);
+      loss.hostname = inst.value("ec2InstanceId", "");
+      loss.cluster = afterSlash(inst["clusterArn"].get<std::string>());
+      if (seen != last_seen_.end()) loss.last_heartbeat = clock_.wallNow() - (now - seen->second);
+      std::string reason = "Container instance " + loss.instance_id + " lost: no heartbeat for " +
+                           std::to_string(options_.instance_ttl.count()) + " s";
+      for (const auto& [tk, t] : b.list("task/" + loss.cluster + "/")) {
+        if (t.value("containerInstanceArn", "") != loss.container_instance_arn || t["lastStatus"] == "STOPPED")
+          continue;
+        loss.tasks_stopped.push_back(afterSlash(t.value("taskArn", tk)));
+        stopTaskLocked(b, tk, t, reason, true);
       }
+      lost.push_back(std::move(loss));
     }
     if (commitLocked(b).ok()) {
       reconcileLocked(b);
@@ -332,6 +343,7 @@ void ControlPlane::tick() {
     std::lock_guard lock(listener_mu_);
     if (listener_) listener_();
   }
+  return lost;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/process.h"
+#include "common/strings.h"
 #include "tests/support/golden.h"
 #include "tests/support/temp_dir.h"
 
@@ -11,6 +12,7 @@ namespace sc {
 namespace {
 
 const std::string kScagent = std::string(SC_BINARY_DIR) + "/agent/scagent";
+const std::string kSccontrol = std::string(SC_BINARY_DIR) + "/controlplane/sccontrol";
 std::string seed(const std::string& f) { return testing::sourcePath("examples/seed-example/" + f); }
 
 ProcessResult scagent(std::vector<std::string> args) {
@@ -36,7 +38,7 @@ TEST(CliE2eTest, PlanInputErrorsExitTwoAndNameFileAndPath) {
       scagent({"plan", "--task-definition", seed("task-definition.json"), "--service", d.file("svc.json")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "error: --service '" + d.file("svc.json") +
+  EXPECT_EQ(r.err, "scagent plan: --service '" + d.file("svc.json") +
                        "': serviceConnectConfiguration.services[1].clientAliases[0].port: expected an integer 1-65535, "
                        "got \"81\"\n");
 }
@@ -50,8 +52,9 @@ TEST(CliE2eTest, PlanRuleViolationsListEveryError) {
       scagent({"plan", "--task-definition", seed("task-definition.json"), "--service", d.file("svc.json")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(
-      r.err.find("error: deploymentController.type: Service Connect supports only rolling deployments (type ECS), "
-                 "got \"EXTERNAL\" [rolling-deployments-only]\n"),
+      r.err.find(
+          "scagent plan: deploymentController.type: Service Connect supports only rolling deployments (type ECS), "
+          "got \"EXTERNAL\" [rolling-deployments-only]\n"),
       std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("[port-name-unknown]"), std::string::npos) << r.err;
@@ -64,7 +67,7 @@ TEST(CliE2eTest, PlanWarningsGoToStderrAndThePlanStillPrints) {
   testing::writeTestFile(d.file("td.json"), td.dump());
   ProcessResult r = scagent({"plan", "--task-definition", d.file("td.json"), "--service", seed("service.json")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: memory: the proxy gets 44 MiB"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("scagent plan: warning: memory: the proxy gets 44 MiB"), std::string::npos) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["carve"]["proxyMemoryMiB"], 44);
 }
 
@@ -72,13 +75,72 @@ TEST(CliE2eTest, UsageErrors) {
   EXPECT_EQ(scagent({}).exit_code, 2);
   ProcessResult r = scagent({"plan", "--service", seed("service.json")});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("plan needs --task-definition and --service"), std::string::npos);
-  EXPECT_EQ(scagent({"frobnicate"}).exit_code, 2);
+  EXPECT_TRUE(r.err.starts_with("scagent plan: --task-definition and --service are required\n\nusage: scagent plan "))
+      << r.err;
+  ProcessResult unknown = scagent({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_TRUE(unknown.err.starts_with("scagent: unknown command 'frobnicate'\n\nusage: scagent <command>"))
+      << unknown.err;
+  ProcessResult net = scagent({"net"});
+  EXPECT_EQ(net.exit_code, 2);
+  EXPECT_TRUE(net.err.starts_with("scagent net: a subcommand is required (up, down, show or recover)\n\nusage: "))
+      << net.err;
+  ProcessResult run = scagent({"run", "--help-me"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_TRUE(run.err.starts_with("scagent run: unknown argument '--help-me'\n\nusage: scagent run ")) << run.err;
   EXPECT_EQ(scagent({"plan", "--task-definition", "/nonexistent.json", "--service", seed("service.json")}).err,
-            "error: failed to read '/nonexistent.json': No such file or directory\n");
+            "scagent plan: failed to read '/nonexistent.json': No such file or directory\n");
   ProcessResult v = scagent({"version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_TRUE(v.out.starts_with("scagent "));
+}
+
+// Every level answers --help and -h on stdout with exit 0, before it checks anything else.
+TEST(CliE2eTest, HelpAtEveryLevelExitsZero) {
+  const std::vector<std::vector<std::string>> levels = {{},
+                                                        {"run"},
+                                                        {"check-host"},
+                                                        {"plan"},
+                                                        {"net"},
+                                                        {"net", "up"},
+                                                        {"net", "down"},
+                                                        {"net", "show"},
+                                                        {"net", "recover"},
+                                                        {"proxy"},
+                                                        {"proxy", "up"},
+                                                        {"proxy", "down"},
+                                                        {"proxy", "status"},
+                                                        {"status"},
+                                                        {"version"}};
+  for (const auto& level : levels) {
+    for (const char* flag : {"--help", "-h"}) {
+      std::vector<std::string> args = level;
+      args.push_back(flag);
+      ProcessResult r = scagent(args);
+      const std::string what = "scagent " + join(args, " ");
+      EXPECT_EQ(r.exit_code, 0) << what << ": " << r.err;
+      EXPECT_TRUE(r.out.starts_with("usage: scagent " + (level.empty() ? std::string("<command>") : level[0])))
+          << what << ": " << r.out;
+      EXPECT_EQ(r.err, "") << what;
+    }
+  }
+}
+
+TEST(CliE2eTest, SccontrolHelpAndUsageErrors) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto r = runProcess({.path = kSccontrol, .args = {flag, "--config", "/nonexistent.json"}});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 0) << r->err;
+    EXPECT_TRUE(r->out.starts_with("usage: sccontrol ")) << r->out;
+  }
+  auto bad = runProcess({.path = kSccontrol, .args = {"--frobnicate"}});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->exit_code, 2);
+  EXPECT_TRUE(bad->err.starts_with("sccontrol: unknown argument '--frobnicate'\n\nusage: sccontrol ")) << bad->err;
+  auto value = runProcess({.path = kSccontrol, .args = {"--workers"}});
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ(value->exit_code, 2);
+  EXPECT_TRUE(value->err.starts_with("sccontrol: --workers needs a value\n\nusage: sccontrol ")) << value->err;
 }
 
 TEST(CliE2eTest, CheckHostJsonAgreesWithItsExitStatus) {

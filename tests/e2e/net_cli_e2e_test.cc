@@ -51,12 +51,16 @@ TEST(NetCliE2eTest, UpShowDownOnTheSeedPlan) {
   ProcessResult down = with({"net", "down", "--task", "web"});
   EXPECT_EQ(down.exit_code, 0) << down.err;
   EXPECT_EQ(down.out, "task web: removed\n");
-  EXPECT_EQ(with({"net", "show", "--task", "web"}).exit_code, 1);
+  ProcessResult gone = with({"net", "show", "--task", "web"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.err, "scagent net show: failed to show 'web': no network sandbox for this task\n");
   expectHostUnchanged(before, hostSnapshot(), names);
 }
 
 TEST(NetCliE2eTest, UsageErrorsExitTwo) {
-  EXPECT_EQ(scagent({"net"}).exit_code, 2);
+  ProcessResult bare = scagent({"net"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_TRUE(bare.err.starts_with("scagent net: ")) << bare.err;
   EXPECT_EQ(scagent({"net", "up", "--task", "x"}).exit_code, 2);
   EXPECT_EQ(scagent({"net", "bogus"}).exit_code, 2);
   EXPECT_EQ(scagent({"net", "down", "--task", "x", "--veth-prefix", "much-too-long-prefix"}).exit_code, 2);

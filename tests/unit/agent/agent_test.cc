@@ -122,6 +122,26 @@ TEST_F(AgentTest, AnInvalidTaskIsReportedStoppedAndNothingIsCreated) {
   EXPECT_TRUE(j.lines.empty());
 }
 
+// An alert on increase(scagent_task_failures_total[..]) needs a series before the first failure.
+TEST_F(AgentTest, CountersWithKnownLabelsStartAtZero) {
+  auto agent = make();
+  const std::string fresh = renderPrometheusText(metrics.snapshot());
+  for (const char* line : {"scagent_task_failures_total 0\n", "scagent_task_start_seconds_count 0\n",
+                           "scagent_task_start_seconds_bucket{le=\"+Inf\"} 0\n", "scagent_poll_seconds_count 0\n",
+                           "scagent_reconcile_seconds_count 0\n"}) {
+    EXPECT_NE(fresh.find(line), std::string::npos) << line << " not in\n" << fresh;
+  }
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  DesiredTaskPayload bad = dbTask("t9");
+  bad.task_definition.erase("memory");
+  agent->applyDesired({"e1", 1, "ACTIVE", {bad}});
+  agent->waitIdle();
+  EXPECT_NE(renderPrometheusText(metrics.snapshot()).find("scagent_task_failures_total 1\n"), std::string::npos);
+  // A second agent on the same registry (the process restarted its loop) keeps the count.
+  auto again = make();
+  EXPECT_NE(renderPrometheusText(metrics.snapshot()).find("scagent_task_failures_total 1\n"), std::string::npos);
+}
+
 TEST_F(AgentTest, NamespaceChangesReachRunningProxiesOnce) {
   auto agent = make();
   ASSERT_TRUE(agent->ensureRegistered().ok());

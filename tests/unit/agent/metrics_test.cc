@@ -71,6 +71,30 @@ TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_EQ(parsePrometheusText(text)[0].samples[0].labels[0].second, "a \"quoted\"\nline\\");
 }
 
+TEST(MetricsTest, TouchMakesAZeroSeriesAndKeepsExistingValues) {
+  MetricsRegistry r;
+  r.describe("failures_total", "counter", "Failures.");
+  r.describeHistogram("start_seconds", "Start time.", {0.1, 1});
+  r.describe("restarts_total", "counter", "Restarts.");
+  r.touch("failures_total", {});
+  r.touch("start_seconds", {});
+  r.touch("restarts_total", {{"service", "web"}});
+  std::string text = renderPrometheusText(r.snapshot());
+  for (const char* line :
+       {"failures_total 0\n", "start_seconds_bucket{le=\"0.1\"} 0\n", "start_seconds_bucket{le=\"+Inf\"} 0\n",
+        "start_seconds_sum 0\n", "start_seconds_count 0\n", "restarts_total{service=\"web\"} 0\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in\n" << text;
+  }
+  r.add("failures_total", {}, 2);
+  r.observe("start_seconds", {}, 0.5);
+  r.touch("failures_total", {});
+  r.touch("start_seconds", {});
+  text = renderPrometheusText(r.snapshot());
+  EXPECT_NE(text.find("failures_total 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("start_seconds_bucket{le=\"1\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("start_seconds_count 1\n"), std::string::npos) << text;
+}
+
 TEST(MetricsTest, RegistryCountersGaugesHistograms) {
   MetricsRegistry r;
   r.describe("scagent_tasks", "gauge", "Tasks on this host by state.");

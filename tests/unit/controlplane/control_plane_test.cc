@@ -300,16 +300,31 @@ TEST_F(ControlPlaneTest, HealthyTasksAreRegisteredInCloudMapAndTtlLossDeregister
 
   // Instance b joins and keeps heartbeating; a goes silent.
   std::string b = registerInstance("b");
+  const auto last_heard_from_a = clock_.wallNow();
   clock_.advance(std::chrono::seconds(20));
   ASSERT_TRUE(cp_->agentHeartbeat(tokens_["b"], Json::object()).has_value());
+  EXPECT_TRUE(cp_->tick().empty());
   clock_.advance(std::chrono::seconds(15));
-  cp_->tick();
+  const std::vector<InstanceLoss> lost = cp_->tick();
   Json inst =
       ecs("DescribeContainerInstances", {{"cluster", "c"}, {"containerInstances", {a}}})["containerInstances"][0];
   EXPECT_FALSE(inst["agentConnected"].get<bool>());
   auto stopped = tasks("STOPPED");
   ASSERT_EQ(stopped.size(), 1u);
-  EXPECT_NE(stopped[0]["stoppedReason"].get<std::string>().find("no heartbeat"), std::string::npos);
+  // The stop reason names the container instance id (docs/operations.md), not the hostname "a".
+  const std::string id = a.substr(a.rfind('/') + 1);
+  EXPECT_EQ(stopped[0]["stoppedReason"], "Container instance " + id + " lost: no heartbeat for 30 s");
+  // What sccontrol logs as `container instance lost`.
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].instance_id, id);
+  EXPECT_EQ(lost[0].container_instance_arn, a);
+  EXPECT_EQ(lost[0].hostname, "a");
+  EXPECT_EQ(lost[0].cluster, "c");
+  ASSERT_TRUE(lost[0].last_heartbeat.has_value());
+  EXPECT_EQ(*lost[0].last_heartbeat, last_heard_from_a);
+  const std::string task_id = stopped[0]["taskArn"].get<std::string>();
+  EXPECT_EQ(lost[0].tasks_stopped, std::vector<std::string>{task_id.substr(task_id.rfind('/') + 1)});
+  EXPECT_TRUE(cp_->tick().empty()) << "an instance is declared lost once";
   EXPECT_TRUE(cm("DiscoverInstances", {{"NamespaceName", "internal"}, {"ServiceName", "http"}})["Instances"].empty());
   EXPECT_EQ(tasksOn(b), 1);  // replaced
 }
