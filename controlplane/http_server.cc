@@ -367,6 +367,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& o
     return makeError(ErrorCode::kInternal, "listen on", where, "evhttp_new failed");
   }
   evhttp_set_max_body_size(impl->http, static_cast<ev_ssize_t>(options.max_body_bytes));
+  evhttp_set_max_headers_size(impl->http, static_cast<ev_ssize_t>(options.max_header_bytes));
   evhttp_set_timeout(impl->http, options.connection_timeout_s);
   evhttp_set_allowed_methods(impl->http,
                              EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);

@@ -54,6 +54,9 @@ struct HttpServerOptions {
   uint16_t port = 0;  // 0: an ephemeral port; see port()
   int workers = 4;
   size_t max_body_bytes = 1u << 20;
+  // The request line and headers together (libevent 2.1 has no limit by default: one endless
+  // header line grows memory until the process is killed). Past it the connection is closed.
+  size_t max_header_bytes = 64u << 10;
   int connection_timeout_s = 300;  // idle keep-alive and stalled reads
 };
 

@@ -1,6 +1,11 @@
 #include "controlplane/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -80,6 +85,44 @@ TEST(HttpServerTest, ClientGoneWhileParkedIsForgotten) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   (*s)->wake();
   EXPECT_EQ((*s)->parkedCount(), 0u);
+}
+
+// Issue 13 item 2 (header size): a client that sends one header line without end is cut off
+// after the limit instead of growing the server's memory, and other clients are still answered.
+TEST(HttpServerTest, EndlessHeaderLineIsCutOffAndOthersAreServed) {
+  auto s = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome {
+    return HttpResponse{200, "text/plain", "ok", {}};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((*s)->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  const std::string start = "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ";
+  ASSERT_EQ(::send(fd, start.data(), start.size(), MSG_NOSIGNAL), static_cast<ssize_t>(start.size()));
+  // Up to 64 MiB of one header line; the server must close long before that.
+  const std::string chunk(64u << 10, 'a');
+  size_t sent = 0;
+  bool cut = false;
+  while (sent < (64u << 20)) {
+    ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n <= 0) {
+      cut = true;
+      break;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  EXPECT_TRUE(cut) << "the server took " << sent << " bytes of one header line";
+  EXPECT_LT(sent, 16u << 20);
+  auto r = httpRequest({.url = url(**s, "/")});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
 }
 
 TEST(HttpServerTest, BusyPortIsAnError) {
