@@ -99,12 +99,12 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
 
   // --- Ingress: one listener per distinct (containerPort, override). ---
   std::vector<int> avoid;
-  for (const auto& c : td.containers)
-    for (const auto& pm : c.port_mappings)
+  for (const auto& c : td.containers) {
+    for (const auto& pm : c.port_mappings) {
       if (pm.container_port) avoid.push_back(*pm.container_port);
-  for (const auto& c : td.containers)
-    for (const auto& pm : c.port_mappings)
       if (pm.host_port && *pm.host_port) avoid.push_back(*pm.host_port);
+    }
+  }
   for (const auto& s : sc.services)
     if (s.ingress_port_override) avoid.push_back(*s.ingress_port_override);
 
@@ -152,9 +152,7 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
   std::vector<int> ports = pickEphemeralPorts(ephemeral_needed, avoid, options.port_seed);
   size_t next_port = 0;
   for (auto& l : plan.ingress) {
-    if (!l.override) {
-      l.listener_port = ports[next_port++];
-    }
+    if (!l.override) l.listener_port = ports[next_port++];
     avoid.push_back(l.listener_port);
   }
 

@@ -36,15 +36,16 @@ std::vector<Diagnostic> validateServiceConnect(const ValidationInput& in);
 std::optional<std::string> resolveNamespace(const ServiceDefinition& service, const ClusterDefinition* cluster);
 
 // Name syntax, shared with the control plane.
-bool isValidPortName(std::string_view s);  // <= 64: [a-z0-9_-], not starting with '-'
-bool isValidDiscoveryName(std::string_view s);
+bool isValidPortName(std::string_view s);       // <= 64: [a-z0-9_-], not starting with '-'
+bool isValidDiscoveryName(std::string_view s);  // <= 64: [a-z0-9_-], not starting with '-'
+bool isValidDnsName(std::string_view s);        // <= 127: [a-z0-9_.-], DNS labels, not starting with '-'
+bool isValidNamespaceName(std::string_view s);  // 1-1024, none of < > " /
+
 // The HAProxy log target of a `syslog-address` log option: `udp://host:port`, `unix:///path`,
 // `unixgram:///path`, or the same without a scheme. Hosts are IPv4 addresses, [IPv6] or DNS names;
 // paths are absolute, at most 107 bytes of [A-Za-z0-9._/-] without `..`. Anything else (another
 // scheme, whitespace, '#', quotes, a newline) is an error: the value is written into haproxy.cfg.
-Result<std::string> syslogTarget(std::string_view address);  // <= 64: [a-z0-9_-], not starting with '-'
-bool isValidDnsName(std::string_view s);                     // <= 127: [a-z0-9_.-], DNS labels, not starting with '-'
-bool isValidNamespaceName(std::string_view s);               // 1-1024, none of < > " /
+Result<std::string> syslogTarget(std::string_view address);
 
 // The port mapping named `port_name` in `td`, with the container that has it; nullptr when none.
 struct NamedPort {
