@@ -1,14 +1,17 @@
 #include "agent/apps_step.h"
 
+#include <linux/mount.h>
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "inject/cgroups.h"
+#include "model/capabilities.h"
 #include "model/parse.h"
 
 namespace sc::agent {
@@ -23,29 +26,110 @@ std::string findInRootfs(const std::string& rootfs, const std::string& program) 
   return "";
 }
 
+// linuxParameters.tmpfs[] as the launcher mounts it. Options outside the list below are refused;
+// nosuid and nodev always apply.
+Result<inject::TmpfsSpec> tmpfsSpec(const model::TmpfsMount& t) {
+  auto refuse = [&](const std::string& why) {
+    return makeError(ErrorCode::kInvalidArgument, "mount tmpfs", t.container_path, why);
+  };
+  const std::string& p = t.container_path;
+  if (p.size() < 2 || p[0] != '/' || p.size() > 255 || p.find("..") != std::string::npos ||
+      p.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") != std::string::npos)
+    return refuse("containerPath must be an absolute path of letters, digits, '.', '_', '-' and '/'");
+  for (const char* reserved : {"/proc", "/dev", "/sys", "/etc/hosts"}) {
+    if (p == reserved || p.starts_with(std::string(reserved) + "/"))
+      return refuse(std::string(reserved) + " is the agent's");
+  }
+  if (t.size_mib < 1 || t.size_mib > 65536) return refuse("size must be 1-65536 MiB");
+  inject::TmpfsSpec spec;
+  spec.path = p;
+  spec.options.emplace_back("size", std::to_string(t.size_mib) + "m");
+  for (const std::string& o : t.mount_options) {
+    const size_t eq = o.find('=');
+    const std::string key = o.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : o.substr(eq + 1);
+    if (o == "ro") {
+      spec.attrs |= MOUNT_ATTR_RDONLY;
+    } else if (o == "noexec") {
+      spec.attrs |= MOUNT_ATTR_NOEXEC;
+    } else if (o == "noatime") {
+      spec.attrs |= MOUNT_ATTR_NOATIME;
+    } else if (o == "rw" || o == "nosuid" || o == "nodev" || o == "exec" || o == "defaults" || o == "relatime") {
+      // the defaults
+    } else if ((key == "mode" || key == "uid" || key == "gid" || key == "nr_inodes") && !value.empty() &&
+               value.find_first_not_of("0123456789") == std::string::npos && value.size() <= 10) {
+      spec.options.emplace_back(key, value);
+    } else {
+      return refuse("mount option \"" + o +
+                    "\" is not supported (ro, rw, nosuid, nodev, noexec, exec, noatime, "
+                    "relatime, defaults, mode=, uid=, gid=, nr_inodes=)");
+    }
+  }
+  return spec;
+}
+
 }  // namespace
 
 Result<std::string> resolveImage(const std::string& image, const std::string& image_dir) {
+  auto refuse = [&](const std::string& why) {
+    return makeError(ErrorCode::kInvalidArgument, "resolve image", image, why);
+  };
+  std::error_code ec;
+  const std::filesystem::path root = std::filesystem::canonical(image_dir, ec);
+  if (ec)
+    return makeError(ErrorCode::kNotFound, "resolve image", image,
+                     "the image directory " + image_dir + ": " + ec.message());
   std::string path;
   if (image.starts_with("file://")) {
     path = image.substr(7);
-  } else if (image.empty() || image.find('/') != std::string::npos || image == "." || image == ".." ||
-             image.find(':') != std::string::npos) {
-    return makeError(
-        ErrorCode::kInvalidArgument, "resolve image", image,
-        "expected a file:///path or the name of a directory in " + image_dir + " (registries are not supported)");
+    if (path.empty() || path[0] != '/') return refuse("a file:// image needs an absolute path");
+  } else if (image.empty() || image == "." || image == ".." ||
+             image.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                 std::string::npos) {
+    return refuse("expected the name of a directory in " + image_dir +
+                  " (letters, digits, '.', '_', '-'; registries are not supported)");
   } else {
     path = image_dir + "/" + image;
   }
-  if (path.empty() || path[0] != '/') {
-    return makeError(ErrorCode::kInvalidArgument, "resolve image", image, "the path must be absolute");
-  }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(path, ec)) {
+  // Beneath the image directory once every symlink is resolved: nothing else on the host is an image.
+  const std::filesystem::path real = std::filesystem::canonical(path, ec);
+  if (ec) return makeError(ErrorCode::kNotFound, "resolve image", image, path + ": " + ec.message());
+  auto [r, p] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+  if (r != root.end() || p == real.end())
+    return refuse(path + " is not a directory beneath the image directory " + image_dir);
+  if (!std::filesystem::is_directory(real, ec))
     return makeError(ErrorCode::kNotFound, "resolve image", image, path + " is not a directory");
-  }
-  return path;
+  return real.string();
 }
+
+namespace {
+
+// What the task definition asks of the container's security settings, checked against what scagent
+// honours: refused with an error naming the member, never ignored.
+Result<void> securitySettings(const model::ContainerDefinition& c, inject::ContainerSpec& s) {
+  auto refuse = [&](const std::string& member, const std::string& why) {
+    return makeError(ErrorCode::kFailedPrecondition, "start container", c.name, member + ": " + why);
+  };
+  if (c.privileged) return refuse("privileged", "privileged containers are not supported on scagent hosts");
+  const model::LinuxParameters& lp = c.linux_parameters;
+  if (!lp.unsupported.empty()) return refuse("linuxParameters." + lp.unsupported.front(), "not supported by scagent");
+  auto caps = model::containerCapabilities(lp.cap_add, lp.cap_drop, 0);
+  if (!caps.ok()) return refuse("linuxParameters.capabilities", caps.error().message);
+  s.capabilities = *caps;
+  s.readonly_rootfs = c.readonly_root_filesystem;
+  if (lp.shared_memory_size_mib) {
+    if (*lp.shared_memory_size_mib < 1 || *lp.shared_memory_size_mib > 65536)
+      return refuse("linuxParameters.sharedMemorySize", "expected 1-65536 MiB");
+    s.shm_bytes = static_cast<int64_t>(*lp.shared_memory_size_mib) << 20;
+  }
+  for (const model::TmpfsMount& t : lp.tmpfs) {
+    SC_ASSIGN_OR_RETURN(inject::TmpfsSpec spec, tmpfsSpec(t));
+    s.tmpfs.push_back(std::move(spec));
+  }
+  return ok();
+}
+
+}  // namespace
 
 Result<inject::ContainerSpec> appContainerSpec(const model::ContainerDefinition& c, const TaskRecord& task,
                                                const AppSettings& settings) {
@@ -92,7 +176,7 @@ Result<inject::ContainerSpec> appContainerSpec(const model::ContainerDefinition&
     s.uid = static_cast<uid_t>(*uid);
     s.gid = static_cast<gid_t>(*gid);
   }
-  s.net_bind_service = true;
+  SC_TRY(securitySettings(c, s));
   s.seccomp = true;
   s.cgroup = "scagent-" + task.task_id;
   return s;

@@ -139,6 +139,7 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   ProxySettings proxy_settings;
   proxy_settings.run_root = cfg->run_dir;
   proxy_settings.drain = std::chrono::seconds(cfg->drain_seconds);
+  proxy_settings.task_pids_max = cfg->task_pids_limit;
   MetricsRegistry metrics;
   ProxyStep proxy_step(proxy_settings, realClock(), &metrics);
   AppsStep apps_step({cfg->image_dir, cfg->run_dir, std::chrono::seconds(30)});

@@ -66,7 +66,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
   AgentConfig cfg;
   SC_TRY(onlyMembers(j, "",
                      {"hostPolicy", "logLevel", "cluster", "stateDir", "runDir", "imageDir", "metricsListen",
-                      "drainSeconds", "controlPlane", "network"}));
+                      "drainSeconds", "taskPidsLimit", "controlPlane", "network"}));
   SC_TRY(readString(j, "cluster", "", cfg.cluster));
   for (auto [key, field] : {std::pair{"stateDir", &cfg.state_dir}, std::pair{"runDir", &cfg.run_dir},
                             std::pair{"imageDir", &cfg.image_dir}}) {
@@ -75,6 +75,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
   }
   SC_TRY(readString(j, "metricsListen", "", cfg.metrics_listen, /*allow_empty=*/true));  // "": no metrics page
   SC_TRY(readInt(j, "drainSeconds", "", 0, 3600, cfg.drain_seconds));
+  SC_TRY(readInt(j, "taskPidsLimit", "", 0, 4194304, cfg.task_pids_limit));  // ECS_TASK_PIDS_LIMIT's range
   if (auto it = j.find("network"); it != j.end()) {
     SC_TRY(onlyMembers(*it, "network", {"taskCidr", "bridge", "hostAddress", "vethPrefix"}));
     SC_TRY(readString(*it, "taskCidr", "network", cfg.network.task_cidr));

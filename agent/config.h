@@ -32,6 +32,7 @@ struct AgentConfig {
   std::string image_dir = "/var/lib/scagent/images";
   std::string metrics_listen = "127.0.0.1:9464";  // host:port, or unix:/path
   int drain_seconds = 20;
+  int task_pids_limit = 4096;  // pids.max per task (proxy and apps together); 0: unlimited
   ControlPlaneConfig control_plane;
   NetworkSettings network;
 };

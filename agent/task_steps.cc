@@ -82,7 +82,8 @@ inject::ProxyInstanceSpec ProxyStep::specFor(const TaskRecord& task) const {
   spec.cgroup = {.task_cgroup = "scagent-" + task.task_id,
                  .task_memory_bytes = static_cast<int64_t>(task.plan.carve.task_memory_mib) << 20,
                  .cpu_shares = static_cast<uint64_t>(task.plan.carve.task_cpu_units.value_or(0)),
-                 .proxy_memory_bytes = static_cast<int64_t>(task.plan.carve.proxy_memory_mib) << 20};
+                 .proxy_memory_bytes = static_cast<int64_t>(task.plan.carve.proxy_memory_mib) << 20,
+                 .pids_max = settings_.task_pids_max};
   return spec;
 }
 

@@ -45,6 +45,7 @@ struct ProxySettings {
   std::chrono::milliseconds drain{inject::kDefaultDrain};
   std::chrono::milliseconds healthy_within{10'000};
   health::HealthPolicy health;
+  int64_t task_pids_max = 4096;  // pids.max of each task's cgroup (proxy and apps); 0: unlimited
 };
 
 // PENDING: the proxy container, started and probed until HEALTHY (apps start only after). Drains

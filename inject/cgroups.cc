@@ -2,9 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <libcgroup.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -40,13 +40,33 @@ Error cgError(int rc, std::string_view verb, const std::string& object) {
                    e ? std::string(cgroup_strerror(rc)) + ": " + std::strerror(e) : std::string(cgroup_strerror(rc)));
 }
 
-// One cgroup in the memory and cpu controllers.
-Result<CgroupPtr> build(const std::string& name, int64_t memory, uint64_t shares, CgroupMode mode) {
+// True when the pids controller is mounted (v1) or offered (v2).
+bool pidsControllerAvailable(CgroupMode mode) {
+  if (mode == CgroupMode::kV1) {
+    struct statfs fs {};
+    return ::statfs("/sys/fs/cgroup/pids", &fs) == 0 && fs.f_type == CGROUP_SUPER_MAGIC;
+  }
+  auto controllers = readFile("/sys/fs/cgroup/cgroup.controllers");
+  return controllers.ok() && (" " + std::string(trim(*controllers)) + " ").find(" pids ") != std::string::npos;
+}
+
+// One cgroup in the memory, cpu and (when the host has it) pids controllers. Every cgroup of a task
+// is in the pids hierarchy, so that what runs in it counts against the task's pids.max.
+Result<CgroupPtr> build(const std::string& name, int64_t memory, uint64_t shares, CgroupMode mode,
+                        int64_t pids_max = 0) {
   CgroupPtr cg(cgroup_new_cgroup(name.c_str()));
   if (!cg) return makeError(ErrorCode::kInternal, "allocate", name, "cgroup_new_cgroup");
   struct cgroup_controller* mem = cgroup_add_controller(cg.get(), "memory");
   struct cgroup_controller* cpu = cgroup_add_controller(cg.get(), "cpu");
   if (!mem || !cpu) return makeError(ErrorCode::kInternal, "add controllers", name, "cgroup_add_controller");
+  if (pidsControllerAvailable(mode)) {
+    struct cgroup_controller* pids = cgroup_add_controller(cg.get(), "pids");
+    if (!pids) return makeError(ErrorCode::kInternal, "add controllers", name, "cgroup_add_controller(pids)");
+    if (pids_max > 0) {
+      int rc = cgroup_add_value_int64(pids, "pids.max", pids_max);
+      if (rc != 0) return cgError(rc, "set pids limit of", name);
+    }
+  }
   if (memory > 0) {
     int rc = mode == CgroupMode::kV1 ? cgroup_add_value_int64(mem, "memory.limit_in_bytes", memory)
                                      : cgroup_add_value_int64(mem, "memory.max", memory);
@@ -113,9 +133,11 @@ Result<std::unique_ptr<TaskCgroup>> TaskCgroup::create(const CgroupSpec& spec) {
   h->mode = detectCgroupMode();
   if (h->mode == CgroupMode::kV2) {
     // Children of the task cgroup need the controllers delegated to them.
-    SC_TRY(writeControlFile("/sys/fs/cgroup/cgroup.subtree_control", "+memory +cpu"));
+    SC_TRY(writeControlFile("/sys/fs/cgroup/cgroup.subtree_control",
+                            pidsControllerAvailable(h->mode) ? "+memory +cpu +pids" : "+memory +cpu"));
   }
-  SC_ASSIGN_OR_RETURN(h->task, build(spec.task_cgroup, spec.task_memory_bytes, spec.cpu_shares, h->mode));
+  SC_ASSIGN_OR_RETURN(h->task,
+                      build(spec.task_cgroup, spec.task_memory_bytes, spec.cpu_shares, h->mode, spec.pids_max));
   int rc = cgroup_create_cgroup(h->task.get(), 0);
   if (rc != 0) return cgError(rc, "create cgroup", spec.task_cgroup);
   const std::string proxy = spec.task_cgroup + "/proxy";
@@ -192,6 +214,10 @@ Result<std::vector<pid_t>> TaskCgroup::proxyPids() const { return readPids(memor
 
 Result<int64_t> TaskCgroup::proxyMemoryLimit() const {
   return readInt(memoryDir(proxyPath()) + (h_->mode == CgroupMode::kV1 ? "/memory.limit_in_bytes" : "/memory.max"));
+}
+
+Result<int64_t> TaskCgroup::taskPidsLimit() const {
+  return readInt((h_->mode == CgroupMode::kV1 ? "/sys/fs/cgroup/pids/" : "/sys/fs/cgroup/") + name_ + "/pids.max");
 }
 
 Result<int64_t> TaskCgroup::taskMemoryLimit() const {

@@ -1,7 +1,8 @@
 // Task and proxy cgroups through libcgroup (the only file that includes its headers is
 // inject/cgroups.cc). Layout: <controller root>/<task cgroup>/ with the task's memory limit and CPU
 // shares, and <task cgroup>/proxy/ with the carved proxy memory.
-// cgroup v1 (memory.limit_in_bytes, cpu.shares) and a pure v2 host (memory.max, cpu.weight).
+// cgroup v1 (memory.limit_in_bytes, cpu.shares) and a pure v2 host (memory.max, cpu.weight); the
+// pids controller, where the host has it, bounds the task's processes (pids.max).
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +25,7 @@ struct CgroupSpec {
   int64_t task_memory_bytes = 0;
   uint64_t cpu_shares = 0;  // 0: leave the default; v2 maps shares onto cpu.weight
   int64_t proxy_memory_bytes = 0;
+  int64_t pids_max = 0;  // the task's pids.max (proxy and apps together); 0: unlimited
 };
 
 class TaskCgroup {
@@ -46,6 +48,7 @@ class TaskCgroup {
   Result<std::vector<pid_t>> proxyPids() const;
   Result<int64_t> proxyMemoryLimit() const;
   Result<int64_t> taskMemoryLimit() const;
+  Result<int64_t> taskPidsLimit() const;  // INT64_MAX for "max"; an error without the pids controller
   // Removes the app, proxy and task cgroups. A process still inside (a container the agent lost
   // track of) is SIGKILLed first, never moved to the root cgroup. Idempotent.
   Result<void> destroy();

@@ -22,6 +22,7 @@
 
 #include "common/file.h"
 #include "common/strings.h"
+#include "inject/app_rootfs.h"
 #include "inject/seccomp_filter.h"
 
 namespace sc::inject {
@@ -55,8 +56,6 @@ enum Step : int {
   kStepNoNewPrivs,
   kStepSeccomp,
   kStepExec,
-  kStepRootfs,
-  kStepPivot,
   kStepChdir
 };
 
@@ -87,9 +86,8 @@ const char* stepName(int step) {
                                  "set no_new_privs",
                                  "load the seccomp filter",
                                  "exec",
-                                 "mount the rootfs",
-                                 "pivot_root",
                                  "change to /"};
+  if (const char* name = rootfsStepName(step)) return name;
   return step > 0 && step <= kStepChdir ? kNames[step] : "?";
 }
 
@@ -126,16 +124,9 @@ struct ChildPlan {
   char* const* envp = nullptr;
   uid_t uid = 0;
   gid_t gid = 0;
-  bool net_bind = true;
+  uint64_t caps = 0;
   sock_fprog* seccomp = nullptr;
-  // rootfs mode: the rootfs and the mount points inside it, prepared by the parent.
-  const char* rootfs = nullptr;
-  const char* in_proc = nullptr;
-  const char* in_tmp = nullptr;
-  const char* in_hosts = nullptr;
-  const char* in_run_dir = nullptr;
-  const char* dev_src[4] = {};
-  const char* dev_dst[4] = {};
+  const RootfsPlan* rootfs = nullptr;  // apps; nullptr: the host's root, read-only
 };
 
 // Closes every descriptor but the plan's own, at once after fork: the agent's listening sockets,
@@ -154,23 +145,6 @@ void closeAllBut(const ChildPlan& p) {
   close_range(from, ~0u, 0);
 }
 
-// rootfs mode: mounts everything inside the rootfs, then makes it the root.
-void enterRootfs(const ChildPlan& p) {
-  const int rep = p.report_fd;
-  if (mount(p.rootfs, p.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) fail(rep, kStepRootfs);
-  if (mount("proc", p.in_proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
-  if (p.hosts && mount(p.hosts, p.in_hosts, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
-  if (mount("tmpfs", p.in_tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
-  if (mount(p.run_dir, p.in_run_dir, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRunDir);
-  for (int i = 0; i < 4; ++i) {
-    if (mount(p.dev_src[i], p.dev_dst[i], nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRootfs);
-  }
-  if (chdir(p.rootfs) != 0) fail(rep, kStepPivot);
-  if (syscall(SYS_pivot_root, ".", ".") != 0) fail(rep, kStepPivot);
-  if (umount2(".", MNT_DETACH) != 0) fail(rep, kStepPivot);
-  if (chdir("/") != 0) fail(rep, kStepPivot);
-}
-
 [[noreturn]] void containerInit(const ChildPlan& p) {
   const int rep = p.report_fd;
   char go = 0;
@@ -178,7 +152,7 @@ void enterRootfs(const ChildPlan& p) {
   close(p.go_fd);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(rep, kStepPrivate);
   if (p.rootfs) {
-    enterRootfs(p);
+    if (int step = enterAppRootfs(p.rootfs)) fail(rep, step);
   } else {
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
     // Bind sources first: a source under /tmp would be hidden by the private /tmp.
@@ -196,8 +170,9 @@ void enterRootfs(const ChildPlan& p) {
   if (dup2(p.stdin_fd, 0) < 0 || dup2(p.log_fd, 1) < 0 || dup2(p.log_fd, 2) < 0) fail(rep, kStepStdio);
   rlimit nofile{20000, 20000};
   if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) fail(rep, kStepRlimit);
+  auto kept = [&](int cap) { return cap < 64 && ((p.caps >> cap) & 1) != 0; };
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
-    if (p.net_bind && cap == CAP_NET_BIND_SERVICE) continue;
+    if (kept(cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail(rep, kStepBounding);
   }
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(rep, kStepKeepCaps);
@@ -206,13 +181,15 @@ void enterRootfs(const ChildPlan& p) {
   if (setresuid(p.uid, p.uid, p.uid) != 0) fail(rep, kStepUid);
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
-  if (p.net_bind) {
-    const uint32_t bit = 1u << CAP_NET_BIND_SERVICE;
-    data[0].effective = data[0].permitted = data[0].inheritable = bit;
+  for (int i = 0; i < 2; ++i) {
+    const auto word = static_cast<uint32_t>(p.caps >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = word;
   }
   if (syscall(SYS_capset, &hdr, data) != 0) fail(rep, kStepCapset);
-  if (p.net_bind && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0)
-    fail(rep, kStepAmbient);
+  // Ambient: a non-root program keeps them across exec (root gets its bounding set anyway).
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (kept(cap) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail(rep, kStepAmbient);
+  }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(rep, kStepNoNewPrivs);
   sigset_t all;
   sigemptyset(&all);
@@ -322,35 +299,13 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   sock_fprog prog{};
   if (filter) prog = filter->prog();
 
-  // rootfs mode: mount points inside the rootfs, created here (the child only mounts).
-  const std::string rfs = spec.rootfs;
-  const std::string in_proc = rfs + "/proc", in_tmp = rfs + "/tmp", in_hosts = rfs + "/etc/hosts",
-                    in_run = rfs + spec.run_dir;
-  static const char* kDevs[4] = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"};
-  std::vector<std::string> dev_dst;
-  if (!rfs.empty()) {
-    if (rfs[0] != '/') return makeError(ErrorCode::kInvalidArgument, "launch", spec.name, "rootfs must be absolute");
-    for (const std::string& d : {in_proc, in_tmp, rfs + "/etc", rfs + "/dev", in_run}) SC_TRY(makeDirs(d, 0755));
-    for (const char* dev : kDevs) dev_dst.push_back(rfs + dev);
-    for (const std::string& f : std::vector<std::string>{in_hosts, dev_dst[0], dev_dst[1], dev_dst[2], dev_dst[3]}) {
-      int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      if (fd < 0) return errnoError(errno, "create mount point", f);
-      ::close(fd);
-    }
+  std::optional<AppRootfs> rootfs;
+  if (!spec.rootfs.empty()) {
+    SC_ASSIGN_OR_RETURN(rootfs, AppRootfs::prepare(spec));
   }
 
   ChildPlan p;
-  if (!rfs.empty()) {
-    p.rootfs = rfs.c_str();
-    p.in_proc = in_proc.c_str();
-    p.in_tmp = in_tmp.c_str();
-    p.in_hosts = in_hosts.c_str();
-    p.in_run_dir = in_run.c_str();
-    for (int i = 0; i < 4; ++i) {
-      p.dev_src[i] = kDevs[i];
-      p.dev_dst[i] = dev_dst[static_cast<size_t>(i)].c_str();
-    }
-  }
+  p.rootfs = rootfs ? rootfs->plan() : nullptr;
   p.netns_fd = netns.get();
   p.report_fd = report_w.get();
   p.go_fd = go_r.get();
@@ -364,7 +319,7 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   p.envp = envp.data();
   p.uid = spec.uid;
   p.gid = spec.gid;
-  p.net_bind = spec.net_bind_service;
+  p.caps = spec.capabilities;
   p.seccomp = filter ? &prog : nullptr;
 
   pid_t shim_pid = fork();

@@ -1,7 +1,14 @@
 // Container launcher: runs a program in new mount, PID, UTS and IPC namespaces inside an existing
-// network namespace, with a read-only view of the host, a private /tmp, the task's hosts file at
-// /etc/hosts, a shared run directory, a cgroup, a seccomp filter, only NET_BIND_SERVICE, no new
-// privileges and an unprivileged uid/gid.
+// network namespace, with a private /tmp, the task's hosts file at /etc/hosts, a run directory, a
+// cgroup, a seccomp filter, the capabilities it is given and no more, no new privileges.
+//
+// Two views of the filesystem: the proxy sees the host read-only; an app sees its image through an
+// overlay (the image is the read-only lower layer, each container has its own writable layer), with
+// a fresh /proc whose host-wide knobs are read-only or masked as in runc's default spec, a /dev
+// tmpfs holding only null, zero, random, urandom and shm, nosuid and nodev everywhere. Every mount
+// point inside the image is resolved beneath it (openat2 RESOLVE_IN_ROOT): a symlink in the image
+// cannot send a mount, or a file the agent creates, outside; a FIFO or symlink where a file is
+// mounted is replaced in the writable layer, never opened.
 //
 // Process shape: agent -> shim (the agent's forked child: joins the netns, unshares, waits) ->
 // container init (pid 1 of the new PID namespace, execs the program). The shim relays the exit
@@ -12,9 +19,11 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -24,6 +33,14 @@ namespace sc::inject {
 
 inline constexpr uid_t kProxyUid = 20000;  // AppNetUID in the ECS agent
 inline constexpr gid_t kProxyGid = 20000;
+inline constexpr uint64_t kNetBindServiceOnly = 1ull << 10;  // CAP_NET_BIND_SERVICE
+
+// A tmpfs mounted in an app container (linuxParameters.tmpfs).
+struct TmpfsSpec {
+  std::string path;                                          // absolute, inside the container
+  std::vector<std::pair<std::string, std::string>> options;  // fsconfig strings: size, mode, uid, gid, nr_inodes
+  uint64_t attrs = 0;                                        // MOUNT_ATTR_* beyond nosuid,nodev (rdonly, noexec)
+};
 
 struct ContainerSpec {
   std::string name;        // for messages
@@ -31,17 +48,24 @@ struct ContainerSpec {
   std::string hostname;
   std::string hosts_file;  // bind-mounted read-only at /etc/hosts; empty: the host's
   std::string run_dir;     // stays writable inside; created 0700 and owned by uid/gid
-  // Empty: a read-only view of the host (the proxy). Otherwise the container's root directory (apps):
-  // it becomes / (pivot_root), writable, with /proc, a private /tmp, /etc/hosts, the run directory and
-  // /dev/{null,zero,random,urandom} mounted in it.
+  // Empty: a read-only view of the host (the proxy). Otherwise the image directory (apps): the lower
+  // layer of the container's root, never written.
   std::string rootfs;
-  std::string log_file;  // stdout and stderr (appended); empty: /dev/null
-  std::string binary;    // absolute path
+  // Apps: the container's writable layer (upper/, work/) and the mount point of its root (root/);
+  // created here, removed by the caller. Empty: <run_dir>.layer. Paths without ',', ':' or '\\'.
+  std::string layer_dir;
+  bool readonly_rootfs = false;    // apps: the root read-only (readonlyRootFilesystem); /tmp stays writable
+  int64_t shm_bytes = 64ll << 20;  // apps: the size of /dev/shm (Docker's default)
+  std::vector<TmpfsSpec> tmpfs;    // apps
+  std::string log_file;            // stdout and stderr (appended); empty: /dev/null
+  std::string binary;              // absolute path
   std::vector<std::string> args;
   std::vector<std::string> env;  // empty: PATH only
   uid_t uid = kProxyUid;
   gid_t gid = kProxyGid;
-  bool net_bind_service = true;  // keep CAP_NET_BIND_SERVICE (ambient)
+  // The capabilities the program keeps (bounding, permitted, effective, inheritable, ambient), as a
+  // mask of 1 << CAP_*. The default: NET_BIND_SERVICE only (the proxy).
+  uint64_t capabilities = kNetBindServiceOnly;
   bool seccomp = true;
   std::string cgroup;  // the task cgroup name (TaskCgroup); empty: none
 };

@@ -7,6 +7,7 @@
 #include "common/net_addr.h"
 #include "common/strings.h"
 #include "model/api_model.h"
+#include "model/capabilities.h"
 
 namespace sc::model {
 namespace {
@@ -71,6 +72,37 @@ std::optional<int> parseScaled(std::string_view text, const std::vector<std::pai
   double scaled = std::floor(value * factor);
   if (!std::isfinite(scaled) || scaled < 0 || scaled > 2147483647.0) return std::nullopt;
   return static_cast<int>(scaled);
+}
+
+// linuxParameters: what scagent honours is read; what it cannot is named in `unsupported`. Capability
+// names are checked here, at registration.
+LinuxParameters linuxParametersFromJson(const Json& lp, const std::string& path, std::vector<ApiIssue>& issues) {
+  LinuxParameters out;
+  if (!lp.is_object()) return out;
+  if (auto caps = lp.find("capabilities"); caps != lp.end() && caps->is_object()) {
+    out.cap_add = stringList(*caps, "add");
+    out.cap_drop = stringList(*caps, "drop");
+    for (const auto* list : {&out.cap_add, &out.cap_drop}) {
+      for (const std::string& n : *list) {
+        if (!isCapabilityName(n)) {
+          issues.push_back({childPath(childPath(path, "capabilities"), list == &out.cap_add ? "add" : "drop"),
+                            "unknown capability " + jsonQuote(n) + " (names as in CAP_<NAME>, without CAP_, or ALL)"});
+        }
+      }
+    }
+  }
+  out.shared_memory_size_mib = optInt(lp, "sharedMemorySize");
+  if (auto tm = lp.find("tmpfs"); tm != lp.end() && tm->is_array()) {
+    for (const Json& t : *tm) {
+      out.tmpfs.push_back(
+          {optString(t, "containerPath").value_or(""), optInt(t, "size").value_or(0), stringList(t, "mountOptions")});
+    }
+  }
+  for (const char* member : {"devices", "maxSwap", "swappiness"}) {
+    if (lp.contains(member) && !lp[member].is_null()) out.unsupported.push_back(member);
+  }
+  if (lp.value("initProcessEnabled", false)) out.unsupported.push_back("initProcessEnabled");
+  return out;
 }
 
 }  // namespace
@@ -200,6 +232,11 @@ Result<TaskDefinition> taskDefinitionFromJson(const Json& in) {
     cd.stop_timeout = optInt(c, "stopTimeout");
     cd.working_directory = optString(c, "workingDirectory").value_or("");
     cd.user = optString(c, "user").value_or("");
+    cd.privileged = c.value("privileged", false);
+    cd.readonly_root_filesystem = c.value("readonlyRootFilesystem", false);
+    if (auto lp = c.find("linuxParameters"); lp != c.end()) {
+      cd.linux_parameters = linuxParametersFromJson(*lp, childPath(cpath, "linuxParameters"), issues);
+    }
     if (c.contains("environment") && c["environment"].is_array()) {
       for (const Json& kv : c["environment"]) {
         cd.environment.emplace_back(optString(kv, "name").value_or(""), optString(kv, "value").value_or(""));

@@ -30,6 +30,23 @@ struct PortMapping {
   std::optional<std::string> container_port_range;
 };
 
+// linuxParameters.tmpfs[]: a tmpfs mounted in the container.
+struct TmpfsMount {
+  std::string container_path;
+  int size_mib = 0;
+  std::vector<std::string> mount_options;
+};
+
+// The container's linuxParameters that scagent reads. Members it cannot honour are listed in
+// `unsupported` (their names) so that the agent refuses the container instead of ignoring them.
+struct LinuxParameters {
+  std::vector<std::string> cap_add;   // capability names without CAP_, or ALL
+  std::vector<std::string> cap_drop;  // the same
+  std::optional<int> shared_memory_size_mib;
+  std::vector<TmpfsMount> tmpfs;
+  std::vector<std::string> unsupported;  // e.g. "devices", "initProcessEnabled"
+};
+
 struct ContainerDefinition {
   std::string name;
   std::string image;
@@ -44,6 +61,9 @@ struct ContainerDefinition {
   std::optional<int> stop_timeout;  // seconds
   std::string working_directory;
   std::string user;
+  bool privileged = false;
+  bool readonly_root_filesystem = false;
+  LinuxParameters linux_parameters;
 };
 
 struct TaskDefinition {

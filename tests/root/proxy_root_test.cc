@@ -440,7 +440,7 @@ TEST_F(ProxyRootTest, AppContainerRunsInItsOwnRootfs) {
                            .rootfs = rootfs,
                            .binary = "/bin/busybox",
                            .args = {"httpd", "-f", "-p", "8080", "-h", "/www"},
-                           .net_bind_service = false};
+                           .capabilities = 0};
   auto c = inject::Container::launch(cs);
   ASSERT_TRUE(c.ok()) << c.error().message;
   testing::GetResult got;
@@ -462,6 +462,7 @@ TEST_F(ProxyRootTest, AppContainerRunsInItsOwnRootfs) {
   EXPECT_TRUE(c->waitExit(2s));
   c->reap(2s);
   std::filesystem::remove_all(run_dir);
+  std::filesystem::remove_all(run_dir + ".layer");
 }
 
 // An agent that dies between starting a container and letting it go (the "go" pipe) leaves
@@ -474,8 +475,12 @@ TEST_F(ProxyRootTest, AgentDyingBeforeGoLeavesNoContainerBehind) {
   std::filesystem::create_directories(run_dir);
   pid_t agent = ::fork();
   if (agent == 0) {
-    inject::ContainerSpec cs{.name = "orphan", .netns_path = ns, .hosts_file = hosts_file_, .run_dir = run_dir,
-                             .binary = "/bin/sleep", .args = {"60"}};
+    inject::ContainerSpec cs{.name = "orphan",
+                             .netns_path = ns,
+                             .hosts_file = hosts_file_,
+                             .run_dir = run_dir,
+                             .binary = "/bin/sleep",
+                             .args = {"60"}};
     // The "agent" dies right after the fork, before the go byte.
     (void)inject::Container::launch(cs, [](pid_t) -> Result<void> { ::_exit(0); });
     ::_exit(1);
@@ -517,7 +522,8 @@ TEST_F(ProxyRootTest, AgentDyingBeforeGoLeavesNoContainerBehind) {
 // is not moved to the root cgroup to run on unseen.
 TEST_F(ProxyRootTest, DestroyingTaskCgroupsKillsWhatIsStillInside) {
   const std::string name = "scagent-" + net_->prefix() + "leak";
-  auto cg = inject::TaskCgroup::create({.task_cgroup = name, .task_memory_bytes = 64 << 20, .proxy_memory_bytes = 32 << 20});
+  auto cg =
+      inject::TaskCgroup::create({.task_cgroup = name, .task_memory_bytes = 64 << 20, .proxy_memory_bytes = 32 << 20});
   ASSERT_TRUE(cg.ok()) << cg.error().message;
   pid_t app = ::fork();
   if (app == 0) {
