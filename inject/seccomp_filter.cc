@@ -1,5 +1,6 @@
 #include "inject/seccomp_filter.h"
 
+#include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -16,6 +17,19 @@ struct CtxDeleter {
   void operator()(void* ctx) const { seccomp_release(static_cast<scmp_filter_ctx>(ctx)); }
 };
 using CtxPtr = std::unique_ptr<void, CtxDeleter>;
+
+// clone(2) with a namespace flag: one rule per flag (arg0 & flag == flag). clone3: ENOSYS.
+Result<void> addCloneRules(scmp_filter_ctx c) {
+  for (int flag :
+       {CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET}) {
+    const auto bit = static_cast<scmp_datum_t>(static_cast<unsigned>(flag));
+    int rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
+    if (rc != 0) return errnoError(-rc, "add seccomp rule for", "clone");
+  }
+  int rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  if (rc != 0) return errnoError(-rc, "add seccomp rule for", "clone3");
+  return ok();
+}
 
 }  // namespace
 
@@ -65,7 +79,10 @@ const std::vector<std::string>& deniedSyscalls() {
                                                    "lookup_dcookie",
                                                    "vhangup",
                                                    "personality",
-                                                   "chroot"};
+                                                   "chroot",
+                                                   "io_uring_setup",
+                                                   "io_uring_enter",
+                                                   "io_uring_register"};
   return kDenied;
 }
 
@@ -79,6 +96,7 @@ Result<SeccompProgram> buildProxySeccomp() {
     int rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), nr, 0);
     if (rc != 0) return errnoError(-rc, "add seccomp rule for", name);
   }
+  SC_TRY(addCloneRules(c));
   UniqueFd mem(memfd_create("sc-seccomp", MFD_CLOEXEC));
   if (!mem.valid()) return errnoError(errno, "create", "memfd for seccomp");
   int rc = seccomp_export_bpf(c, mem.get());

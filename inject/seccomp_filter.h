@@ -12,7 +12,9 @@
 
 namespace sc::inject {
 
-// Syscalls a proxy never needs; they fail with EPERM.
+// Syscalls a proxy or an app never needs; they fail with EPERM. Besides these, clone(2) with any
+// namespace flag (CLONE_NEWUSER needs no capability) fails with EPERM, and clone3(2) with ENOSYS
+// (seccomp cannot read its flags; glibc then falls back to clone), as in Docker's default profile.
 const std::vector<std::string>& deniedSyscalls();
 
 struct SeccompProgram {

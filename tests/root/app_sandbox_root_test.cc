@@ -161,6 +161,23 @@ TEST_F(AppSandboxRootTest, CapabilitiesFollowTheTaskDefinitionAndNamespacesStayC
   EXPECT_NE(run(s).find("CapEff:\t0000000000000000"), std::string::npos);
 }
 
+// A new user namespace needs no capability, so seccomp must stop it: clone(2) with a namespace flag
+// fails with EPERM, clone3(2) with ENOSYS (glibc then uses clone), io_uring_setup with EPERM.
+TEST_F(AppSandboxRootTest, RawCloneIntoNewNamespacesAndIoUringAreRefused) {
+  const std::string probe = std::string(SC_BINARY_DIR) + "/tests/root/sc_clone_probe";
+  std::filesystem::copy_file(probe, image_ + "/bin/probe");
+  ::chmod((image_ + "/bin/probe").c_str(), 0755);
+  inject::ContainerSpec s = spec("probe", "");
+  s.binary = "/bin/probe";
+  s.args = {};
+  const std::string out = run(s);
+  EXPECT_NE(out.find("clone NEWUSER: EPERM"), std::string::npos) << out;
+  EXPECT_NE(out.find("clone NEWNET: EPERM"), std::string::npos) << out;
+  EXPECT_NE(out.find("clone3 NEWUSER: ENOSYS"), std::string::npos) << out;
+  EXPECT_NE(out.find("io_uring_setup: EPERM"), std::string::npos) << out;
+  EXPECT_EQ(out.find("allowed"), std::string::npos) << out;
+}
+
 // readonlyRootFilesystem: the root refuses writes, /tmp still takes them.
 TEST_F(AppSandboxRootTest, ReadOnlyRootFilesystemLeavesTmpWritable) {
   inject::ContainerSpec s = spec("ro", "echo x > /www/new && echo root-written; echo y > /tmp/t && echo tmp-written");
