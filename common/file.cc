@@ -77,6 +77,51 @@ Result<std::string> readFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+namespace {
+
+// `fd` (opened with O_NONBLOCK) is a regular file; then blocking again.
+Result<UniqueFd> regularOnly(UniqueFd fd, const std::string& path, std::string_view verb) {
+  if (!fd.valid()) {
+    if (errno == ELOOP) return makeError(ErrorCode::kPermission, verb, path, "a symlink (not followed)");
+    return errnoError(errno, verb, path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errnoError(errno, verb, path);
+  if (!S_ISREG(st.st_mode)) return makeError(ErrorCode::kPermission, verb, path, "not a regular file");
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return errnoError(errno, verb, path);
+  return fd;
+}
+
+}  // namespace
+
+Result<std::string> readRegularFile(const std::string& path, size_t max_bytes) {
+  SC_ASSIGN_OR_RETURN(
+      UniqueFd fd,
+      regularOnly(UniqueFd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)), path, "read"));
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoError(errno, "read", path);
+    }
+    if (n == 0) return out;
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      return makeError(ErrorCode::kInvalidArgument, "read", path,
+                       "larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+Result<UniqueFd> openRegularForAppend(const std::string& path) {
+  return regularOnly(
+      UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640)), path,
+      "open");
+}
+
 Result<void> writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
   removeStaleTemps(path);
   thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -281,8 +281,8 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   if (!devnull.valid()) return errnoError(errno, "open", "/dev/null");
   UniqueFd log;
   if (!spec.log_file.empty()) {
-    log.reset(::open(spec.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!log.valid()) return errnoError(errno, "open", spec.log_file);
+    // The proxy's log is in its own run directory: never follow what it planted there.
+    SC_ASSIGN_OR_RETURN(log, openRegularForAppend(spec.log_file));
   }
   int report[2], go[2];
   if (pipe2(report, O_CLOEXEC) != 0) return errnoError(errno, "create", "pipe");

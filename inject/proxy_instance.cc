@@ -84,8 +84,14 @@ Result<void> ProxyInstance::removeLeftovers(const ProxyInstanceSpec& spec) {
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::adopt(const ProxyInstanceSpec& spec) {
   const std::string path = spec.config.run_dir + "/proxy.state";
-  SC_ASSIGN_OR_RETURN(std::string text, readFile(path));
+  // The run directory belongs to the proxy's uid: a symlink or FIFO planted there is not followed,
+  // and the record must name this task's own cgroup (not another task's proxy).
+  SC_ASSIGN_OR_RETURN(std::string text, readRegularFile(path, 4096));
   SC_ASSIGN_OR_RETURN(ContainerRecord record, parseContainerRecord(text));
+  if (record.cgroup != spec.cgroup.task_cgroup) {
+    return makeError(ErrorCode::kNotFound, "adopt", path,
+                     "it names cgroup '" + record.cgroup + "', not '" + spec.cgroup.task_cgroup + "'");
+  }
   SC_ASSIGN_OR_RETURN(Container c, Container::adopt(record));
   SC_ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cg, TaskCgroup::open(record.cgroup));
   // The configuration on disk is the one the proxy runs; read the membership from the spec given.

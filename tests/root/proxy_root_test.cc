@@ -308,6 +308,30 @@ TEST_F(ProxyRootTest, KilledProxyIsHealthyAgainWithinTwoSeconds) {
   EXPECT_EQ(r[0].status, 200);
 }
 
+// The run directory is the proxy uid's. What a compromised proxy plants there must not steer the
+// root agent: a symlink at proxy.log is not followed on restart (the restart fails, the file the
+// link names is untouched), and a FIFO at proxy.state does not block adoption (it fails at once).
+TEST_F(ProxyRootTest, ASymlinkAtTheLogAndAFifoAtTheStateDoNotSteerTheAgent) {
+  Task& s = startServer("s1", 11);
+  ASSERT_TRUE(s.proxy);
+  const std::string run_dir = s.proxy->spec().config.run_dir;
+  const std::string victim = tmp_.file("victim");
+  testing::writeTestFile(victim, "untouched");
+  ASSERT_EQ(::unlink((run_dir + "/proxy.log").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (run_dir + "/proxy.log").c_str()), 0);
+  auto restarted = s.proxy->restart();
+  ASSERT_FALSE(restarted.ok());
+  EXPECT_NE(restarted.error().message.find("symlink"), std::string::npos) << restarted.error().message;
+  EXPECT_EQ(orEmpty(readFile(victim)), "untouched");
+
+  ASSERT_EQ(::unlink((run_dir + "/proxy.state").c_str()), 0);
+  ASSERT_EQ(::mkfifo((run_dir + "/proxy.state").c_str(), 0600), 0);
+  // A blocking open would hang here (and the test would time out).
+  auto adopted = ProxyInstance::adopt(s.proxy->spec());
+  ASSERT_FALSE(adopted.ok());
+  EXPECT_NE(adopted.error().message.find("not a regular file"), std::string::npos) << adopted.error().message;
+}
+
 TEST_F(ProxyRootTest, MetricsCount2xxAnd5xxPerEndpoint) {
   startServer("s1", 11);
   startServer("s2", 12);

@@ -45,6 +45,26 @@ TEST(FileTest, ReadFileRefusesOversizedFiles) {
   EXPECT_NE(r.error().message.find("larger than 1024 bytes"), std::string::npos);
 }
 
+// Files in directories a task or proxy can write: a symlink is not followed, a FIFO does not block.
+TEST(FileTest, RegularFileReadsRefuseSymlinksAndFifosWithoutBlocking) {
+  testing::TempDir dir;
+  testing::writeTestFile(dir.file("plain"), "x");
+  EXPECT_EQ(*readRegularFile(dir.file("plain")), "x");
+  std::filesystem::create_symlink(dir.file("plain"), dir.file("link"));
+  auto link = readRegularFile(dir.file("link"));
+  ASSERT_FALSE(link.ok());
+  EXPECT_NE(link.error().message.find("symlink"), std::string::npos) << link.error().message;
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  auto fifo = readRegularFile(dir.file("fifo"));  // a blocking open would hang here
+  ASSERT_FALSE(fifo.ok());
+  EXPECT_NE(fifo.error().message.find("not a regular file"), std::string::npos) << fifo.error().message;
+  EXPECT_FALSE(openRegularForAppend(dir.file("link")).ok());
+  EXPECT_FALSE(openRegularForAppend(dir.file("fifo")).ok());
+  auto fd = openRegularForAppend(dir.file("new.log"));
+  ASSERT_TRUE(fd.ok()) << fd.error().message;
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir.file("new.log")));
+}
+
 TEST(FileTest, MakeDirsCreatesParentsAndIsIdempotent) {
   testing::TempDir d;
   ASSERT_TRUE(makeDirs(d.file("a/b/c")).ok());
