@@ -38,6 +38,26 @@ TEST(EtcdE2eTest, ClusterSurvivesASccontrolRestart) {
   EXPECT_EQ(d["clusters"][0]["status"], "ACTIVE");
 }
 
+TEST(EtcdE2eTest, WithEtcdAwayWritesFailAndReadsStillAnswer) {
+  const std::string program = testing::findAwsCli();
+  if (program.empty()) GTEST_SKIP() << "the aws CLI is not on PATH (scripts/setup installs it)";
+  testing::TempDir dir;
+  testing::EtcdCluster etcd(dir.path());
+  ASSERT_TRUE(etcd.ok());
+  testing::SccontrolProcess server(dir.path() + "/sccontrol", {"--store", etcd.url()});
+  ASSERT_TRUE(server.up()) << server.log();
+  testing::AwsCli cli(program, server.endpoint(), server.key().id, server.key().secret, dir.path());
+  cli.json({"ecs", "create-cluster", "--cluster-name", "before"});
+  etcd.kill(0);
+  ProcessResult w = cli.run({"ecs", "create-cluster", "--cluster-name", "after"});
+  EXPECT_NE(w.exit_code, 0) << w.out;
+  EXPECT_NE(w.err.find("ServerException"), std::string::npos) << w.err;
+  EXPECT_NE(w.err.find("failed to reach 'etcd'"), std::string::npos) << w.err;
+  Json d = cli.json({"ecs", "describe-clusters", "--clusters", "before"});
+  EXPECT_EQ(d["clusters"].size(), 1u) << d.dump();
+  EXPECT_FALSE(server.exited());
+}
+
 TEST(EtcdE2eTest, UnreachableEtcdStopsTheStartWithAClearError) {
   testing::TempDir dir;
   ProcessOptions o;
