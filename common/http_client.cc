@@ -16,11 +16,21 @@ struct SlistDeleter {
 };
 using CurlHeaders = std::unique_ptr<curl_slist, SlistDeleter>;
 
+struct BodySink {
+  std::string* out;
+  const std::function<bool(const std::string&)>* done;
+  bool ended_early = false;
+};
+
 size_t appendBody(char* data, size_t size, size_t n, void* user) {
-  auto* out = static_cast<std::string*>(user);
+  auto* sink = static_cast<BodySink*>(user);
   const size_t len = size * n;
-  if (out->size() + len > (8u << 20)) return 0;  // refuse absurd bodies
-  out->append(data, len);
+  if (sink->out->size() + len > (8u << 20)) return 0;  // refuse absurd bodies
+  sink->out->append(data, len);
+  if (*sink->done && (*sink->done)(*sink->out)) {
+    sink->ended_early = true;
+    return 0;  // ends the transfer with CURLE_WRITE_ERROR, which the caller turns into success
+  }
   return len;
 }
 
@@ -47,7 +57,11 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
+  BodySink sink{&resp.body, &req.done};
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  if (!req.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, req.ca_file.c_str());
+  if (!req.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, req.cert_file.c_str());
+  if (!req.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, req.key_file.c_str());
   curl_easy_setopt(c, CURLOPT_PROXY, "");  // local peers only: ignore *_proxy variables
   if (!req.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req.unix_socket.c_str());
   if (req.method != "GET") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
@@ -71,6 +85,7 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
   }
   CURLcode rc = curl_easy_perform(c);
   const std::string target = req.unix_socket.empty() ? req.url : req.unix_socket + " " + req.url;
+  if (rc == CURLE_WRITE_ERROR && sink.ended_early) rc = CURLE_OK;
   if (rc == CURLE_ABORTED_BY_CALLBACK)
     return makeError(ErrorCode::kUnavailable, "request", target, "request cancelled");
   if (rc != CURLE_OK) {

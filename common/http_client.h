@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,14 @@ struct HttpRequest {
   // When set, the request is abandoned within about a second of *cancel turning true (a long-poll
   // must not hold up a stopping agent); the error is then "request cancelled".
   const std::atomic<bool>* cancel = nullptr;
+  // TLS for https:// URLs: a CA file to verify the peer with (empty: the system's), and a client
+  // certificate and key (both empty: none).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // When set, called with the body received so far after each chunk; true ends the transfer early
+  // and the response is returned as received (for streams such as etcd's watch).
+  std::function<bool(const std::string& body)> done;
 };
 
 struct HttpResponse {

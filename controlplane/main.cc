@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/etcd_store.h"
 #include "controlplane/frontend.h"
 #include "controlplane/http_server.h"
 #include "controlplane/sigv4.h"
@@ -28,13 +29,16 @@ namespace sc::controlplane {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sccontrol [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] [--store FILE]\n"
+    "usage: sccontrol [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+    "                 [--store FILE|etcd://HOST:PORT[,HOST:PORT...]|etcds://...]\n"
+    "                 [--etcd-ca FILE] [--etcd-cert FILE] [--etcd-key FILE]\n"
     "                 [--credentials FILE] [--region REGION] [--workers N] [--ttl SECONDS]\n"
     "                 [--port-file FILE]\n"
     "       sccontrol --version\n"
     "defaults: --listen 127.0.0.1:8500 --data-dir /var/lib/sccontrol (store: DIR/state.db,\n"
     "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
-    "--config reads the same settings from JSON (listen, dataDir, store, credentials, region,\n"
+    "--config reads the same settings from JSON (listen, dataDir, store, etcdCa, etcdCert, etcdKey,\n"
+    "credentials, region,\n"
     "workers, ttlSeconds, logLevel); flags given on the command line win. SIGHUP re-reads the\n"
     "log level and the credentials file. See docs/control-plane.md.\n"
     "Exit status: 0 stopped by SIGTERM or SIGINT, 1 could not start, 2 bad usage or configuration.\n";
@@ -67,6 +71,9 @@ struct Flags {
   std::string listen = "127.0.0.1:8500";
   std::string data_dir = "/var/lib/sccontrol";
   std::string store;
+  std::string etcd_ca;  // etcds:// only: CA, client certificate and key for etcd
+  std::string etcd_cert;
+  std::string etcd_key;
   std::string credentials;
   std::string region = "us-east-1";
   std::string port_file;
@@ -129,6 +136,9 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
     std::string* target = k == "listen"        ? &f.listen
                           : k == "dataDir"     ? &f.data_dir
                           : k == "store"       ? &f.store
+                          : k == "etcdCa"      ? &f.etcd_ca
+                          : k == "etcdCert"    ? &f.etcd_cert
+                          : k == "etcdKey"     ? &f.etcd_key
                           : k == "credentials" ? &f.credentials
                           : k == "region"      ? &f.region
                                                : nullptr;
@@ -218,6 +228,32 @@ void logLosses(const std::vector<InstanceLoss>& losses) {
   }
 }
 
+// etcd://host:port[,...] (etcds:// for TLS) opens an EtcdStore; anything else is a SQLite file.
+Result<std::unique_ptr<Store>> openStore(const Flags& f) {
+  EtcdOptions eo;
+  auto is_etcd = parseEtcdUrl(f.store, eo);
+  if (!is_etcd.ok()) return std::move(is_etcd).error();
+  if (!*is_etcd) {
+    if (!f.etcd_ca.empty() || !f.etcd_cert.empty() || !f.etcd_key.empty())
+      return makeError(ErrorCode::kInvalidArgument, "open store", f.store,
+                       "--etcd-ca, --etcd-cert and --etcd-key apply to etcds:// stores only");
+    auto s = SqliteStore::open(f.store);
+    if (!s.ok()) return std::move(s).error();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+  if (f.etcd_cert.empty() != f.etcd_key.empty())
+    return makeError(ErrorCode::kInvalidArgument, "open store", f.store, "--etcd-cert and --etcd-key go together");
+  if (f.store.rfind("etcd://", 0) == 0 && (!f.etcd_ca.empty() || !f.etcd_cert.empty()))
+    return makeError(ErrorCode::kInvalidArgument, "open store", f.store,
+                     "TLS files given for a plain etcd:// store; use etcds:// for TLS");
+  eo.ca_file = f.etcd_ca;
+  eo.cert_file = f.etcd_cert;
+  eo.key_file = f.etcd_key;
+  auto s = EtcdStore::open(eo);
+  if (!s.ok()) return makeError(s.error().code, "open store", f.store, s.error().message);
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
 int run(int argc, char** argv) {
   if (auto done = helpOrVersion(argc, argv)) return *done;
   Flags f;
@@ -252,6 +288,12 @@ int run(int argc, char** argv) {
       f.data_dir = next();
     else if (a == "--store")
       f.store = next();
+    else if (a == "--etcd-ca")
+      f.etcd_ca = next();
+    else if (a == "--etcd-cert")
+      f.etcd_cert = next();
+    else if (a == "--etcd-key")
+      f.etcd_key = next();
     else if (a == "--credentials")
       f.credentials = next();
     else if (a == "--region")
@@ -268,7 +310,7 @@ int run(int argc, char** argv) {
   auto colon = f.listen.rfind(':');
   auto port = colon == std::string::npos ? std::nullopt : parseUint(f.listen.substr(colon + 1), 65535);
   if (!port) return usageError("--listen wants ADDR:PORT, got '" + f.listen + "'");
-  if (f.store.empty() || f.credentials.empty()) {
+  if (f.store.empty() || f.credentials.empty()) {  // an etcd store keeps only credentials here
     if (auto d = makeDirs(f.data_dir, 0700); !d.ok()) {
       log::error("cannot start", {{"error", d.error().message}});
       return 1;
@@ -297,7 +339,7 @@ int run(int argc, char** argv) {
     log::error("cannot start", {{"error", creds.error().message}});
     return 1;
   }
-  auto store = SqliteStore::open(f.store);
+  auto store = openStore(f);
   if (!store.ok()) {
     log::error("cannot start", {{"error", store.error().message}});
     return 1;

@@ -1,4 +1,6 @@
-// The Store contract, run against every implementation (MemoryStore, SqliteStore; etcd next).
+// The Store contract, run against every implementation. Built twice: as part of the unit suite
+// (MemoryStore, SqliteStore) and, with SC_STORE_CONTRACT_ON_ETCD, as etcd_store_test (label etcd)
+// against a real etcd the test starts: one member and three members on loopback.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -8,6 +10,10 @@
 #include "controlplane/memory_store.h"
 #include "controlplane/sqlite_store.h"
 #include "tests/support/temp_dir.h"
+#ifdef SC_STORE_CONTRACT_ON_ETCD
+#include "controlplane/etcd_store.h"
+#include "tests/support/etcd_cluster.h"
+#endif
 
 namespace sc::controlplane {
 namespace {
@@ -145,6 +151,46 @@ TEST_P(StoreContractTest, ConcurrentCompareAndSetIncrementsLoseNothing) {
   EXPECT_EQ(*store_->revision(), 101);
 }
 
+#ifdef SC_STORE_CONTRACT_ON_ETCD
+// An EtcdStore that owns the etcd it runs on, so each test gets a fresh cluster.
+class StoreOnOwnEtcd final : public Store {
+ public:
+  StoreOnOwnEtcd(const std::string& dir, int members) : etcd_(dir, members) {}
+  bool open() {
+    if (!etcd_.ok()) return false;
+    EtcdOptions o;
+    auto parsed = parseEtcdUrl(etcd_.url(), o);
+    if (!parsed.ok() || !*parsed) return false;
+    auto s = EtcdStore::open(o);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    if (s.ok()) store_ = std::move(*s);
+    return store_ != nullptr;
+  }
+  Result<std::optional<KeyValue>> get(const std::string& key) override { return store_->get(key); }
+  Result<RangeResult> list(const std::string& prefix) override { return store_->list(prefix); }
+  Result<TxnResult> txn(const std::vector<Compare>& c, const std::vector<TxnOp>& ops) override {
+    return store_->txn(c, ops);
+  }
+  Result<int64_t> revision() override { return store_->revision(); }
+  Result<int64_t> waitForRevision(int64_t after, std::chrono::milliseconds timeout) override {
+    return store_->waitForRevision(after, timeout);
+  }
+
+ private:
+  testing::EtcdCluster etcd_;
+  std::unique_ptr<EtcdStore> store_;
+};
+
+std::unique_ptr<Store> onEtcd(const std::string& dir, int members) {
+  auto s = std::make_unique<StoreOnOwnEtcd>(dir, members);
+  return s->open() ? std::move(s) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(Etcd, StoreContractTest,
+                         ::testing::Values(StoreFactory{"etcd1", [](const std::string& d) { return onEtcd(d, 1); }},
+                                           StoreFactory{"etcd3", [](const std::string& d) { return onEtcd(d, 3); }}),
+                         [](const ::testing::TestParamInfo<StoreFactory>& i) { return i.param.name; });
+#else
 INSTANTIATE_TEST_SUITE_P(All, StoreContractTest,
                          ::testing::Values(StoreFactory{"memory",
                                                         [](const std::string&) -> std::unique_ptr<Store> {
@@ -191,6 +237,8 @@ TEST(SqliteStoreTest, NotAStoreIsAnError) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("failed to open store"), std::string::npos) << s.error().message;
 }
+
+#endif  // SC_STORE_CONTRACT_ON_ETCD
 
 }  // namespace
 }  // namespace sc::controlplane
