@@ -47,7 +47,10 @@ bool pidsControllerAvailable(CgroupMode mode) {
     return ::statfs("/sys/fs/cgroup/pids", &fs) == 0 && fs.f_type == CGROUP_SUPER_MAGIC;
   }
   auto controllers = readFile("/sys/fs/cgroup/cgroup.controllers");
-  return controllers.ok() && (" " + std::string(trim(*controllers)) + " ").find(" pids ") != std::string::npos;
+  if (!controllers.ok()) return false;
+  for (const std::string& c : split(std::string(trim(*controllers)), ' '))
+    if (c == "pids") return true;
+  return false;
 }
 
 // One cgroup in the memory, cpu and (when the host has it) pids controllers. Every cgroup of a task
