@@ -56,25 +56,33 @@ void removeStaleTemps(const std::string& path) {
 
 }  // namespace
 
-Result<std::string> readFile(const std::string& path, size_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return errnoError(errno, "read", path);
+namespace {
+
+// Everything `fd` holds, at most `max_bytes`.
+Result<std::string> readAll(int fd, const std::string& path, size_t max_bytes) {
   std::string out;
   char buf[65536];
   while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errnoError(errno, "read", path);
     }
-    if (n == 0) break;
+    if (n == 0) return out;
     if (out.size() + static_cast<size_t>(n) > max_bytes) {
       return makeError(ErrorCode::kInvalidArgument, "read", path,
                        "larger than " + std::to_string(max_bytes) + " bytes");
     }
     out.append(buf, static_cast<size_t>(n));
   }
-  return out;
+}
+
+}  // namespace
+
+Result<std::string> readFile(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return errnoError(errno, "read", path);
+  return readAll(fd.get(), path, max_bytes);
 }
 
 namespace {
@@ -99,21 +107,7 @@ Result<std::string> readRegularFile(const std::string& path, size_t max_bytes) {
   SC_ASSIGN_OR_RETURN(
       UniqueFd fd,
       regularOnly(UniqueFd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)), path, "read"));
-  std::string out;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errnoError(errno, "read", path);
-    }
-    if (n == 0) return out;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      return makeError(ErrorCode::kInvalidArgument, "read", path,
-                       "larger than " + std::to_string(max_bytes) + " bytes");
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
+  return readAll(fd.get(), path, max_bytes);
 }
 
 Result<UniqueFd> openRegularForAppend(const std::string& path) {
