@@ -200,6 +200,8 @@ Result<void> Agent::ensureRegistered() {
   req.memory_mib = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE) / (1024 * 1024);
   req.cpu_units = ::sysconf(_SC_NPROCESSORS_ONLN) * 1024;
   req.attributes = attributes_;
+  req.task_cidr = config_.network.task_cidr;
+  req.host_address = config_.network.host_address;
   SC_ASSIGN_OR_RETURN(Registration reg, deps_.control_plane.registerInstance(req));
   {
     std::lock_guard lock(mu_);

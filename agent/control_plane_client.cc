@@ -64,12 +64,23 @@ std::string str(const Json& j, const char* k) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// sccontrol refuses reasons over 1024 bytes (ECS's limit); cut at a UTF-8 character boundary.
+std::string reasonText(const std::string& s) {
+  constexpr size_t kMax = 1024;
+  if (s.size() <= kMax) return s;
+  size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 }  // namespace
 
 Json registerRequestToJson(const RegisterRequest& r) {
   Json body = {{"bootstrapToken", r.bootstrap_token}, {"cluster", r.cluster},      {"hostname", r.hostname},
                {"agentVersion", r.agent_version},     {"memoryMiB", r.memory_mib}, {"cpuUnits", r.cpu_units}};
   putAttributes(body, r.attributes);
+  if (!r.task_cidr.empty()) body["taskCidr"] = r.task_cidr;
+  if (!r.task_cidr.empty()) body["hostAddress"] = r.host_address;
   return body;
 }
 
@@ -117,12 +128,12 @@ Json taskReportsToJson(const std::vector<TaskReport>& tasks) {
   Json arr = Json::array();
   for (const TaskReport& t : tasks) {
     Json o = {{"taskArn", t.task_arn}, {"lastStatus", t.last_status}, {"healthStatus", t.health_status}};
-    if (!t.reason.empty()) o["reason"] = t.reason;
+    if (!t.reason.empty()) o["reason"] = reasonText(t.reason);
     Json cs = Json::array();
     for (const auto& c : t.containers) {
       Json co = {{"name", c.name}, {"lastStatus", c.last_status}};
       if (c.exit_code) co["exitCode"] = *c.exit_code;
-      if (!c.reason.empty()) co["reason"] = c.reason;
+      if (!c.reason.empty()) co["reason"] = reasonText(c.reason);
       cs.push_back(co);
     }
     o["containers"] = cs;

@@ -21,6 +21,8 @@ struct RegisterRequest {
   int64_t memory_mib = 0;
   int64_t cpu_units = 0;
   std::map<std::string, std::string> attributes;  // "sc.capability.service-connect-v1" etc.
+  std::string task_cidr;                          // network.taskCidr: where this host's tasks are reached
+  std::string host_address;                       // network.hostAddress ("": the bridge's gateway)
 };
 
 struct Registration {

@@ -162,6 +162,7 @@ class ControlPlane {
   Json namespaceSnapshotLocked(Batch& b, const std::string& ns_id);
   std::optional<std::string> instanceKeyForToken(const std::string& token);
   static ApiError invalidAgent(std::string message);
+  static ApiError refuseReport(const Json& inst, std::string message);  // logged, then a 400
 
   Store& store_;
   Clock& clock_;

@@ -1,7 +1,10 @@
 // Scheduling (placement, rolling deployments, replacement, draining), TTL loss and the agent API.
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 
+#include "common/log.h"
 #include "common/strings.h"
 #include "controlplane/batch.h"
 #include "controlplane/control_plane.h"
@@ -46,6 +49,174 @@ int64_t taskCpu(const Json& td) {
   int64_t sum = 0;
   for (const Json& c : td.value("containerDefinitions", Json::array())) sum += c.value("cpu", 0);
   return sum;
+}
+
+// ---- What an agent may report (docs/control-plane.md, "What agents may report") ----
+
+constexpr size_t kMaxReasonBytes = 1024;  // ECS: Container.reason is "a short (1024 max characters)" string
+
+// A unicast IPv4 address a task can be reached at: not unspecified (0/8), loopback, link-local
+// (169.254/16, the metadata range), multicast or reserved (224/3); see security.md 8.4.
+std::optional<uint32_t> endpointIpv4(const std::string& s) {
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  const uint32_t v = ntohl(a.s_addr);
+  const uint32_t first = v >> 24;
+  if (first == 0 || first == 127 || first >= 224 || (v >> 16) == 0xA9FEu) return std::nullopt;
+  return v;
+}
+
+struct Cidr4 {
+  uint32_t base = 0;
+  int prefix = 0;
+  bool contains(uint32_t ip) const { return prefix == 0 || (ip >> (32 - prefix)) == (base >> (32 - prefix)); }
+};
+
+std::optional<Cidr4> parseCidr4(const std::string& s) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  in_addr a{};
+  if (inet_pton(AF_INET, s.substr(0, slash).c_str(), &a) != 1) return std::nullopt;
+  const std::string bits = s.substr(slash + 1);
+  if (bits.empty() || bits.size() > 2 || !std::all_of(bits.begin(), bits.end(), ::isdigit)) return std::nullopt;
+  const int prefix = std::stoi(bits);
+  if (prefix < 8 || prefix > 30) return std::nullopt;
+  return Cidr4{ntohl(a.s_addr), prefix};
+}
+
+std::string ipv4Text(uint32_t v) {
+  in_addr a{htonl(v)};
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+// The port an endpoint of `port_name` listens on inside an awsvpc task (model/plan.cc: the
+// ingressPortOverride, else the containerPort), 0 if the task definition has no such port.
+int awsvpcTargetPort(const Json& td, const std::string& port_name, const Json& sc_service) {
+  if (sc_service.contains("ingressPortOverride") && sc_service["ingressPortOverride"].is_number_integer())
+    return sc_service["ingressPortOverride"].get<int>();
+  for (const Json& c : td.value("containerDefinitions", Json::array())) {
+    for (const Json& pm : c.value("portMappings", Json::array())) {
+      if (pm.value("name", "") == port_name && pm.contains("containerPort")) return pm["containerPort"].get<int>();
+    }
+  }
+  return 0;
+}
+
+// The Service Connect services of the deployment that started `task`: discovery name -> entry.
+std::map<std::string, Json> ownServices(const Json& task, const std::optional<Json>& svc) {
+  std::map<std::string, Json> out;
+  if (!svc) return out;
+  for (const Json& d : (*svc)["deployments"]) {
+    if (d["id"] != task["startedBy"] || !d.contains("serviceConnectConfiguration")) continue;
+    for (const Json& s : d["serviceConnectConfiguration"].value("services", Json::array())) {
+      std::string port_name = s.value("portName", "");
+      out[s.value("discoveryName", port_name)] = s;
+    }
+  }
+  return out;
+}
+
+struct ReportContext {
+  const Json& task;
+  const Json& inst;
+  const std::optional<Json>& td;
+  const std::optional<Json>& svc;
+};
+
+std::optional<std::string> checkEndpoint(const Json& e, const ReportContext& ctx,
+                                         const std::map<std::string, Json>& own) {
+  if (!e.is_object() || !e.contains("discoveryName") || !e["discoveryName"].is_string() || !e.contains("ip") ||
+      !e["ip"].is_string() || !e.contains("port") || !e["port"].is_number_integer()) {
+    return "expected {discoveryName: string, ip: string, port: integer}, got " + e.dump().substr(0, 200);
+  }
+  const std::string name = e["discoveryName"].get<std::string>();
+  auto it = own.find(name);
+  if (it == own.end()) {
+    std::vector<std::string> names;
+    for (const auto& [n, s] : own) names.push_back(n);
+    return "discoveryName " + jsonQuote(name) + " is not a Service Connect discovery name of this task (" +
+           (names.empty() ? std::string("it has none") : "it has " + join(names, ", ")) + ")";
+  }
+  const int64_t port = e["port"].get<int64_t>();
+  if (port < 1 || port > 65535) return "port: expected 1-65535, got " + std::to_string(port);
+  const std::string ip_text = e["ip"].get<std::string>();
+  auto ip = endpointIpv4(ip_text);
+  if (!ip) return "ip: " + jsonQuote(ip_text) + " is not a unicast IPv4 address a task can be reached at";
+  const bool awsvpc = ctx.td && ctx.td->value("networkMode", "") == "awsvpc";
+  auto cidr = parseCidr4(ctx.inst.value("_taskCidr", ""));
+  if (awsvpc) {
+    const int want = ctx.td ? awsvpcTargetPort(*ctx.td, it->second.value("portName", ""), it->second) : 0;
+    if (port != want)
+      return "port: the task listens for " + name + " on " + std::to_string(want) + ", not " + std::to_string(port);
+    if (cidr && !cidr->contains(*ip)) {
+      return "ip: " + ip_text + " is outside the instance's task CIDR " + ctx.inst["_taskCidr"].get<std::string>();
+    }
+    return std::nullopt;
+  }
+  // bridge/host: published on the instance's address, at a host port the agent chose.
+  std::string host = ctx.inst.value("_hostAddress", "");
+  if (host.empty() && cidr) host = ipv4Text(cidr->base + 1);  // the agent's default: the bridge's gateway
+  if (!host.empty() && ip_text != host) return "ip: " + ip_text + " is not the instance's address " + host;
+  return std::nullopt;
+}
+
+std::optional<std::string> checkContainer(const Json& rc, const Json& task) {
+  static const std::set<std::string> kContainerStatuses = {"PENDING", "RUNNING", "STOPPED"};
+  if (!rc.is_object() || !rc.contains("name") || !rc["name"].is_string()) return "expected an object with a name";
+  const std::string name = rc["name"].get<std::string>();
+  bool known = false;
+  for (const Json& c : task["containers"]) known = known || c["name"] == name;
+  if (!known) return "name: the task has no container " + jsonQuote(name);
+  for (auto it = rc.begin(); it != rc.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "name") continue;
+    if (k == "lastStatus") {
+      if (!it->is_string() || !kContainerStatuses.contains(it->get<std::string>()))
+        return "lastStatus: expected PENDING, RUNNING or STOPPED, got " + it->dump().substr(0, 100);
+    } else if (k == "healthStatus") {
+      if (!it->is_string() || (*it != "HEALTHY" && *it != "UNHEALTHY" && *it != "UNKNOWN"))
+        return "healthStatus: expected HEALTHY, UNHEALTHY or UNKNOWN, got " + it->dump().substr(0, 100);
+    } else if (k == "exitCode") {
+      if (!it->is_null() &&
+          (!it->is_number_integer() || it->get<int64_t>() < INT32_MIN || it->get<int64_t>() > INT32_MAX))
+        return "exitCode: expected a 32-bit integer, got " + it->dump().substr(0, 100);
+    } else if (k == "reason") {
+      if (!it->is_string() || it->get<std::string>().size() > kMaxReasonBytes)
+        return "reason: expected a string of at most " + std::to_string(kMaxReasonBytes) + " bytes";
+    } else {
+      return "unknown member " + jsonQuote(k);
+    }
+  }
+  return std::nullopt;
+}
+
+// Everything one task's report says, checked before anything is stored; the message names the
+// member at fault.
+std::optional<std::string> checkTaskReport(const Json& r, const ReportContext& ctx) {
+  for (const char* k : {"lastStatus", "healthStatus", "reason"}) {
+    if (r.contains(k) && !r[k].is_string()) return std::string(k) + ": expected a string";
+  }
+  if (r.contains("reason") && r["reason"].get<std::string>().size() > kMaxReasonBytes)
+    return "reason: expected at most " + std::to_string(kMaxReasonBytes) + " bytes";
+  if (r.contains("containers")) {
+    if (!r["containers"].is_array()) return "containers: expected an array";
+    for (const Json& rc : r["containers"]) {
+      if (auto why = checkContainer(rc, ctx.task)) return "containers[]." + *why;
+    }
+  }
+  if (r.contains("endpoints")) {
+    if (!r["endpoints"].is_array()) return "endpoints: expected an array";
+    const std::map<std::string, Json> own = ownServices(ctx.task, ctx.svc);
+    std::set<std::string> seen;
+    for (const Json& e : r["endpoints"]) {
+      if (auto why = checkEndpoint(e, ctx, own)) return "endpoints[]: " + *why;
+      if (!seen.insert(e["discoveryName"].get<std::string>()).second)
+        return "endpoints[]: discoveryName " + e["discoveryName"].dump() + " reported twice";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -396,6 +567,15 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
         body["memoryMiB"].get<int64_t>() <= 0) {
       return std::unexpected(invalidAgent("memoryMiB: expected a positive integer"));
     }
+    // Where this instance's tasks are reached: status reports may name only these addresses.
+    if (body.contains("taskCidr") &&
+        (!body["taskCidr"].is_string() || !parseCidr4(body["taskCidr"].get<std::string>())))
+      return std::unexpected(invalidAgent("taskCidr: expected an IPv4 CIDR with a prefix of 8-30"));
+    if (body.contains("hostAddress") &&
+        (!body["hostAddress"].is_string() ||
+         (!body["hostAddress"].get<std::string>().empty() && !endpointIpv4(body["hostAddress"].get<std::string>())))) {
+      return std::unexpected(invalidAgent("hostAddress: expected a unicast IPv4 address or \"\""));
+    }
     std::string id = newId(32);
     Result<std::string> drawn = randomHex(64);
     if (!drawn.ok()) return std::unexpected(ApiError{"ServerException", drawn.error().message, 500});
@@ -413,6 +593,8 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
                  {"_memoryMiB", body["memoryMiB"]},
                  {"_cpuUnits", body.value("cpuUnits", int64_t{1024})},
                  {"_tokenHash", sha256Hex(token)}};
+    if (body.contains("taskCidr")) inst["_taskCidr"] = body["taskCidr"];
+    if (body.contains("hostAddress")) inst["_hostAddress"] = body["hostAddress"];
     b.put(key, inst);
     if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
     tokens_[sha256Hex(token)] = key;
@@ -583,6 +765,12 @@ std::expected<std::optional<Json>, ApiError> ControlPlane::agentDesired(const st
   return std::optional<Json>(Json::parse(**text));
 }
 
+ApiError ControlPlane::refuseReport(const Json& inst, std::string message) {
+  log::warn("refused an agent status report",
+            {{"containerInstanceArn", inst["containerInstanceArn"].get<std::string>()}, {"error", message}});
+  return invalidAgent(std::move(message));
+}
+
 ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) {
   bool changed = false;
   Json unknown = Json::array();
@@ -598,15 +786,24 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
     double now = nowSeconds();
     static const std::set<std::string> kStatuses = {"PROVISIONING", "PENDING",  "ACTIVATING",     "RUNNING",
                                                     "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"};
+    if (body.contains("tasks") && !body["tasks"].is_array())
+      return std::unexpected(refuseReport(inst, "tasks: expected an array"));
     for (const Json& r : body.value("tasks", Json::array())) {
+      if (!r.is_object() || !r.contains("taskArn") || !r["taskArn"].is_string())
+        return std::unexpected(refuseReport(inst, "tasks[]: expected an object with a taskArn string"));
       std::string tkey = "task/" + cname + "/" + afterSlash(str(r, "taskArn"));
       auto cur = b.get(tkey);
+      // Another instance's task is refused exactly like one that does not exist: nothing stored.
       if (!cur || (*cur)["containerInstanceArn"] != inst["containerInstanceArn"]) {
         unknown.push_back(str(r, "taskArn"));
         continue;
       }
       Json t = *cur;
       if (t["lastStatus"] == "STOPPED") continue;
+      const std::optional<Json> td = findTaskDefinition(b, t["taskDefinitionArn"].get<std::string>());
+      const std::optional<Json> own_svc = b.get(t.value("_service", ""));
+      if (auto why = checkTaskReport(r, ReportContext{t, inst, td, own_svc}))
+        return std::unexpected(refuseReport(inst, "tasks[" + t["_id"].get<std::string>() + "]." + *why));
       std::string st = str(r, "lastStatus", t["lastStatus"].get<std::string>());
       if (!kStatuses.contains(st))
         return std::unexpected(invalidAgent("tasks[].lastStatus: unknown status " + jsonQuote(st)));
@@ -632,8 +829,7 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
       if (r.contains("endpoints")) {
         Json eps = Json::array();
         for (const Json& e : r["endpoints"]) {
-          eps.push_back(
-              {{"discoveryName", str(e, "discoveryName")}, {"ip", str(e, "ip")}, {"port", e.value("port", 0)}});
+          eps.push_back({{"discoveryName", e["discoveryName"]}, {"ip", e["ip"]}, {"port", e["port"]}});
         }
         t["_endpoints"] = eps;
       }

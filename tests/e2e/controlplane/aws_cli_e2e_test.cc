@@ -43,6 +43,19 @@ class AwsCliE2eTest : public ::testing::Test {
     EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.error().message);
     return r.ok() ? Json::parse(r->body)["token"].get<std::string>() : "";
   }
+  // The port a real agent reports for `discovery_name` in an awsvpc task: the service's
+  // ingressPortOverride, else the containerPort its portName names.
+  static int targetPort(const Json& task, const Json& discovery_name) {
+    for (const Json& s : task["service"]["serviceConnectConfiguration"]["services"]) {
+      if (s.value("discoveryName", s.value("portName", "")) != discovery_name) continue;
+      if (s.contains("ingressPortOverride")) return s["ingressPortOverride"].get<int>();
+      for (const Json& c : task["taskDefinition"]["containerDefinitions"])
+        for (const Json& pm : c.value("portMappings", Json::array()))
+          if (pm.value("name", "") == s["portName"]) return pm["containerPort"].get<int>();
+    }
+    return 0;
+  }
+
   void agentSettle(const std::string& token, const std::string& ip) {
     auto d = testing::rawHttp(server_->port(), "GET", "/v1/agent/desired", {{"authorization", "Bearer " + token}}, "");
     ASSERT_TRUE(d.ok() && d->status == 200);
@@ -52,7 +65,8 @@ class AwsCliE2eTest : public ::testing::Test {
       Json eps = Json::array();
       for (const Json& s : t["namespace"]["services"]) {
         if (s["ownerService"] == t["service"]["serviceName"])
-          eps.push_back({{"discoveryName", s["discoveryName"]}, {"ip", ip}, {"port", 80}});
+          eps.push_back(
+              {{"discoveryName", s["discoveryName"]}, {"ip", ip}, {"port", targetPort(t, s["discoveryName"])}});
       }
       report["tasks"].push_back({{"taskArn", t["taskArn"]},
                                  {"lastStatus", t["desiredStatus"] == "RUNNING" ? "RUNNING" : "STOPPED"},

@@ -393,3 +393,141 @@ TEST_F(ControlPlaneTest, VipsAreStablePerDnsNameAndNotReusedWhileTasksMayHoldThe
 
 }  // namespace
 }  // namespace sc::controlplane
+
+namespace sc::controlplane {
+namespace {
+
+// Issue 13 item 1: an instance token may report only its own tasks' own Service Connect endpoints,
+// at its own addresses, and container fields of ECS's shapes; every other report is a 400 that
+// stores nothing, and the namespace every other host reads is unchanged.
+class AgentReportTest : public ControlPlaneTest {
+ protected:
+  std::string registerWithCidr(const std::string& host, const std::string& cidr) {
+    ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
+    Json body = {{"bootstrapToken", "boot"},
+                 {"cluster", "c"},
+                 {"hostname", host},
+                 {"memoryMiB", 2048},
+                 {"taskCidr", cidr},
+                 {"hostAddress", ""},
+                 {"capabilities", {kServiceConnectCapability}}};
+    auto r = cp_->agentRegister(body);
+    EXPECT_TRUE(r.has_value());
+    tokens_[host] = (*r)["token"].get<std::string>();
+    return (*r)["containerInstanceArn"].get<std::string>();
+  }
+  static Json running(const Json& task, const Json& endpoints, const Json& containers = Json::array()) {
+    return {{"tasks",
+             {{{"taskArn", task["taskArn"]},
+               {"lastStatus", "RUNNING"},
+               {"healthStatus", "HEALTHY"},
+               {"containers", containers},
+               {"endpoints", endpoints}}}}};
+  }
+  void SetUp() override {
+    ControlPlaneTest::SetUp();
+    registerWithCidr("a", "10.1.0.0/16");
+    setup(1);  // web: discovery name "http", port 80, on a (the only instance)
+    web_ = desired("a")["tasks"][0];
+    ASSERT_TRUE(
+        cp_->agentStatus(tokens_["a"], running(web_, {{{"discoveryName", "http"}, {"ip", "10.1.0.5"}, {"port", 80}}}))
+            .has_value());
+    registerWithCidr("b", "10.2.0.0/16");
+    ecs("RegisterTaskDefinition", Json::parse(R"({"family": "dbapp", "networkMode": "awsvpc", "memory": "512",
+          "containerDefinitions": [{"name": "pg", "image": "img", "memory": 256,
+            "portMappings": [{"name": "db", "containerPort": 5432}]}]})"));
+    ecs("CreateService", {{"cluster", "c"},
+                          {"serviceName", "dbsvc"},
+                          {"taskDefinition", "dbapp"},
+                          {"desiredCount", 1},
+                          {"serviceConnectConfiguration", {{"enabled", true}, {"services", {{{"portName", "db"}}}}}}});
+    Json db_tasks = desired("b")["tasks"];
+    ASSERT_EQ(db_tasks.size(), 1u) << "the db task is placed on b, the instance without tasks";
+    db_ = db_tasks[0];
+    ASSERT_TRUE(
+        cp_->agentStatus(tokens_["b"], running(db_, {{{"discoveryName", "db"}, {"ip", "10.2.0.7"}, {"port", 5432}}}))
+            .has_value());
+    snapshot_ = *cp_->namespaceSnapshotForTest("internal");
+    b_view_ = desired("b")["tasks"][0]["namespace"];
+  }
+  // The report is refused with a 400 naming `what`, and nothing anyone reads has changed.
+  void expectRefused(const Json& report, const std::string& what) {
+    auto r = cp_->agentStatus(tokens_["a"], report);
+    ASSERT_FALSE(r.has_value()) << report.dump();
+    EXPECT_EQ(r.error().status, 400);
+    EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
+    EXPECT_EQ(*cp_->namespaceSnapshotForTest("internal"), snapshot_);
+    EXPECT_EQ(desired("b")["tasks"][0]["namespace"], b_view_) << "another host's snapshot changed";
+  }
+  Json web_, db_, snapshot_, b_view_;
+};
+
+TEST_F(AgentReportTest, AnotherServicesDiscoveryNameIsRefused) {
+  expectRefused(running(web_, {{{"discoveryName", "db"}, {"ip", "10.1.0.5"}, {"port", 5432}}}),
+                "discoveryName \"db\" is not a Service Connect discovery name of this task");
+}
+
+TEST_F(AgentReportTest, AddressesOutsideTheInstanceAndBadPortsAreRefused) {
+  auto ep = [](const Json& ip, const Json& port) {
+    return Json{{{"discoveryName", "http"}, {"ip", ip}, {"port", port}}};
+  };
+  expectRefused(running(web_, ep("not-an-ip", 80)), "is not a unicast IPv4 address");
+  expectRefused(running(web_, ep("10.1.0.5:80", 80)), "is not a unicast IPv4 address");
+  expectRefused(running(web_, ep("127.0.0.1", 80)), "is not a unicast IPv4 address");
+  expectRefused(running(web_, ep("169.254.169.254", 80)), "is not a unicast IPv4 address");
+  expectRefused(running(web_, ep("10.2.0.7", 80)), "outside the instance's task CIDR 10.1.0.0/16");
+  expectRefused(running(web_, ep("10.1.0.5", 0)), "port: expected 1-65535, got 0");
+  expectRefused(running(web_, ep("10.1.0.5", 70000)), "port: expected 1-65535");
+  expectRefused(running(web_, ep("10.1.0.5", 81)), "listens for http on 80, not 81");
+  expectRefused(running(web_, ep("10.1.0.5", "80")), "expected {discoveryName: string");
+  expectRefused(running(web_, Json::array({ep("10.1.0.5", 80)[0], ep("10.1.0.6", 80)[0]})), "reported twice");
+}
+
+TEST_F(AgentReportTest, ContainerFieldsOfTheWrongShapeOrSizeAreRefused) {
+  const Json good_ep = {{{"discoveryName", "http"}, {"ip", "10.1.0.5"}, {"port", 80}}};
+  auto with = [&](const Json& c) { return running(web_, good_ep, Json::array({c})); };
+  expectRefused(with({{"name", "app"}, {"lastStatus", {{"evil", true}}}}), "lastStatus: expected PENDING");
+  expectRefused(with({{"name", "app"}, {"lastStatus", "EXPLODED"}}), "lastStatus: expected PENDING");
+  expectRefused(with({{"name", "app"}, {"reason", std::string(1 << 20, 'x')}}),
+                "reason: expected a string of at most 1024");
+  expectRefused(with({{"name", "app"}, {"exitCode", "1"}}), "exitCode: expected a 32-bit integer");
+  expectRefused(with({{"name", "app"}, {"exitCode", 1.5}}), "exitCode: expected a 32-bit integer");
+  expectRefused(with({{"name", "nope"}}), "the task has no container \"nope\"");
+  expectRefused(with({{"name", "app"}, {"extra", 1}}), "unknown member \"extra\"");
+  Json long_reason = running(web_, good_ep);
+  long_reason["tasks"][0]["reason"] = std::string(1025, 'r');
+  expectRefused(long_reason, "reason: expected at most 1024 bytes");
+  expectRefused(Json{{"tasks", {{{"taskArn", web_["taskArn"]}, {"lastStatus", Json::array()}}}}},
+                "lastStatus: expected a string");
+  // What DescribeTasks shows is still what a valid report said.
+  Json t = ecs("DescribeTasks", {{"cluster", "c"}, {"tasks", {web_["taskArn"]}}})["tasks"][0];
+  EXPECT_EQ(t["containers"][0]["lastStatus"], "PENDING");
+  EXPECT_FALSE(t["containers"][0].contains("reason"));
+  // A well-formed container report is accepted.
+  ASSERT_TRUE(cp_->agentStatus(tokens_["a"], with({{"name", "app"}, {"lastStatus", "RUNNING"}, {"exitCode", nullptr}}))
+                  .has_value());
+}
+
+TEST_F(AgentReportTest, AnotherInstancesTaskIsNotTouched) {
+  Json report = running(db_, {{{"discoveryName", "db"}, {"ip", "10.1.0.5"}, {"port", 5432}}});
+  report["tasks"][0]["lastStatus"] = "STOPPED";
+  auto r = cp_->agentStatus(tokens_["a"], report);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ((*r)["unknownTasks"], Json::array({db_["taskArn"]}));
+  EXPECT_EQ(*cp_->namespaceSnapshotForTest("internal"), snapshot_);
+  Json t = ecs("DescribeTasks", {{"cluster", "c"}, {"tasks", {db_["taskArn"]}}})["tasks"][0];
+  EXPECT_EQ(t["lastStatus"], "RUNNING");
+}
+
+TEST_F(AgentReportTest, RegistrationAddressesAreChecked) {
+  Json body = {{"bootstrapToken", "boot"}, {"cluster", "c"}, {"memoryMiB", 1024}, {"taskCidr", "10.0.0.0/33"}};
+  auto r = cp_->agentRegister(body);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().status, 400);
+  body["taskCidr"] = "10.3.0.0/16";
+  body["hostAddress"] = "127.0.0.1";
+  EXPECT_FALSE(cp_->agentRegister(body).has_value());
+}
+
+}  // namespace
+}  // namespace sc::controlplane
