@@ -220,10 +220,18 @@ Result<void> Agent::ensureRegistered() {
   return ok();
 }
 
+bool Agent::inFlightLocked(const std::string& task_id) const {
+  auto it = busy_.find(task_id);
+  return it != busy_.end() && it->second.valid() &&
+         it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+}
+
 void Agent::startTask(TaskRecord record) {
   const std::string id = record.task_id;
   const auto t0 = deps_.clock.now();
   std::lock_guard lock(mu_);
+  // One operation per task: replacing a running future would wait for it under mu_, which it needs.
+  if (inFlightLocked(id)) return;
   tasks_[id] = record;
   busy_[id] = std::async(std::launch::async, [this, record = std::move(record), t0]() mutable {
     auto r = lifecycle_.start(record);
@@ -240,6 +248,9 @@ void Agent::startTask(TaskRecord record) {
 
 void Agent::stopTask(const std::string& id, const std::string& reason) {
   std::lock_guard lock(mu_);
+  // tickTask and applyDesired may both ask; the first stop wins, the second finds it in flight
+  // (assigning over its future would wait for it under mu_, which it needs: a deadlock).
+  if (inFlightLocked(id)) return;
   TaskRecord record = tasks_.at(id);
   busy_[id] = std::async(std::launch::async, [this, record = std::move(record), reason]() mutable {
     if (auto r = lifecycle_.stop(record, reason); !r.ok()) {
@@ -413,7 +424,14 @@ void Agent::tick() {
   }
   // Tasks are independent; a membership change is a runtime-API round trip and a record write per
   // proxy, so a namespace change reaches a host's proxies side by side rather than one by one.
-  parallelFor(live.size(), kTickWorkers, [&](size_t i) { tickTask(live[i]); });
+  // A throw (a bad record, an allocation failure) costs this task's pass, never the agent.
+  parallelFor(live.size(), kTickWorkers, [&](size_t i) {
+    try {
+      tickTask(live[i]);
+    } catch (const std::exception& e) {
+      log::error("task check failed; retrying next pass", {{"task", live[i].task_id}, {"error", e.what()}});
+    }
+  });
 }
 
 void Agent::tickTask(TaskRecord& t) {
@@ -524,8 +542,12 @@ void Agent::run(std::atomic<bool>& stop) {
   std::thread monitor([&] {
     auto last_watchdog = std::chrono::steady_clock::now();
     while (!stop.load()) {
-      tick();
-      (void)flushReports();
+      try {
+        tick();
+        (void)flushReports();
+      } catch (const std::exception& e) {
+        log::error("monitor pass failed; retrying", {{"error", e.what()}});
+      }
       if (auto every = deps_.notifier.watchdogInterval();
           every && std::chrono::steady_clock::now() - last_watchdog >= *every) {
         deps_.notifier.watchdog();

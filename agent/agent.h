@@ -83,6 +83,8 @@ class Agent final : private TaskStatusSink {
   void taskChanged(const TaskRecord& task) override;
 
   bool isBusy(const std::string& task_id);
+  // A start or stop of the task is running; mu_ held.
+  bool inFlightLocked(const std::string& task_id) const;
   void startTask(TaskRecord record);
   void stopTask(const std::string& task_id, const std::string& reason);
   void updateMetrics();

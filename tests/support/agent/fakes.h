@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -44,6 +45,7 @@ class FakeStep : public TaskStep {
   Result<void> down(TaskRecord& t) override {
     std::lock_guard lock(j_.mu);
     j_.lines.push_back("down " + name_ + " @" + taskStatusName(t.status));
+    if (on_down) on_down();
     if (fail_down) return makeError(ErrorCode::kInternal, "take down", name_, "stuck");
     t.facts.erase(name_);
     if (name_ == "sandbox") t.facts.erase("task_ip");
@@ -56,8 +58,11 @@ class FakeStep : public TaskStep {
   }
   std::optional<std::string> check(TaskRecord& t) override {
     if (name_ == "proxy") t.health = health;
+    if (on_check) on_check();
     return check_reason;
   }
+  std::function<void()> on_check;  // runs inside check(), before its answer
+  std::function<void()> on_down;   // runs at the start of down(); unlocked journal
   bool fail_up = false;
   std::string health = "HEALTHY";
   std::optional<std::string> check_reason;

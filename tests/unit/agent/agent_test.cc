@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "tests/support/agent/fakes.h"
@@ -253,6 +254,33 @@ TEST_F(AgentTest, AFailingCheckStopsTheTask) {
   ASSERT_EQ(agent->tasks().size(), 1u);
   EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kStopped);
   EXPECT_EQ(agent->tasks()[0].stopped_reason, "essential container app exited with status 3");
+}
+
+// A failing check (tick) and a desired STOPPED (applyDesired) both stop the task. The desired
+// stop is made to start inside the check and to hang in down() until released, so tick's stop
+// always finds it in flight: it must be skipped. (Assigning over the running future used to wait
+// for it under the agent's mutex, which the running stop needs: the agent hung for good.)
+TEST_F(AgentTest, TwoStopsOfOneTaskRunOnceAndDoNotDeadlock) {
+  auto agent = make();
+  ASSERT_TRUE(agent->ensureRegistered().ok());
+  agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  agent->waitIdle();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  apps.on_down = [released] { released.wait(); };
+  apps.check_reason = "essential container app exited with status 3";
+  apps.on_check = [&] {
+    apps.on_check = nullptr;
+    agent->applyDesired({"e2", 2, "ACTIVE", {dbTask("t1", "STOPPED")}});
+  };
+  agent->tick();  // hangs here without single-flight stops
+  release.set_value();
+  agent->waitIdle();
+  ASSERT_EQ(agent->tasks().size(), 1u);
+  EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kStopped);
+  size_t downs = 0;
+  for (const std::string& line : j.lines) downs += line.starts_with("down apps") ? 1u : 0u;
+  EXPECT_EQ(downs, 1u);
 }
 
 TEST_F(AgentTest, ReportsWaitForTheControlPlaneAndTheNewestWins) {
