@@ -89,6 +89,8 @@ class ControlPlane {
   // Declares silent instances lost and runs the scheduler. Call periodically (sccontrol: 1 s).
   // Returns the instances it declared lost (the caller logs them).
   std::vector<InstanceLoss> tick();
+  // Entries in the desired-state text caches (task views, instance bodies, snapshots); tests.
+  size_t cachedTextCount() const;
   void setChangeListener(std::function<void()> listener);
   int64_t revision();
   const ControlPlaneOptions& options() const { return options_; }
@@ -167,7 +169,7 @@ class ControlPlane {
   Store& store_;
   Clock& clock_;
   ControlPlaneOptions options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, Doc> docs_;
   int64_t revision_ = 0;
   std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
@@ -191,6 +193,8 @@ class ControlPlane {
     std::string text;
   };
   const SnapshotCache& snapshotTextLocked(const std::string& ns_id);
+  // Drops cache entries whose task stopped or whose instance or namespace is gone; tick() runs it.
+  void pruneCachesLocked();
   std::map<std::string, SnapshotCache> snapshot_cache_;
   std::unordered_map<std::string, TextCache> task_view_cache_;  // task key
   std::unordered_map<std::string, TextCache> desired_cache_;    // instance key (text = body, etag in fingerprint)

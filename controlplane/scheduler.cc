@@ -509,12 +509,30 @@ std::vector<InstanceLoss> ControlPlane::tick() {
       (void)commitLocked(b);
     }
     changed = revision_ != before;
+    pruneCachesLocked();
   }
   if (changed) {
     std::lock_guard lock(listener_mu_);
     if (listener_) listener_();
   }
   return lost;
+}
+
+void ControlPlane::pruneCachesLocked() {
+  // The caches of desired-state text follow the documents: a stopped task's view, a gone
+  // instance's body and a gone namespace's snapshot are dropped, so they do not grow with every
+  // task ever run.
+  std::erase_if(task_view_cache_, [&](const auto& e) {
+    auto d = docs_.find(e.first);
+    return d == docs_.end() || d->second.value["lastStatus"] == "STOPPED";
+  });
+  std::erase_if(desired_cache_, [&](const auto& e) { return !docs_.contains(e.first); });
+  std::erase_if(snapshot_cache_, [&](const auto& e) { return !docs_.contains("namespace/" + e.first); });
+}
+
+size_t ControlPlane::cachedTextCount() const {
+  std::lock_guard lock(mu_);
+  return task_view_cache_.size() + desired_cache_.size() + snapshot_cache_.size();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -400,6 +400,27 @@ namespace {
 // Issue 13 item 1: an instance token may report only its own tasks' own Service Connect endpoints,
 // at its own addresses, and container fields of ECS's shapes; every other report is a 400 that
 // stores nothing, and the namespace every other host reads is unchanged.
+// Ten rounds of three tasks started and stopped: the desired-state caches hold what the running
+// tasks need, not a view of every task ever run.
+TEST_F(ControlPlaneTest, DesiredStateCachesDoNotGrowWithEveryTaskEverRun) {
+  registerInstance("a");
+  setup(0);
+  std::vector<size_t> cached;
+  for (int round = 0; round < 10; ++round) {
+    ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"desiredCount", 3}});
+    settle("a");
+    ASSERT_EQ(desired("a")["tasks"].size(), 3u);
+    ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"desiredCount", 0}});
+    settle("a");
+    (void)desired("a");
+    (void)cp_->tick();
+    cached.push_back(cp_->cachedTextCount());
+  }
+  EXPECT_EQ(tasks("STOPPED").size(), 30u);
+  EXPECT_EQ(cached.back(), cached.front()) << "cache entries after round 1: " << cached.front();
+  EXPECT_LE(cached.back(), 2u) << "one instance body and one snapshot at most";
+}
+
 class AgentReportTest : public ControlPlaneTest {
  protected:
   std::string registerWithCidr(const std::string& host, const std::string& cidr) {
