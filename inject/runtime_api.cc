@@ -15,7 +15,7 @@
 namespace sc::inject {
 
 Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_view payload,
-                                        std::chrono::milliseconds timeout) {
+                                        std::chrono::milliseconds timeout, size_t max_reply_bytes) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     return makeError(ErrorCode::kInvalidArgument, "connect", path, "socket path too long");
@@ -65,6 +65,10 @@ Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_vie
       return errnoError(errno, "read", path);
     }
     if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_reply_bytes) {
+      return makeError(ErrorCode::kInternal, "read", path,
+                       "the answer is longer than " + std::to_string(max_reply_bytes) + " bytes");
+    }
     out.append(buf, static_cast<size_t>(n));
   }
   return out;

@@ -14,9 +14,15 @@
 
 namespace sc::inject {
 
-// One request over a unix stream socket: writes `payload`, reads until the peer closes.
+// The most one answer of the runtime API may hold: `show servers state` of a proxy with 1000
+// backends of 64 slots is about 13 MB; a proxy that sends more is broken or hostile.
+inline constexpr size_t kMaxRuntimeReplyBytes = 32u << 20;
+
+// One request over a unix stream socket: writes `payload`, reads until the peer closes; an answer
+// longer than `max_reply_bytes` is an error (the connection is dropped, nothing is kept).
 Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_view payload,
-                                        std::chrono::milliseconds timeout);
+                                        std::chrono::milliseconds timeout,
+                                        size_t max_reply_bytes = kMaxRuntimeReplyBytes);
 
 // The seam: executes a batch of runtime API commands in one connection and returns the output.
 class RuntimeApi {

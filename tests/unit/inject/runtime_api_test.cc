@@ -1,7 +1,15 @@
 #include "inject/runtime_api.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "common/unique_fd.h"
 #include "inject/proxy_driver.h"
 #include "tests/support/temp_dir.h"
 
@@ -17,6 +25,53 @@ const char* kState =
     "3 b1 1 s1 10.0.0.1 2 0 1 1 4 8 2 0 6 0 0 0 - 80 - 0 0 - - 0\n"
     "3 b1 2 s2 0.0.0.0 0 5 1 1 0 1 0 1 6 0 0 0 - 0 - 0 0 - - 0\n"
     "\n";
+
+// A "proxy" that answers every request with `reply_bytes` bytes, then closes.
+class FloodingSocket {
+ public:
+  FloodingSocket(const std::string& path, size_t reply_bytes) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0)) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_.get(), 1), 0);
+    thread_ = std::thread([this, reply_bytes] {
+      UniqueFd c(::accept(fd_.get(), nullptr, nullptr));
+      char request[256];
+      (void)::recv(c.get(), request, sizeof request, 0);  // closing with it unread would reset
+      const std::string chunk(65536, 'x');
+      for (size_t sent = 0; sent < reply_bytes;) {
+        ssize_t n = ::send(c.get(), chunk.data(), std::min(chunk.size(), reply_bytes - sent), MSG_NOSIGNAL);
+        if (n <= 0) break;  // the client hung up
+        sent += static_cast<size_t>(n);
+        sent_ = sent;
+      }
+    });
+  }
+  ~FloodingSocket() { thread_.join(); }
+  size_t sent() const { return sent_; }
+
+ private:
+  UniqueFd fd_;
+  std::atomic<size_t> sent_{0};
+  std::thread thread_;
+};
+
+TEST(RuntimeApiTest, AnAnswerOverTheCapIsRefusedAndNotKept) {
+  testing::TempDir dir;
+  const std::string path = dir.file("admin.sock");
+  {
+    FloodingSocket proxy(path, 1u << 20);
+    auto r = unixSocketRoundTrip(path, "show info\n", std::chrono::seconds(30), 256u << 10);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("the answer is longer than 262144 bytes"), std::string::npos) << r.error().message;
+  }
+  ::unlink(path.c_str());
+  FloodingSocket proxy(path, 200u << 10);
+  auto r = unixSocketRoundTrip(path, "show info\n", std::chrono::seconds(30), 256u << 10);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->size(), 200u << 10);
+}
 
 TEST(RuntimeApiTest, ParsesServersState) {
   auto s = parseServersState(kState);
