@@ -11,6 +11,18 @@ constexpr std::string_view kEcsPrefix = "AmazonEC2ContainerServiceV20141113.";
 constexpr std::string_view kCloudMapPrefix = "Route53AutoNaming_v20170314.";
 constexpr const char* kAmzJson = "application/x-amz-json-1.1";
 
+// Reads are not put in the replay cache: a replayed read changes nothing, and the aws CLI signs two
+// identical reads issued within one second identically (botocore adds amz-sdk-invocation-id after
+// signing), so a polling loop would be refused.
+bool isReadOnly(std::string_view op) {
+  return startsWith(op, "Describe") || startsWith(op, "List") || startsWith(op, "Get") || startsWith(op, "Discover");
+}
+
+// The errors botocore retries (5xx, throttling): its retry may carry the same signature.
+bool isRetryable(const HttpResponse& r) {
+  return r.status >= 500 || r.body.find("\"ThrottlingException\"") != std::string::npos;
+}
+
 HttpResponse json(int status, const Json& body) { return HttpResponse{status, "application/json", body.dump(), {}}; }
 
 HttpResponse agentError(const ApiError& e) { return json(e.status, Json{{"error", e.type}, {"message", e.message}}); }
@@ -49,7 +61,8 @@ Frontend::Frontend(ControlPlane& cp, Clock& clock, FrontendOptions options)
     : cp_(cp),
       clock_(clock),
       options_(std::move(options)),
-      keys_(std::make_shared<const std::map<std::string, std::string>>(std::move(options_.access_keys))) {}
+      keys_(std::make_shared<const std::map<std::string, std::string>>(std::move(options_.access_keys))),
+      replay_(options_.replay_cache_entries) {}
 
 void Frontend::setAccessKeys(std::map<std::string, std::string> keys) {
   auto fresh = std::make_shared<const std::map<std::string, std::string>>(std::move(keys));
@@ -61,12 +74,6 @@ HttpResponse Frontend::aws(const HttpRequest& r) {
   if (r.method != "POST" || r.path != "/") {
     return awsError({"UnknownOperationException", "AWS JSON requests are POST /", 404});
   }
-  std::shared_ptr<const std::map<std::string, std::string>> keys;
-  {
-    std::lock_guard lock(keys_mu_);
-    keys = keys_;
-  }
-  if (auto f = verifySigV4(r, *keys, clock_.wallNow())) return awsError({f->type, f->message, f->status});
   const std::string& target = r.headers.at("x-amz-target");
   Api api;
   std::string op;
@@ -79,6 +86,26 @@ HttpResponse Frontend::aws(const HttpRequest& r) {
   } else {
     return awsError({"UnknownOperationException", "unknown X-Amz-Target " + jsonQuote(target)});
   }
+  std::shared_ptr<const std::map<std::string, std::string>> keys;
+  {
+    std::lock_guard lock(keys_mu_);
+    keys = keys_;
+  }
+  SigV4Policy policy{*keys, options_.region, api == Api::kEcs ? "ecs" : "servicediscovery",
+                     isReadOnly(op) ? nullptr : &replay_};
+  SigV4Identity who;
+  if (auto f = verifySigV4(r, policy, clock_.wallNow(), &who)) return awsError({f->type, f->message, f->status});
+  HttpResponse out;
+  try {
+    out = callApi(r, api, op);
+  } catch (const std::exception& e) {
+    out = awsError({"ServerException", std::string("internal error: ") + e.what(), 500});
+  }
+  if (policy.replay != nullptr && isRetryable(out)) replay_.forget(who.signature);
+  return out;
+}
+
+HttpResponse Frontend::callApi(const HttpRequest& r, Api api, const std::string& op) {
   Json input = Json::object();
   if (!trim(r.body).empty()) {
     auto parsed = model::parseJsonStrict(r.body, "request body");

@@ -353,7 +353,9 @@ int run(int argc, char** argv) {
     log::error("cannot start", {{"error", cp.error().message}});
     return 1;
   }
-  Frontend frontend(**cp, realClock(), FrontendOptions{creds->keys});
+  FrontendOptions fo{creds->keys};
+  fo.region = f.region;
+  Frontend frontend(**cp, realClock(), std::move(fo));
   HttpServerOptions hso;
   hso.address = f.listen.substr(0, colon);
   hso.port = static_cast<uint16_t>(*port);

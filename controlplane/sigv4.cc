@@ -130,6 +130,55 @@ std::string signatureFor(const HttpRequest& r, const std::string& secret, const 
   return hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
 }
 
+bool isSigned(const std::vector<std::string>& signed_list, std::string_view name) {
+  return std::find(signed_list.begin(), signed_list.end(), name) != signed_list.end();
+}
+
+// AWS's rule: host, x-amz-date and every x-amz-* header present are covered by the signature
+// (botocore signs every header but user-agent, expect, x-amzn-trace-id and hop-by-hop ones).
+std::optional<AuthFailure> checkSignedHeaders(const HttpRequest& r, const Parsed& p) {
+  const std::vector<std::string> signed_list = split(p.signed_headers, ';');
+  if (!isSigned(signed_list, "host")) {
+    return AuthFailure{403, "IncompleteSignatureException",
+                       "'Host' must be a 'SignedHeader' in the AWS Authorization."};
+  }
+  if (!isSigned(signed_list, "x-amz-date")) {
+    return AuthFailure{403, "IncompleteSignatureException",
+                       "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."};
+  }
+  std::vector<std::string> unsigned_names;
+  for (const auto& [name, value] : r.headers) {
+    if (startsWith(name, "x-amz-") && !isSigned(signed_list, name)) unsigned_names.push_back(name);
+  }
+  if (unsigned_names.empty()) return std::nullopt;
+  return AuthFailure{403, "IncompleteSignatureException",
+                     "There were headers present in the request which were not signed: " + join(unsigned_names, ", ")};
+}
+
+std::optional<AuthFailure> checkScope(const Parsed& p, const SigV4Policy& policy) {
+  if (p.region != policy.region) {
+    return AuthFailure{
+        403, "InvalidSignatureException",
+        "Credential should be scoped to a valid region. (got '" + p.region + "', expected '" + policy.region + "')"};
+  }
+  if (p.service != policy.service) {
+    return AuthFailure{
+        403, "InvalidSignatureException",
+        "Credential should be scoped to correct service: '" + policy.service + "'. (got '" + p.service + "')"};
+  }
+  return std::nullopt;
+}
+
+std::optional<AuthFailure> checkSkew(std::chrono::system_clock::time_point when, const std::string& date,
+                                     std::chrono::system_clock::time_point now) {
+  if (when >= now - kMaxClockSkew && when <= now + kMaxClockSkew) return std::nullopt;
+  std::string edge = when < now ? amzDate(now - kMaxClockSkew) : amzDate(now + kMaxClockSkew);
+  std::string rel = when < now ? " is now earlier than " : " is now later than ";
+  std::string sign = when < now ? " - 5 min.)" : " + 5 min.)";
+  return AuthFailure{400, "InvalidSignatureException",
+                     "Signature expired: " + date + rel + edge + " (" + amzDate(now) + sign};
+}
+
 }  // namespace
 
 std::string sha256Hex(std::string_view data) {
@@ -147,8 +196,8 @@ std::string amzDate(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-std::optional<AuthFailure> verifySigV4(const HttpRequest& r, const std::map<std::string, std::string>& keys,
-                                       std::chrono::system_clock::time_point now, std::string* access_key_id) {
+std::optional<AuthFailure> verifySigV4(const HttpRequest& r, const SigV4Policy& policy,
+                                       std::chrono::system_clock::time_point now, SigV4Identity* who) {
   auto auth = r.headers.find("authorization");
   if (auth == r.headers.end())
     return AuthFailure{403, "MissingAuthenticationTokenException", "Missing Authentication Token"};
@@ -167,37 +216,77 @@ std::optional<AuthFailure> verifySigV4(const HttpRequest& r, const std::map<std:
     return AuthFailure{400, "InvalidSignatureException",
                        "Credential should be scoped to a valid date matching X-Amz-Date"};
   }
-  const std::vector<std::string> signed_list = split(p->signed_headers, ';');
-  if (std::find(signed_list.begin(), signed_list.end(), "host") == signed_list.end()) {
-    return AuthFailure{400, "InvalidSignatureException", "'Host' must be a 'SignedHeader' in the AWS Authorization."};
-  }
-  auto key = keys.find(p->key_id);
-  if (key == keys.end())
+  if (auto f = checkSignedHeaders(r, *p)) return f;
+  if (auto f = checkScope(*p, policy)) return f;
+  auto key = policy.keys.find(p->key_id);
+  if (key == policy.keys.end())
     return AuthFailure{400, "UnrecognizedClientException", "The security token included in the request is invalid."};
-  if (*when < now - kMaxClockSkew || *when > now + kMaxClockSkew) {
-    std::string edge = *when < now ? amzDate(now - kMaxClockSkew) : amzDate(now + kMaxClockSkew);
-    std::string rel = *when < now ? " is now earlier than " : " is now later than ";
-    std::string sign = *when < now ? " - 5 min.)" : " + 5 min.)";
-    return AuthFailure{400, "InvalidSignatureException",
-                       "Signature expired: " + date_h->second + rel + edge + " (" + amzDate(now) + sign};
-  }
+  if (auto f = checkSkew(*when, date_h->second, now)) return f;
   std::string want = signatureFor(r, key->second, *p, date_h->second);
   if (want.size() != p->signature.size() || CRYPTO_memcmp(want.data(), p->signature.data(), want.size()) != 0) {
     return AuthFailure{400, "InvalidSignatureException",
                        "The request signature we calculated does not match the signature you provided. Check your AWS "
                        "Secret Access Key and signing method. Consult the service documentation for details."};
   }
-  if (access_key_id != nullptr) *access_key_id = p->key_id;
+  if (policy.replay != nullptr) {
+    if (auto f = policy.replay->admit(p->signature, *when + kMaxClockSkew, now)) return f;
+  }
+  if (who != nullptr) *who = {p->key_id, p->signature};
   return std::nullopt;
 }
 
+std::optional<AuthFailure> ReplayCache::admit(const std::string& signature,
+                                              std::chrono::system_clock::time_point expires,
+                                              std::chrono::system_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (seen_.contains(signature)) {
+    return AuthFailure{403, "InvalidSignatureException",
+                       "Signature already used: a request with this signature was accepted within the last 5 "
+                       "minutes; sign every request afresh"};
+  }
+  if (seen_.size() >= capacity_) pruneLocked(now);
+  if (seen_.size() >= capacity_) {
+    return AuthFailure{400, "ThrottlingException",
+                       "Rate exceeded: " + std::to_string(capacity_) +
+                           " signed requests accepted within the last 5 minutes; retry later"};
+  }
+  seen_.insert(signature);
+  by_expiry_.emplace(expires, signature);
+  if (seen_.size() % 1024 == 0) pruneLocked(now);
+  return std::nullopt;
+}
+
+void ReplayCache::pruneLocked(std::chrono::system_clock::time_point now) {
+  while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
+    seen_.erase(by_expiry_.begin()->second);
+    by_expiry_.erase(by_expiry_.begin());
+  }
+}
+
+void ReplayCache::forget(const std::string& signature) {
+  std::lock_guard lock(mu_);
+  if (seen_.erase(signature) == 0) return;
+  for (auto it = by_expiry_.begin(); it != by_expiry_.end(); ++it) {
+    if (it->second == signature) {
+      by_expiry_.erase(it);
+      return;
+    }
+  }
+}
+
+size_t ReplayCache::size() const {
+  std::lock_guard lock(mu_);
+  return seen_.size();
+}
+
 void signSigV4(HttpRequest& r, const AccessKey& key, const std::string& region, const std::string& service,
-               std::chrono::system_clock::time_point now) {
+               std::chrono::system_clock::time_point now, const std::vector<std::string>* only) {
   std::string date = amzDate(now);
   r.headers["x-amz-date"] = date;
   r.headers.erase("authorization");
   std::vector<std::string> names;
   for (const auto& [k, v] : r.headers) names.push_back(k);
+  if (only != nullptr) names = *only;
   Parsed p{key.id, date.substr(0, 8), region, service, join(names, ";"), ""};
   std::string sig = signatureFor(r, key.secret, p, date);
   r.headers["authorization"] = "AWS4-HMAC-SHA256 Credential=" + key.id + "/" + p.date + "/" + region + "/" + service +

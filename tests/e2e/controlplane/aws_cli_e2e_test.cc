@@ -218,5 +218,65 @@ TEST_F(AwsCliE2eTest, WrongSecretAndUnknownClusterAreRefused) {
   EXPECT_EQ(awsJson({"ecs", "list-clusters"})["clusterArns"].size(), 0u);
 }
 
+TEST_F(AwsCliE2eTest, CredentialScopedToAnotherRegionIsRefused) {
+  ProcessResult r = aws({"ecs", "list-clusters", "--region", "eu-west-1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("An error occurred (InvalidSignatureException) when calling the ListClusters operation: "
+                       "Credential should be scoped to a valid region."),
+            std::string::npos)
+      << r.err;
+}
+
+// Over the real server, as an attacker holding one signed request would try.
+// `target` empty: X-Amz-Target left out of the signed request.
+controlplane::HttpRequest signedRequest(uint16_t port, const controlplane::AccessKey& key, const std::string& target,
+                                        const std::string& body) {
+  controlplane::HttpRequest r;
+  r.method = "POST";
+  r.uri = "/";
+  r.path = "/";
+  r.body = body;
+  r.headers["host"] = "127.0.0.1:" + std::to_string(port);
+  r.headers["content-type"] = "application/x-amz-json-1.1";
+  if (!target.empty()) r.headers["x-amz-target"] = target;
+  controlplane::signSigV4(r, key, "us-east-1", "ecs", std::chrono::system_clock::now());
+  return r;
+}
+
+TEST_F(AwsCliE2eTest, ReplayedRequestAndTargetAddedAfterSigningAreRefused) {
+  awsJson({"ecs", "create-cluster", "--cluster-name", "demo"});
+  // A mutating call (reads are not replay-checked: replaying one changes nothing).
+  controlplane::HttpRequest r =
+      signedRequest(server_->port(), server_->key(), "AmazonEC2ContainerServiceV20141113.CreateCluster",
+                    R"({"clusterName": "second"})");
+  auto first = testing::rawHttp(server_->port(), "POST", "/", r.headers, r.body);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->status, 200) << first->body;
+  auto replay = testing::rawHttp(server_->port(), "POST", "/", r.headers, r.body);
+  ASSERT_TRUE(replay.ok()) << replay.error().message;
+  EXPECT_EQ(replay->status, 403);
+  EXPECT_NE(replay->body.find("Signature already used"), std::string::npos) << replay->body;
+
+  // A read sent twice is answered twice (the aws CLI signs identical reads within a second alike).
+  controlplane::HttpRequest read =
+      signedRequest(server_->port(), server_->key(), "AmazonEC2ContainerServiceV20141113.ListClusters", "{}");
+  for (int i = 0; i < 2; ++i) {
+    auto again = testing::rawHttp(server_->port(), "POST", "/", read.headers, read.body);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    EXPECT_EQ(again->status, 200) << again->body;
+  }
+
+  // A signed request with no target, turned into a DeleteCluster by adding the header afterwards.
+  const std::string body = R"({"cluster": "demo"})";
+  controlplane::HttpRequest bare = signedRequest(server_->port(), server_->key(), "", body);
+  bare.headers["x-amz-target"] = "AmazonEC2ContainerServiceV20141113.DeleteCluster";
+  auto added = testing::rawHttp(server_->port(), "POST", "/", bare.headers, body);
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_EQ(added->status, 403);
+  EXPECT_NE(added->body.find("not signed: x-amz-target"), std::string::npos) << added->body;
+  // Nothing was deleted, and the real CLI still gets through (every call signed afresh).
+  EXPECT_EQ(awsJson({"ecs", "list-clusters"})["clusterArns"].size(), 2u);
+}
+
 }  // namespace
 }  // namespace sc

@@ -11,6 +11,7 @@
 
 #include "common/strings.h"
 #include "common/unique_fd.h"
+#include "controlplane/secure_random.h"
 
 namespace sc::testing {
 
@@ -96,6 +97,11 @@ Result<RawResponse> awsJson(uint16_t port, const controlplane::AccessKey& key, c
   r.headers["host"] = "127.0.0.1:" + std::to_string(port);
   r.headers["content-type"] = "application/x-amz-json-1.1";
   r.headers["x-amz-target"] = target;
+  // As botocore does: a fresh signed invocation id per call, so two identical calls in the same
+  // second differ in signature (sccontrol refuses a replayed signature).
+  auto id = controlplane::randomHex(32);
+  if (!id.ok()) return id.error();
+  r.headers["amz-sdk-invocation-id"] = *id;
   std::string service = startsWith(target, "Route53AutoNaming") ? "servicediscovery" : "ecs";
   controlplane::signSigV4(r, key, "us-east-1", service, std::chrono::system_clock::now());
   return rawHttp(port, "POST", "/", r.headers, r.body);
