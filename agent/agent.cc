@@ -32,8 +32,8 @@ Result<TaskRecord> taskFromPayload(const DesiredTaskPayload& p) {
   auto svc = model::serviceDefinitionFromJson(p.service, "CreateServiceRequest");
   if (!svc.ok()) return fail("service: " + svc.error().message);
   std::optional<model::NamespaceSnapshot> ns;
-  if (!p.ns.is_null()) {
-    auto n = model::namespaceSnapshotFromJson(p.ns);
+  if (p.ns && !p.ns->is_null()) {
+    auto n = model::namespaceSnapshotFromJson(*p.ns);
     if (!n.ok()) return fail("namespace: " + n.error().message);
     ns = *n;
   }
@@ -90,6 +90,8 @@ Agent::Agent(AgentConfig config, std::map<std::string, std::string> attributes, 
   deps_.metrics.describe("scagent_task_failures_total", "counter",
                          "Tasks that failed to start or stopped on their own.");
   deps_.metrics.describe("scagent_control_plane_up", "gauge", "1 while sccontrol answers, 0 while it is away.");
+  deps_.metrics.describe("scagent_desired_state_too_large_total", "counter",
+                         "Desired-state answers refused for their size (kMaxDesiredStateBytes).");
   deps_.metrics.describeHistogram("scagent_poll_seconds", "Time from sending a long-poll to its answer.",
                                   {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60});
   deps_.metrics.describeHistogram("scagent_reconcile_seconds", "Time to act on one desired state.",
@@ -102,8 +104,8 @@ Agent::Agent(AgentConfig config, std::map<std::string, std::string> attributes, 
       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
   // Series whose label sets are known now are on the page from the start, at zero: an alert on
   // increase(scagent_task_failures_total[..]) has a series before the first failure.
-  for (const char* name : {"scagent_task_failures_total", "scagent_poll_seconds", "scagent_reconcile_seconds",
-                           "scagent_task_start_seconds"}) {
+  for (const char* name : {"scagent_task_failures_total", "scagent_desired_state_too_large_total",
+                           "scagent_poll_seconds", "scagent_reconcile_seconds", "scagent_task_start_seconds"}) {
     deps_.metrics.touch(name, {});
   }
 }
@@ -289,8 +291,8 @@ void Agent::applyDesired(const DesiredState& desired) {
       wanted.push_back({p.task_id, p.desired_status == "RUNNING", ""});
       payloads[p.task_id] = &p;
       task_arns_[p.task_id] = p.task_arn;
-      if (p.ns.is_null()) continue;
-      auto snap = parsedNamespaceLocked(p.ns);
+      if (!p.ns || p.ns->is_null()) continue;
+      auto snap = parsedNamespaceLocked(*p.ns);
       if (!snap) continue;
       latest_ns_[p.task_id] = snap;
       // A newer revision for a running task: tick() hands it to the proxy; time it until then.
@@ -591,6 +593,14 @@ void Agent::run(std::atomic<bool>& stop) {
           registration_ = {};
         }
         ::unlink((config_.state_dir + "/instance.json").c_str());
+        continue;
+      }
+      if (desired.error().code == ErrorCode::kFailedPrecondition) {
+        // Answered, but too large to read: not an outage, and retrying will not shrink it.
+        deps_.metrics.add("scagent_desired_state_too_large_total", {}, 1);
+        log::error("desired state refused; tasks keep their last known state", {{"error", desired.error().message}});
+        deps_.notifier.status("desired state too large to read; tasks keep their last known state");
+        sleepUnlessStopped(backoff(failures++));
         continue;
       }
       if (!away_since_) {

@@ -39,9 +39,10 @@ Error httpError(const std::string& what, const HttpResponse& resp) {
 
 Result<Json> call(const std::string& endpoint, const std::string& method, const std::string& path,
                   const std::string& token, const Json* body, std::chrono::milliseconds timeout, long* status,
-                  const std::string& what, const std::atomic<bool>* cancel) {
+                  const std::string& what, const std::atomic<bool>* cancel, size_t max_bytes = 1u << 20) {
   HttpRequest req;
   req.cancel = cancel;
+  req.max_response_bytes = max_bytes;
   req.method = method;
   req.url = endpoint + path;
   req.timeout = timeout;
@@ -107,6 +108,12 @@ Result<DesiredState> desiredStateFromJson(const Json& j) {
   d.etag = str(j, "etag");
   d.revision = j.value("revision", int64_t{0});
   d.instance_status = str(j, "status");
+  // Each namespace snapshot comes once ("namespaces", by ID) and tasks name theirs
+  // ("namespaceRef"); an older sccontrol sends a copy in each task ("namespace").
+  std::map<std::string, std::shared_ptr<const Json>> namespaces;
+  if (auto ns = j.find("namespaces"); ns != j.end() && ns->is_object()) {
+    for (auto it = ns->begin(); it != ns->end(); ++it) namespaces[it.key()] = std::make_shared<const Json>(*it);
+  }
   for (const Json& t : j["tasks"]) {
     DesiredTaskPayload p;
     p.task_arn = str(t, "taskArn");
@@ -118,7 +125,16 @@ Result<DesiredState> desiredStateFromJson(const Json& j) {
     }
     if (t.contains("taskDefinition")) p.task_definition = t["taskDefinition"];
     if (t.contains("service")) p.service = t["service"];
-    if (t.contains("namespace")) p.ns = t["namespace"];
+    if (auto ref = str(t, "namespaceRef"); !ref.empty()) {
+      auto it = namespaces.find(ref);
+      if (it == namespaces.end()) {
+        return makeError(ErrorCode::kUnavailable, "read desired tasks from", "sccontrol",
+                         "task " + p.task_id + " names namespace " + ref + ", which the answer does not carry");
+      }
+      p.ns = it->second;
+    } else if (t.contains("namespace")) {
+      p.ns = std::make_shared<const Json>(t["namespace"]);
+    }
     d.tasks.push_back(std::move(p));
   }
   return d;
@@ -171,7 +187,7 @@ Result<std::optional<DesiredState>> HttpControlPlaneClient::desired(const std::s
   const std::string path =
       "/v1/agent/desired?waitSeconds=" + std::to_string(wait_s) + (etag.empty() ? "" : "&etag=" + etag);
   SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "GET", path, token, nullptr, std::chrono::seconds(wait_s + 10), &status,
-                                   "poll desired tasks from", cancel_));
+                                   "poll desired tasks from", cancel_, kMaxDesiredStateBytes));
   if (status == 304) return std::optional<DesiredState>();
   SC_ASSIGN_OR_RETURN(DesiredState d, desiredStateFromJson(j));
   return std::optional<DesiredState>(std::move(d));

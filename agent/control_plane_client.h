@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,13 +34,20 @@ struct Registration {
   int ttl_s = 60;
 };
 
+// The largest desired-state answer the agent reads. Each namespace snapshot comes once per
+// answer, so this is about tasks x task definition + the namespaces' endpoints: 100 tasks of a
+// namespace of 1000 endpoints are ~0.5 MB (docs/benchmarks.md). Past it the poll fails with
+// "the answer is longer than ..." and scagent_desired_state_too_large_total counts it.
+inline constexpr size_t kMaxDesiredStateBytes = 32u << 20;
+
 struct DesiredTaskPayload {
   std::string task_arn;
   std::string task_id;
   std::string desired_status;   // RUNNING or STOPPED
   model::Json task_definition;  // RegisterTaskDefinition-shaped
   model::Json service;          // {serviceName, cluster, taskDefinition, serviceConnectConfiguration}
-  model::Json ns;               // the namespace snapshot (model/parse.h)
+  // The namespace snapshot (model/parse.h), null without one; shared by the answer's tasks.
+  std::shared_ptr<const model::Json> ns;
 };
 
 struct DesiredState {

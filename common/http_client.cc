@@ -19,13 +19,18 @@ using CurlHeaders = std::unique_ptr<curl_slist, SlistDeleter>;
 struct BodySink {
   std::string* out;
   const std::function<bool(const std::string&)>* done;
+  size_t max_bytes;
   bool ended_early = false;
+  bool too_long = false;
 };
 
 size_t appendBody(char* data, size_t size, size_t n, void* user) {
   auto* sink = static_cast<BodySink*>(user);
   const size_t len = size * n;
-  if (sink->out->size() + len > (8u << 20)) return 0;  // refuse absurd bodies
+  if (sink->out->size() + len > sink->max_bytes) {
+    sink->too_long = true;
+    return 0;
+  }
   sink->out->append(data, len);
   if (*sink->done && (*sink->done)(*sink->out)) {
     sink->ended_early = true;
@@ -57,7 +62,7 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, appendBody);
-  BodySink sink{&resp.body, &req.done};
+  BodySink sink{&resp.body, &req.done, req.max_response_bytes};
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   if (!req.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, req.ca_file.c_str());
   if (!req.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, req.cert_file.c_str());
@@ -86,6 +91,10 @@ Result<HttpResponse> httpRequest(const HttpRequest& req) {
   CURLcode rc = curl_easy_perform(c);
   const std::string target = req.unix_socket.empty() ? req.url : req.unix_socket + " " + req.url;
   if (rc == CURLE_WRITE_ERROR && sink.ended_early) rc = CURLE_OK;
+  if (rc == CURLE_WRITE_ERROR && sink.too_long) {
+    return makeError(ErrorCode::kFailedPrecondition, "request", target,
+                     "the answer is longer than " + std::to_string(req.max_response_bytes) + " bytes");
+  }
   if (rc == CURLE_ABORTED_BY_CALLBACK)
     return makeError(ErrorCode::kUnavailable, "request", target, "request cancelled");
   if (rc != CURLE_OK) {

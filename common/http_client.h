@@ -31,6 +31,9 @@ struct HttpRequest {
   // When set, called with the body received so far after each chunk; true ends the transfer early
   // and the response is returned as received (for streams such as etcd's watch).
   std::function<bool(const std::string& body)> done;
+  // A longer response body ends the transfer with kFailedPrecondition "the answer is longer than
+  // N bytes" (a peer cannot grow the caller's memory without bound).
+  size_t max_response_bytes = 8u << 20;
 };
 
 struct HttpResponse {

@@ -706,7 +706,12 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
   const std::set<std::string>& task_keys = idx == tasks_by_instance_.end() ? none : idx->second;
 
   std::string fingerprint = std::to_string(inst_doc.mod_revision);
-  std::vector<std::pair<const std::string*, const SnapshotCache*>> pieces;  // task view, snapshot
+  struct Piece {
+    const std::string* view;
+    std::string ns_id;  // empty: the task has no namespace
+  };
+  std::vector<Piece> pieces;
+  std::map<std::string, const SnapshotCache*> snapshots;  // each namespace once per answer
   for (const std::string& tk : task_keys) {
     auto doc = docs_.find(tk);
     if (doc == docs_.end() || doc->second.value["lastStatus"] == "STOPPED") continue;
@@ -746,10 +751,11 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
       tv.text = view.dump();
       tv.fingerprint = tfp;
     }
-    const SnapshotCache* snap = nullptr;
-    if (t.contains("_ns")) snap = &snapshotTextLocked(t["_ns"].get<std::string>());
+    std::string ns_id = t.contains("_ns") ? t["_ns"].get<std::string>() : "";
+    const SnapshotCache* snap = ns_id.empty() ? nullptr : &snapshotTextLocked(ns_id);
+    if (snap != nullptr) snapshots[ns_id] = snap;
     fingerprint += "|" + tfp + "@" + (snap != nullptr ? std::to_string(snap->content_revision) : "-");
-    pieces.emplace_back(&tv.text, snap);
+    pieces.push_back({&tv.text, std::move(ns_id)});
   }
   TextCache& dc = desired_cache_[*key];
   if (dc.fingerprint != fingerprint || dc.text.empty()) {
@@ -757,15 +763,20 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
         "{\"containerInstanceArn\":" + jsonQuote(arn) + ",\"status\":" + inst["status"].dump() + ",\"tasks\":[";
     for (size_t i = 0; i < pieces.size(); ++i) {
       if (i > 0) body += ",";
-      const std::string& v = *pieces[i].first;
-      if (pieces[i].second != nullptr) {
+      const std::string& v = *pieces[i].view;
+      if (!pieces[i].ns_id.empty()) {
         body.append(v, 0, v.size() - 1);
-        body += ",\"namespace\":" + pieces[i].second->text + "}";
+        body += ",\"namespaceRef\":" + jsonQuote(pieces[i].ns_id) + "}";
       } else {
         body += v;
       }
     }
-    body += "]";
+    body += "],\"namespaces\":{";
+    for (auto it = snapshots.begin(); it != snapshots.end(); ++it) {
+      if (it != snapshots.begin()) body += ",";
+      body += jsonQuote(it->first) + ":" + it->second->text;
+    }
+    body += "}";
     dc.fingerprint = fingerprint;
     dc.text = std::move(body);
   }

@@ -63,7 +63,7 @@ class AwsCliE2eTest : public ::testing::Test {
     Json report = {{"tasks", Json::array()}};
     for (const Json& t : desired["tasks"]) {
       Json eps = Json::array();
-      for (const Json& s : t["namespace"]["services"]) {
+      for (const Json& s : desired["namespaces"][t["namespaceRef"].get<std::string>()]["services"]) {
         if (s["ownerService"] == t["service"]["serviceName"])
           eps.push_back(
               {{"discoveryName", s["discoveryName"]}, {"ip", ip}, {"port", targetPort(t, s["discoveryName"])}});

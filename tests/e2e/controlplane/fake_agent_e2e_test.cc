@@ -108,9 +108,13 @@ TEST_F(FakeAgentE2eTest, RegisterPollReportAndSeeEndpointsPropagate) {
   const Json& task = d1["tasks"][0];
   EXPECT_EQ(task["taskDefinition"]["family"], "db");
   EXPECT_EQ(task["service"]["serviceConnectConfiguration"]["namespace"], "internal");
-  EXPECT_EQ(task["namespace"]["name"], "internal");
-  EXPECT_EQ(task["namespace"]["services"][0]["vip"], "127.255.0.1");
-  EXPECT_TRUE(task["namespace"]["services"][0]["addresses"].empty());
+  // Each namespace once per answer; tasks name theirs.
+  ASSERT_EQ(d1["namespaces"].size(), 1u);
+  const Json& ns = d1["namespaces"][task["namespaceRef"].get<std::string>()];
+  EXPECT_FALSE(task.contains("namespace"));
+  EXPECT_EQ(ns["name"], "internal");
+  EXPECT_EQ(ns["services"][0]["vip"], "127.255.0.1");
+  EXPECT_TRUE(ns["services"][0]["addresses"].empty());
 
   // A second instance long-polls; when a's task reports healthy with its address, b hears nothing
   // (it runs no task in the namespace) but a's own view changes.
@@ -129,7 +133,8 @@ TEST_F(FakeAgentE2eTest, RegisterPollReportAndSeeEndpointsPropagate) {
   ASSERT_EQ(st.status, 200) << st.body;
   auto a2 = poll_a.get();
   ASSERT_EQ(a2.status, 200);
-  Json addrs = Json::parse(a2.body)["tasks"][0]["namespace"]["services"][0]["addresses"];
+  Json d2 = Json::parse(a2.body);
+  Json addrs = d2["namespaces"][d2["tasks"][0]["namespaceRef"].get<std::string>()]["services"][0]["addresses"];
   ASSERT_EQ(addrs.size(), 1u);
   EXPECT_EQ(addrs[0]["ip"], "10.9.0.2");
   Json db = ecs("DescribeServices", {{"cluster", "c"}, {"services", {"db"}}})["services"][0];

@@ -25,7 +25,7 @@ DesiredTaskPayload dbTask(const std::string& id, const std::string& desired = "R
                {"cluster", "demo"},
                {"taskDefinition", "db"},
                {"serviceConnectConfiguration", svc["serviceConnectConfiguration"]}};
-  p.ns = {{"name", "demo"}, {"revision", 1}, {"services", Json::array()}};
+  p.ns = std::make_shared<const Json>(Json{{"name", "demo"}, {"revision", 1}, {"services", Json::array()}});
   return p;
 }
 
@@ -149,15 +149,16 @@ TEST_F(AgentTest, NamespaceChangesReachRunningProxiesOnce) {
   agent->applyDesired({"e1", 1, "ACTIVE", {dbTask("t1")}});
   agent->waitIdle();
   DesiredTaskPayload scaled = dbTask("t1");
-  scaled.ns = {{"name", "demo"},
-               {"revision", 2},
-               {"services",
-                {{{"discoveryName", "db"},
-                  {"dnsName", "db"},
-                  {"port", 81},
-                  {"vip", "127.255.0.1"},
-                  {"ownerService", "db"},
-                  {"addresses", {{{"ip", "10.88.0.3"}, {"port", 8080}}, {{"ip", "10.88.0.4"}, {"port", 8080}}}}}}}};
+  scaled.ns = std::make_shared<const Json>(
+      Json{{"name", "demo"},
+           {"revision", 2},
+           {"services",
+            {{{"discoveryName", "db"},
+              {"dnsName", "db"},
+              {"port", 81},
+              {"vip", "127.255.0.1"},
+              {"ownerService", "db"},
+              {"addresses", {{{"ip", "10.88.0.3"}, {"port", 8080}}, {{"ip", "10.88.0.4"}, {"port", 8080}}}}}}}});
   agent->applyDesired({"e2", 2, "ACTIVE", {scaled}});
   agent->tick();
   agent->tick();
@@ -181,15 +182,15 @@ std::pair<std::string, std::string> propagation(const MetricsRegistry& m) {
 DesiredTaskPayload withDbMembers(DesiredTaskPayload p, int revision, const std::vector<std::string>& ips) {
   Json addresses = Json::array();
   for (const auto& ip : ips) addresses.push_back({{"ip", ip}, {"port", 8080}});
-  p.ns = {{"name", "demo"},
-          {"revision", revision},
-          {"services",
-           {{{"discoveryName", "db"},
-             {"dnsName", "db"},
-             {"port", 81},
-             {"vip", "127.255.0.1"},
-             {"ownerService", "db"},
-             {"addresses", addresses}}}}};
+  p.ns = std::make_shared<const Json>(Json{{"name", "demo"},
+                                           {"revision", revision},
+                                           {"services",
+                                            {{{"discoveryName", "db"},
+                                              {"dnsName", "db"},
+                                              {"port", 81},
+                                              {"vip", "127.255.0.1"},
+                                              {"ownerService", "db"},
+                                              {"addresses", addresses}}}}});
   return p;
 }
 

@@ -36,8 +36,26 @@ TEST(ControlPlaneClientTest, DesiredStateShape) {
   EXPECT_EQ(d->revision, 9);
   ASSERT_EQ(d->tasks.size(), 1u);
   EXPECT_EQ(d->tasks[0].task_definition["family"], "db");
-  EXPECT_EQ(d->tasks[0].ns["name"], "demo");
+  ASSERT_NE(d->tasks[0].ns, nullptr);
+  EXPECT_EQ((*d->tasks[0].ns)["name"], "demo");
   EXPECT_FALSE(desiredStateFromJson(Json::parse(R"({"tasks": [{"taskId": "t", "desiredStatus": "PAUSED"}]})")).ok());
+  // The current shape: each namespace once, tasks refer to it; an unknown reference is an error.
+  auto shared = desiredStateFromJson(Json::parse(R"({"etag": "e2", "tasks": [
+      {"taskArn": "arn:t1", "taskId": "t1", "desiredStatus": "RUNNING", "namespaceRef": "ns-1"},
+      {"taskArn": "arn:t2", "taskId": "t2", "desiredStatus": "RUNNING", "namespaceRef": "ns-1"},
+      {"taskArn": "arn:t3", "taskId": "t3", "desiredStatus": "RUNNING"}],
+      "namespaces": {"ns-1": {"name": "demo", "revision": 3}}})"));
+  ASSERT_TRUE(shared.ok()) << shared.error().message;
+  ASSERT_EQ(shared->tasks.size(), 3u);
+  ASSERT_NE(shared->tasks[0].ns, nullptr);
+  EXPECT_EQ((*shared->tasks[0].ns)["revision"], 3);
+  EXPECT_EQ(shared->tasks[0].ns.get(), shared->tasks[1].ns.get()) << "one copy shared by both tasks";
+  EXPECT_EQ(shared->tasks[2].ns, nullptr);
+  auto dangling = desiredStateFromJson(Json::parse(
+      R"({"tasks": [{"taskId": "t1", "desiredStatus": "RUNNING", "namespaceRef": "ns-9"}], "namespaces": {}})"));
+  ASSERT_FALSE(dangling.ok());
+  EXPECT_NE(dangling.error().message.find("names namespace ns-9, which the answer does not carry"), std::string::npos)
+      << dangling.error().message;
   EXPECT_FALSE(desiredStateFromJson(Json::parse(R"({"etag": "x"})")).ok());
 }
 

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "common/http_server.h"
 #include "common/unique_fd.h"
 
 namespace sc {
@@ -55,6 +56,24 @@ TEST(HttpClientTest, WithoutCancelTheTimeoutApplies) {
   auto r = httpRequest(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kTimeout) << r.error().message;
+}
+
+TEST(HttpClientTest, AnAnswerOverTheCapIsAClearError) {
+  auto server = HttpServer::start("127.0.0.1:0", {{"/big", [] {
+                                                     return HttpPage{200, "text/plain", std::string(1u << 20, 'x')};
+                                                   }}});
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  HttpRequest req;
+  req.url = "http://" + (*server)->address() + "/big";
+  req.max_response_bytes = 256u << 10;
+  auto r = httpRequest(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(r.error().message.find("the answer is longer than 262144 bytes"), std::string::npos) << r.error().message;
+  req.max_response_bytes = 2u << 20;
+  auto whole = httpRequest(req);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  EXPECT_EQ(whole->body.size(), 1u << 20);
 }
 
 }  // namespace

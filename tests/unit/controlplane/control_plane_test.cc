@@ -54,6 +54,10 @@ class ControlPlaneTest : public ::testing::Test {
     tokens_[host] = (*r)["token"].get<std::string>();
     return (*r)["containerInstanceArn"].get<std::string>();
   }
+  // The snapshot the desired state's task `i` refers to (each namespace is sent once per answer).
+  static Json taskNamespace(const Json& d, size_t i) {
+    return d["namespaces"][d["tasks"][i]["namespaceRef"].get<std::string>()];
+  }
   Json desired(const std::string& host) {
     auto r = cp_->agentDesired(tokens_[host], "");
     EXPECT_TRUE(r.has_value() && r->has_value());
@@ -469,7 +473,7 @@ class AgentReportTest : public ControlPlaneTest {
         cp_->agentStatus(tokens_["b"], running(db_, {{{"discoveryName", "db"}, {"ip", "10.2.0.7"}, {"port", 5432}}}))
             .has_value());
     snapshot_ = *cp_->namespaceSnapshotForTest("internal");
-    b_view_ = desired("b")["tasks"][0]["namespace"];
+    b_view_ = taskNamespace(desired("b"), 0);
   }
   // The report is refused with a 400 naming `what`, and nothing anyone reads has changed.
   void expectRefused(const Json& report, const std::string& what) {
@@ -478,7 +482,7 @@ class AgentReportTest : public ControlPlaneTest {
     EXPECT_EQ(r.error().status, 400);
     EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
     EXPECT_EQ(*cp_->namespaceSnapshotForTest("internal"), snapshot_);
-    EXPECT_EQ(desired("b")["tasks"][0]["namespace"], b_view_) << "another host's snapshot changed";
+    EXPECT_EQ(taskNamespace(desired("b"), 0), b_view_) << "another host's snapshot changed";
   }
   Json web_, db_, snapshot_, b_view_;
 };
