@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/http_server.h"
 #include "common/unique_fd.h"
@@ -31,6 +32,12 @@ std::string decode(const char* s) {
   std::string out(d);
   free(d);  // NOLINT: evhttp allocates with malloc
   return out;
+}
+
+size_t countHeaders(const evkeyvalq* in) {
+  size_t n = 0;
+  for (const evkeyval* kv = in->tqh_first; kv != nullptr; kv = kv->next.tqe_next) ++n;
+  return n;
 }
 
 }  // namespace
@@ -61,6 +68,7 @@ struct HttpServer::Impl {
   // Parked requests.
   mutable std::mutex pmu;
   std::unordered_map<uint64_t, Park> parked;
+  std::unordered_set<uint64_t> polls;  // every long-poll not yet answered, parked or being re-checked
   uint64_t wake_gen = 0;
 
   // Answers waiting for the loop thread.
@@ -95,6 +103,20 @@ struct HttpServer::Impl {
       done.emplace_back(id, std::move(r));
     }
     event_active(notify_ev, EV_READ, 0);
+  }
+
+  // The first park of a request: refused with a 503 when max_parked polls are already waiting.
+  void parkNew(uint64_t id, uint64_t gen, Park p) {
+    {
+      std::lock_guard lock(pmu);
+      if (polls.size() >= options.max_parked) {
+        complete(id, HttpResponse{
+                         503, "application/json", R"({"message":"too many parked polls"})", {{"Retry-After", "1"}}});
+        return;
+      }
+      polls.insert(id);
+    }
+    park(id, gen, std::move(p));
   }
 
   // Parks `p` unless a wake() happened since `gen` was read; then it is checked again at once.
@@ -166,6 +188,10 @@ struct HttpServer::Impl {
       std::lock_guard lock(self->dmu);
       batch.swap(self->done);
     }
+    {
+      std::lock_guard lock(self->pmu);
+      for (const auto& entry : batch) self->polls.erase(entry.first);
+    }
     for (auto& [id, r] : batch) {
       auto it = self->live.find(id);
       if (it == self->live.end()) continue;  // the client went away
@@ -184,6 +210,7 @@ struct HttpServer::Impl {
       for (auto it = self->parked.begin(); it != self->parked.end();) {
         if (it->second.deadline <= now) {
           expired.emplace_back(it->first, std::move(it->second));
+          self->polls.erase(it->first);
           it = self->parked.erase(it);
         } else {
           ++it;
@@ -207,6 +234,7 @@ struct HttpServer::Impl {
     for (uint64_t id : it->second) {
       self->live.erase(id);
       self->parked.erase(id);
+      self->polls.erase(id);
     }
     self->by_conn.erase(it);
   }
@@ -250,6 +278,12 @@ struct HttpServer::Impl {
     }
     if (r.path.empty()) r.path = "/";
     evkeyvalq* in = evhttp_request_get_input_headers(req);
+    if (countHeaders(in) > self->options.max_headers) {
+      self->send(
+          req,
+          HttpResponse{431, "application/json", R"({"message":"too many header fields"})", {{"Connection", "close"}}});
+      return;
+    }
     for (evkeyval* kv = in->tqh_first; kv != nullptr; kv = kv->next.tqe_next) {
       std::string name(kv->key);
       std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -281,7 +315,7 @@ struct HttpServer::Impl {
       if (auto* resp = std::get_if<HttpResponse>(&outcome)) {
         self->complete(id, std::move(*resp));
       } else {
-        self->park(id, gen, std::move(std::get<Park>(outcome)));
+        self->parkNew(id, gen, std::move(std::get<Park>(outcome)));
       }
     });
   }

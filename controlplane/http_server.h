@@ -57,6 +57,11 @@ struct HttpServerOptions {
   // The request line and headers together (libevent 2.1 has no limit by default: one endless
   // header line grows memory until the process is killed). Past it the connection is closed.
   size_t max_header_bytes = 64u << 10;
+  // Header fields per request; past it the request is answered 431 and not handled.
+  size_t max_headers = 100;
+  // Long-polls parked at once (their own budget, apart from the workers); past it a new poll is
+  // answered 503 with Retry-After at once instead of being parked.
+  size_t max_parked = 10000;
   int connection_timeout_s = 300;  // idle keep-alive and stalled reads
 };
 

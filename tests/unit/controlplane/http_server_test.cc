@@ -125,6 +125,79 @@ TEST(HttpServerTest, EndlessHeaderLineIsCutOffAndOthersAreServed) {
   EXPECT_EQ(r->status, 200);
 }
 
+// Issue 13 item 2 (header count): more header fields than max_headers are answered 431 and never
+// reach the handler; a request at the cap is served.
+TEST(HttpServerTest, TooManyHeaderFieldsAre431) {
+  std::atomic<int> handled{0};
+  auto s = HttpServer::start({.max_headers = 20}, [&](const HttpRequest&) -> HandlerOutcome {
+    ++handled;
+    return HttpResponse{200, "text/plain", "ok", {}};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto withHeaders = [&](int n) {
+    std::vector<std::string> h;
+    for (int i = 0; i < n; ++i) h.push_back("X-H" + std::to_string(i) + ": v");
+    return httpRequest({.url = url(**s, "/"), .headers = h});
+  };
+  auto many = withHeaders(40);
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  EXPECT_EQ(many->status, 431);
+  EXPECT_EQ(handled.load(), 0);
+  auto few = withHeaders(10);
+  ASSERT_TRUE(few.ok()) << few.error().message;
+  EXPECT_EQ(few->status, 200);
+  EXPECT_EQ(handled.load(), 1);
+}
+
+// Issue 13 item 2 (long-poll budget): past max_parked a new poll is answered 503 at once, the
+// parked ones stay parked and are answered by the next wake(), and ordinary calls are served.
+TEST(HttpServerTest, ParkedPollsPastTheirCapAre503AndTheRestAreServed) {
+  std::atomic<bool> ready{false};
+  auto s = HttpServer::start({.max_parked = 2}, [&](const HttpRequest& r) -> HandlerOutcome {
+    if (r.path != "/poll") return HttpResponse{200, "text/plain", "ok", {}};
+    return Park{[&]() -> std::optional<HttpResponse> {
+                  if (!ready) return std::nullopt;
+                  return HttpResponse{200, "text/plain", "changed", {}};
+                },
+                std::chrono::steady_clock::now() + std::chrono::seconds(60),
+                [] {
+                  return HttpResponse{200, "text/plain", "timeout", {}};
+                }};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::vector<std::thread> pollers;
+  std::atomic<int> changed{0};
+  for (int i = 0; i < 2; ++i) {
+    pollers.emplace_back([&] {
+      auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(30000)});
+      if (r.ok() && r->body == "changed") ++changed;
+    });
+  }
+  while ((*s)->parkedCount() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto surplus = httpRequest({.url = url(**s, "/poll")});
+  ASSERT_TRUE(surplus.ok()) << surplus.error().message;
+  EXPECT_EQ(surplus->status, 503);
+  auto plain = httpRequest({.url = url(**s, "/")});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->status, 200);
+  EXPECT_EQ((*s)->parkedCount(), 2u);
+  ready = true;
+  (*s)->wake();
+  for (auto& t : pollers) t.join();
+  EXPECT_EQ(changed.load(), 2);
+  // Answered polls free their places in the budget.
+  ready = false;
+  std::thread again([&] {
+    auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(30000)});
+    if (r.ok() && r->body == "changed") ++changed;
+  });
+  while ((*s)->parkedCount() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ready = true;
+  (*s)->wake();
+  again.join();
+  EXPECT_EQ(changed.load(), 3);
+}
+
 TEST(HttpServerTest, BusyPortIsAnError) {
   auto a = HttpServer::start({}, [](const HttpRequest&) -> HandlerOutcome { return HttpResponse{}; });
   ASSERT_TRUE(a.ok());
