@@ -62,7 +62,15 @@ struct HttpServerOptions {
   // Long-polls parked at once (their own budget, apart from the workers); past it a new poll is
   // answered 503 with Retry-After at once instead of being parked.
   size_t max_parked = 10000;
-  int connection_timeout_s = 300;  // idle keep-alive and stalled reads
+  int connection_timeout_s = 300;  // idle keep-alive and stalled reads (every byte resets it)
+  // From accept to the first request fully read, a deadline that bytes do not reset (slowloris);
+  // each later request on a keep-alive connection must be read within connection_timeout_s of
+  // the previous answer. Past it the connection is shut down.
+  std::chrono::milliseconds header_timeout{10000};
+  // Open connections, in total and per peer address. A connection past either cap is answered
+  // 503 with Connection: close and shut down, and never reaches the handler.
+  size_t max_connections = 10000;
+  size_t max_connections_per_peer = 1000;
 };
 
 class HttpServer {
@@ -77,6 +85,7 @@ class HttpServer {
   // Re-checks every parked request (thread-safe, cheap to call after every change).
   void wake();
   size_t parkedCount() const;
+  size_t connectionCount() const;  // open connections counted against max_connections
   void stop();
 
   struct Impl;
