@@ -78,6 +78,7 @@ struct HttpServer::Impl {
   // Loop thread only.
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, evhttp_request*> live;
+  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> started;  // as live
   std::unordered_map<evhttp_connection*, std::vector<uint64_t>> by_conn;
 
   // Parked requests.
@@ -192,6 +193,7 @@ struct HttpServer::Impl {
 
   void forget(uint64_t id, evhttp_request* req) {
     live.erase(id);
+    started.erase(id);
     evhttp_connection* conn = evhttp_request_get_connection(req);
     auto it = by_conn.find(conn);
     if (it == by_conn.end()) return;
@@ -222,6 +224,7 @@ struct HttpServer::Impl {
     auto* self = static_cast<Impl*>(arg);
     auto now = std::chrono::steady_clock::now();
     self->cutSlowReaders(now);
+    self->timeOutHandlers(now);
     std::vector<std::pair<uint64_t, Park>> expired;
     {
       std::lock_guard lock(self->pmu);
@@ -252,6 +255,7 @@ struct HttpServer::Impl {
     std::lock_guard lock(self->pmu);
     for (uint64_t id : it->second) {
       self->live.erase(id);
+      self->started.erase(id);
       self->parked.erase(id);
       self->polls.erase(id);
     }
@@ -328,6 +332,22 @@ struct HttpServer::Impl {
       if (c.reading && c.deadline <= now) late.push_back(conn);
     }
     for (evhttp_connection* conn : late) evhttp_connection_free(conn);
+  }
+
+  // Requests whose handler has not answered within request_timeout (parked polls excepted).
+  void timeOutHandlers(std::chrono::steady_clock::time_point now) {
+    std::vector<uint64_t> late;
+    {
+      std::lock_guard lock(pmu);
+      for (const auto& [id, t] : started) {
+        if (now - t >= options.request_timeout && !polls.contains(id)) late.push_back(id);
+      }
+    }
+    for (uint64_t id : late) {
+      evhttp_request* req = live.at(id);
+      forget(id, req);
+      send(req, HttpResponse{503, "application/json", R"({"message":"request timed out"})", {{"Connection", "close"}}});
+    }
   }
 
   void setReading(evhttp_connection* conn, bool reading) {
@@ -410,6 +430,7 @@ struct HttpServer::Impl {
 
     uint64_t id = self->next_id++;
     self->live[id] = req;
+    self->started[id] = std::chrono::steady_clock::now();
     evhttp_connection* conn = evhttp_request_get_connection(req);
     self->setReading(conn, false);
     auto [cit, fresh] = self->by_conn.try_emplace(conn);
@@ -455,6 +476,7 @@ struct HttpServer::Impl {
     if (http != nullptr) evhttp_free(http);
     http = nullptr;
     live.clear();
+    started.clear();
     by_conn.clear();
     conns.clear();
     per_peer.clear();

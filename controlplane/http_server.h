@@ -67,6 +67,9 @@ struct HttpServerOptions {
   // each later request on a keep-alive connection must be read within connection_timeout_s of
   // the previous answer. Past it the connection is shut down.
   std::chrono::milliseconds header_timeout{10000};
+  // From a request read to its answer, for a handler that answers (a parked long-poll counts
+  // against its own deadline instead). Past it the client gets a 503; the late answer is dropped.
+  std::chrono::milliseconds request_timeout{60000};
   // Open connections, in total and per peer address. A connection past either cap is answered
   // 503 with Connection: close and shut down, and never reaches the handler.
   size_t max_connections = 10000;

@@ -335,6 +335,43 @@ TEST(HttpServerTest, ByteAtATimeClientIsCutOffWhileOthersAreServed) {
   EXPECT_EQ(poll_body, "changed");
 }
 
+// Issue 13 item 2 (per-request deadline): a handler slower than request_timeout gets its client a
+// 503, while a parked long-poll outlives that deadline (its own budget) and is answered.
+TEST(HttpServerTest, SlowHandlerIs503AtTheRequestDeadlineButParkedPollsAreNot) {
+  std::atomic<bool> release{false};
+  auto s = HttpServer::start({.request_timeout = std::chrono::milliseconds(200)},
+                             [&](const HttpRequest& r) -> HandlerOutcome {
+                               if (r.path == "/slow") {
+                                 while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                                 return HttpResponse{200, "text/plain", "late", {}};
+                               }
+                               return Park{[&]() -> std::optional<HttpResponse> {
+                                             if (!release) return std::nullopt;
+                                             return HttpResponse{200, "text/plain", "changed", {}};
+                                           },
+                                           std::chrono::steady_clock::now() + std::chrono::seconds(60),
+                                           [] {
+                                             return HttpResponse{200, "text/plain", "timeout", {}};
+                                           }};
+                             });
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::string poll_body;
+  std::thread poller([&] {
+    auto r = httpRequest({.url = url(**s, "/poll"), .timeout = std::chrono::milliseconds(30000)});
+    if (r.ok()) poll_body = r->body;
+  });
+  waitFor([&] { return (*s)->parkedCount() == 1; });
+  auto slow = httpRequest({.url = url(**s, "/slow"), .timeout = std::chrono::milliseconds(30000)});
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  EXPECT_EQ(slow->status, 503);
+  // The poll has been parked past the request deadline by now and is still waiting.
+  EXPECT_EQ((*s)->parkedCount(), 1u);
+  release = true;
+  (*s)->wake();
+  poller.join();
+  EXPECT_EQ(poll_body, "changed");
+}
+
 // A client that leaves in the middle of its request (head, body, or while handled) leaves nothing
 // behind: LSan (the sanitizer build) reports any request or connection not freed.
 TEST(HttpServerTest, ClientLeavingMidRequestLeaksNothing) {
