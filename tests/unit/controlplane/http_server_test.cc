@@ -362,8 +362,7 @@ TEST(HttpServerTest, SlowHandlerIs503AtTheRequestDeadlineButParkedPollsAreNot) {
   });
   waitFor([&] { return (*s)->parkedCount() == 1; });
   auto slow = httpRequest({.url = url(**s, "/slow"), .timeout = std::chrono::milliseconds(30000)});
-  ASSERT_TRUE(slow.ok()) << slow.error().message;
-  EXPECT_EQ(slow->status, 503);
+  EXPECT_TRUE(slow.ok() && slow->status == 503) << (slow.ok() ? std::to_string(slow->status) : slow.error().message);
   // The poll has been parked past the request deadline by now and is still waiting.
   EXPECT_EQ((*s)->parkedCount(), 1u);
   release = true;
