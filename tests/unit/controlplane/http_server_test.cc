@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <thread>
@@ -59,6 +60,19 @@ int getOn(int fd) {
 
 void waitFor(const std::function<bool()>& cond) {
   for (int i = 0; i < 2000 && !cond(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+// This process's resident set in KiB (/proc/self/status VmRSS), 0 if unreadable.
+size_t rssKiB() {
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (f == nullptr) return 0;
+  char line[256];
+  size_t kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmRSS: %zu kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib;
 }
 
 TEST(HttpServerTest, AnswersWithTheHandlersResponse) {
@@ -145,6 +159,7 @@ TEST(HttpServerTest, EndlessHeaderLineIsCutOffAndOthersAreServed) {
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  size_t rss_before = rssKiB();
   const std::string start = "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ";
   ASSERT_EQ(::send(fd, start.data(), start.size(), MSG_NOSIGNAL), static_cast<ssize_t>(start.size()));
   // Up to 64 MiB of one header line; the server must close long before that.
@@ -162,6 +177,8 @@ TEST(HttpServerTest, EndlessHeaderLineIsCutOffAndOthersAreServed) {
   ::close(fd);
   EXPECT_TRUE(cut) << "the server took " << sent << " bytes of one header line";
   EXPECT_LT(sent, 16u << 20);
+  // The server (in this process) did not keep what it was sent: RSS grew by far less than 64 MiB.
+  EXPECT_LT(rssKiB(), rss_before + (16u << 10)) << "VmRSS before " << rss_before << " KiB";
   auto r = httpRequest({.url = url(**s, "/")});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 200);
