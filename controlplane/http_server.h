@@ -57,7 +57,23 @@ struct HttpServerOptions {
   // The request line and headers together (libevent 2.1 has no limit by default: one endless
   // header line grows memory until the process is killed). Past it the connection is closed.
   size_t max_header_bytes = 64u << 10;
-  int connection_timeout_s = 300;  // idle keep-alive and stalled reads
+  // Header fields per request; past it the request is answered 431 and not handled.
+  size_t max_headers = 100;
+  // Long-polls parked at once (their own budget, apart from the workers); past it a new poll is
+  // answered 503 with Retry-After at once instead of being parked.
+  size_t max_parked = 10000;
+  int connection_timeout_s = 300;  // idle keep-alive and stalled reads (every byte resets it)
+  // From accept to the first request fully read, a deadline that bytes do not reset (slowloris);
+  // each later request on a keep-alive connection must be read within connection_timeout_s of
+  // the previous answer. Past it the connection is shut down.
+  std::chrono::milliseconds header_timeout{10000};
+  // From a request read to its answer, for a handler that answers (a parked long-poll counts
+  // against its own deadline instead). Past it the client gets a 503; the late answer is dropped.
+  std::chrono::milliseconds request_timeout{60000};
+  // Open connections, in total and per peer address. A connection past either cap is answered
+  // 503 with Connection: close and shut down, and never reaches the handler.
+  size_t max_connections = 10000;
+  size_t max_connections_per_peer = 1000;
 };
 
 class HttpServer {
@@ -72,6 +88,7 @@ class HttpServer {
   // Re-checks every parked request (thread-safe, cheap to call after every change).
   void wake();
   size_t parkedCount() const;
+  size_t connectionCount() const;  // open connections counted against max_connections
   void stop();
 
   struct Impl;

@@ -33,13 +33,18 @@ constexpr const char* kUsage =
     "                 [--store FILE|etcd://HOST:PORT[,HOST:PORT...]|etcds://...]\n"
     "                 [--etcd-ca FILE] [--etcd-cert FILE] [--etcd-key FILE]\n"
     "                 [--credentials FILE] [--region REGION] [--workers N] [--ttl SECONDS]\n"
-    "                 [--port-file FILE]\n"
+    "                 [--port-file FILE] [HTTP limits, see below]\n"
     "       sccontrol --version\n"
     "defaults: --listen 127.0.0.1:8500 --data-dir /var/lib/sccontrol (store: DIR/state.db,\n"
     "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
     "--config reads the same settings from JSON (listen, dataDir, store, etcdCa, etcdCert, etcdKey,\n"
     "credentials, region,\n"
-    "workers, ttlSeconds, logLevel); flags given on the command line win. SIGHUP re-reads the\n"
+    "workers, ttlSeconds, logLevel, and the HTTP limits maxHeaderBytes, maxHeaders, maxBodyBytes,\n"
+    "headerTimeoutMs, requestTimeoutMs, idleTimeoutSeconds, maxConnections, maxConnectionsPerPeer,\n"
+    "maxParkedPolls; as flags --max-header-bytes N, --max-headers N, --max-body-bytes N,\n"
+    "--header-timeout-ms N, --request-timeout-ms N, --idle-timeout SECONDS, --max-connections N,\n"
+    "--max-connections-per-peer N, --max-parked-polls N); flags given on the command line win.\n"
+    "SIGHUP re-reads the\n"
     "log level and the credentials file. See docs/control-plane.md.\n"
     "Exit status: 0 stopped by SIGTERM or SIGINT, 1 could not start, 2 bad usage or configuration.\n";
 
@@ -81,7 +86,47 @@ struct Flags {
   std::string log_level = "info";  // debug, info, warn, error
   int workers = 4;
   int ttl = 30;
+  HttpServerOptions http;  // the limits below; address, port and workers are set from the rest
 };
+
+// The HTTP server's limits: config member, flag, range, and where the value goes.
+struct HttpLimit {
+  const char* key;
+  const char* flag;
+  uint64_t max;
+  void (*set)(HttpServerOptions&, uint64_t);
+};
+
+constexpr HttpLimit kHttpLimits[] = {
+    {"maxHeaderBytes", "--max-header-bytes", 16u << 20,
+     [](HttpServerOptions& o, uint64_t v) { o.max_header_bytes = v; }},
+    {"maxHeaders", "--max-headers", 10000, [](HttpServerOptions& o, uint64_t v) { o.max_headers = v; }},
+    {"maxBodyBytes", "--max-body-bytes", 64u << 20, [](HttpServerOptions& o, uint64_t v) { o.max_body_bytes = v; }},
+    {"headerTimeoutMs", "--header-timeout-ms", 3600000,
+     [](HttpServerOptions& o, uint64_t v) { o.header_timeout = std::chrono::milliseconds(v); }},
+    {"requestTimeoutMs", "--request-timeout-ms", 3600000,
+     [](HttpServerOptions& o, uint64_t v) { o.request_timeout = std::chrono::milliseconds(v); }},
+    {"idleTimeoutSeconds", "--idle-timeout", 86400,
+     [](HttpServerOptions& o, uint64_t v) { o.connection_timeout_s = static_cast<int>(v); }},
+    {"maxConnections", "--max-connections", 1000000, [](HttpServerOptions& o, uint64_t v) { o.max_connections = v; }},
+    {"maxConnectionsPerPeer", "--max-connections-per-peer", 1000000,
+     [](HttpServerOptions& o, uint64_t v) { o.max_connections_per_peer = v; }},
+    {"maxParkedPolls", "--max-parked-polls", 1000000, [](HttpServerOptions& o, uint64_t v) { o.max_parked = v; }},
+};
+
+const HttpLimit* httpLimitByKey(const std::string& key) {
+  for (const auto& l : kHttpLimits) {
+    if (key == l.key) return &l;
+  }
+  return nullptr;
+}
+
+const HttpLimit* httpLimitByFlag(const std::string& flag) {
+  for (const auto& l : kHttpLimits) {
+    if (flag == l.flag) return &l;
+  }
+  return nullptr;
+}
 
 struct Credentials {
   std::map<std::string, std::string> keys;
@@ -151,6 +196,11 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
         return bad(k, "expected one of debug, info, warn, error");
       }
       f.log_level = it->get<std::string>();
+    } else if (const HttpLimit* l = httpLimitByKey(k)) {
+      if (!it->is_number_unsigned() || it->get<uint64_t>() < 1 || it->get<uint64_t>() > l->max) {
+        return bad(k, "expected an integer 1-" + std::to_string(l->max));
+      }
+      l->set(f.http, it->get<uint64_t>());
     } else if (k == "workers" || k == "ttlSeconds") {
       if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 3600) {
         return bad(k, "expected an integer 1-3600");
@@ -274,6 +324,12 @@ int run(int argc, char** argv) {
     }
     return static_cast<int>(*n);
   };
+  auto limitValue = [&](const HttpLimit& l, const std::string& v) -> uint64_t {
+    auto n = parseUint(v, l.max);
+    if (!n || *n == 0)
+      std::exit(usageError(std::string(l.flag) + " wants an integer 1-" + std::to_string(l.max) + ", got '" + v + "'"));
+    return *n;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -304,6 +360,8 @@ int run(int argc, char** argv) {
       f.workers = number(a, next());
     else if (a == "--ttl")
       f.ttl = number(a, next());
+    else if (const HttpLimit* l = httpLimitByFlag(a))
+      l->set(f.http, limitValue(*l, next()));
     else
       return usageError("unknown argument '" + a + "'");
   }
@@ -356,7 +414,7 @@ int run(int argc, char** argv) {
   FrontendOptions fo{creds->keys};
   fo.region = f.region;
   Frontend frontend(**cp, realClock(), std::move(fo));
-  HttpServerOptions hso;
+  HttpServerOptions hso = f.http;
   hso.address = f.listen.substr(0, colon);
   hso.port = static_cast<uint16_t>(*port);
   hso.workers = f.workers;
