@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "controlplane/memory_store.h"
 #include "controlplane/placement.h"
 #include "tests/support/controlplane/fake_clock.h"
@@ -423,6 +425,47 @@ TEST_F(ControlPlaneTest, DesiredStateCachesDoNotGrowWithEveryTaskEverRun) {
   EXPECT_EQ(tasks("STOPPED").size(), 30u);
   EXPECT_EQ(cached.back(), cached.front()) << "cache entries after round 1: " << cached.front();
   EXPECT_LE(cached.back(), 2u) << "one instance body and one snapshot at most";
+}
+
+// Issue 13 item 7: a host of 100 tasks in a namespace of 1000 endpoints. Each snapshot comes once
+// per answer, so the body stays far below the agent's limit; with a copy per task it was ~100x.
+TEST_F(ControlPlaneTest, DesiredStateCarriesEachNamespaceOnce) {
+  registerInstance("big", true, 1000 * 512);
+  ecs("RegisterTaskDefinition", Json::parse(kTd));
+  ecs("CreateService", {{"cluster", "c"},
+                        {"serviceName", "db"},
+                        {"taskDefinition", "app"},
+                        {"desiredCount", 1000},
+                        {"serviceConnectConfiguration",
+                         {{"enabled", true}, {"services", {{{"portName", "http"}, {"discoveryName", "db"}}}}}}});
+  Json placed = desired("big");
+  ASSERT_EQ(placed["tasks"].size(), 1000u);
+  Json report = {{"tasks", Json::array()}};
+  for (size_t i = 0; i < placed["tasks"].size(); ++i) {
+    const std::string ip = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    report["tasks"].push_back({{"taskArn", placed["tasks"][i]["taskArn"]},
+                               {"lastStatus", "RUNNING"},
+                               {"healthStatus", "HEALTHY"},
+                               {"endpoints", {{{"discoveryName", "db"}, {"ip", ip}, {"port", 80}}}}});
+  }
+  ASSERT_TRUE(cp_->agentStatus(tokens_["big"], report).has_value());
+  registerInstance("host", true, 100 * 512);
+  setup(100);  // web, a client of db's namespace, on "host" (big is full)
+  auto text = cp_->agentDesiredText(tokens_["host"], "");
+  ASSERT_TRUE(text.has_value() && text->has_value());
+  Json d = Json::parse(**text);
+  ASSERT_EQ(d["tasks"].size(), 100u);
+  ASSERT_EQ(d["namespaces"].size(), 1u);
+  const Json& ns = d["namespaces"].begin().value();
+  size_t addresses = 0;
+  for (const Json& svc : ns["services"]) addresses += svc["addresses"].size();
+  EXPECT_EQ(addresses, 1000u);
+  const size_t body = (*text)->size(), snapshot = ns.dump().size();
+  const size_t copy_per_task = body + 99 * snapshot;  // the shape before: a snapshot in each task
+  std::cout << "desired state, 100 tasks, namespace of 1000 endpoints: " << body << " bytes (snapshot " << snapshot
+            << " bytes; with a copy per task " << copy_per_task << " bytes)\n";
+  EXPECT_LT(body, 2u << 20);
+  EXPECT_GT(copy_per_task, 8u << 20) << "the old shape would have passed the agent's old 8 MiB limit";
 }
 
 class AgentReportTest : public ControlPlaneTest {
