@@ -3,6 +3,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "agent/config.h"
+#include "agent/presence.h"
 #include "agent/task_net.h"
 #include "common/file.h"
 #include "common/process.h"
@@ -17,7 +19,8 @@ namespace sc::agent {
 namespace {
 
 constexpr const char* kNetSettings =
-    "settings: --state-dir DIR (/var/lib/scagent/netns) --bridge NAME (scbr0)\n"
+    "settings: --state-dir DIR (the running agent's <stateDir>/netns, else /var/lib/scagent/netns)\n"
+    "          --bridge NAME (scbr0)\n"
     "          --task-cidr CIDR (10.222.0.0/16) --netns-prefix P (sc-) --veth-prefix P (scv)\n"
     "          --chain-prefix P (SC) --host-ports MIN-MAX (49153-65535) --iptables auto|nft|legacy\n"
     "Exit status: 0 success, 1 the operation failed, 2 bad usage or input.\n";
@@ -33,14 +36,16 @@ constexpr NetSub kNetSubs[] = {
      "Create the task's network sandbox (namespace, veth, address, rules, hosts file) from a plan\n"
      "printed by `scagent plan`; an existing one is left as it is. Prints the sandbox as JSON.\n"},
     {"down",
-     "usage: scagent net down --task ID [settings]\n"
-     "Remove the task's network sandbox (namespace, veth, rules, address, hosts file).\n"},
+     "usage: scagent net down --task ID [--force] [settings]\n"
+     "Remove the task's network sandbox (namespace, veth, rules, address, hosts file).\n"
+     "Refused beneath a running agent's state directory unless --force.\n"},
     {"show",
      "usage: scagent net show --task ID [settings]\n"
      "Print the task's network sandbox as JSON, its rules, and commands to inspect it.\n"},
     {"recover",
-     "usage: scagent net recover [--remove-orphans] [settings]\n"
-     "List kernel objects and records that do not match each other; --remove-orphans removes them.\n"},
+     "usage: scagent net recover [--remove-orphans [--force]] [settings]\n"
+     "List kernel objects and records that do not match each other; --remove-orphans removes them.\n"
+     "Refused beneath a running agent's state directory unless --force.\n"},
 };
 
 std::string netUsage() {
@@ -90,14 +95,15 @@ struct NetArgs {
   std::string sub;
   std::map<std::string, std::string> v;
   bool remove_orphans = false;
+  bool force = false;  // act on a state directory a live agent owns
   netns::NetConfig cfg;
 };
 
 // Parses the settings after `net <sub>`; returns a usage message, empty when they are fine.
 std::string parseNetArgs(const std::vector<std::string>& args, NetArgs& a) {
   for (size_t i = 2; i < args.size(); ++i) {
-    if (args[i] == "--remove-orphans") {
-      a.remove_orphans = true;
+    if (args[i] == "--remove-orphans" || args[i] == "--force") {
+      (args[i] == "--force" ? a.force : a.remove_orphans) = true;
       continue;
     }
     bool matched = false;
@@ -182,6 +188,35 @@ bool knownSub(const std::string& sub) {
   return false;
 }
 
+// Without --state-dir, the agent running on this host says where its network state is and which
+// bridge, CIDR and veth prefix it uses (flags given still win). Returns where the state came from.
+std::string adoptRunningAgent(NetArgs& a) {
+  if (a.v.count("--state-dir")) return "from --state-dir";
+  auto running = findRunningAgent();
+  if (!running) return "the default; no running agent found";
+  auto cfg = loadAgentConfig(running->config_path.empty() ? kDefaultConfigPath : running->config_path,
+                             !running->config_path.empty());
+  a.cfg.state_dir = running->state_dir + "/netns";
+  if (cfg.ok()) {
+    if (!a.v.count("--bridge")) a.cfg.bridge = cfg->network.bridge;
+    if (!a.v.count("--task-cidr")) a.cfg.task_cidr = cfg->network.task_cidr;
+    if (!a.v.count("--veth-prefix")) a.cfg.veth_prefix = cfg->network.veth_prefix;
+  }
+  return "the running agent, pid " + std::to_string(running->pid);
+}
+
+// `net down` and `net recover --remove-orphans` remove kernel objects: not beneath a live agent.
+std::string ownedByLiveAgent(const NetArgs& a) {
+  const bool removes = a.sub == "down" || (a.sub == "recover" && a.remove_orphans);
+  if (!removes || a.force) return "";
+  const std::string& dir = a.cfg.state_dir;
+  const std::string agent_dir = dir.ends_with("/netns") ? dir.substr(0, dir.size() - 6) : dir;
+  auto owner = stateOwner(agent_dir);
+  if (!owner) return "";
+  return "a running scagent (pid " + std::to_string(*owner) + ") owns " + agent_dir +
+         "; stop it first, or pass --force to act beneath it";
+}
+
 }  // namespace
 
 int cmdNet(const std::vector<std::string>& args, CliIo io) {
@@ -192,6 +227,9 @@ int cmdNet(const std::vector<std::string>& args, CliIo io) {
   if (!knownSub(a.sub)) return usageError(io, "net", "unknown subcommand '" + a.sub + "'", netUsage());
   const std::string cmd = "net " + a.sub;
   if (std::string msg = parseNetArgs(args, a); !msg.empty()) return usageError(io, cmd, msg, subUsage(a.sub));
+  const std::string source = adoptRunningAgent(a);
+  io.err << "scagent " << cmd << ": state directory " << a.cfg.state_dir << " (" << source << ")\n";
+  if (std::string owned = ownedByLiveAgent(a); !owned.empty()) return cliError(io, cmd, owned);
   if (auto c = netns::validateConfig(a.cfg); !c.ok()) return cliError(io, cmd, c.error().message, kExitUsage);
   std::optional<netns::SandboxSpec> spec;
   if (a.sub == "up") {

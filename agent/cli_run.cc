@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/host_check.h"
 #include "agent/metrics_page.h"
+#include "agent/presence.h"
 #include "agent/task_steps.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -72,8 +73,19 @@ int cmdStatus(const std::vector<std::string>& args, CliIo io) {
   if (wantsHelp(args, 1)) return printHelp(io, kStatusUsage);
   ConfigArg c = configArg(args);
   if (!c.error.empty()) return usageError(io, "status", c.error, kStatusUsage);
+  // Without --config, the agent running on this host (if any) says where its state is.
+  std::optional<RunningAgent> running = c.given ? std::nullopt : findRunningAgent();
+  if (running && !running->config_path.empty()) {
+    c.path = running->config_path;
+    c.given = true;
+  }
   auto cfg = loadAgentConfig(c.path, c.given);
   if (!cfg.ok()) return cliError(io, "status", cfg.error().message, kExitUsage);
+  if (running) cfg->state_dir = running->state_dir;
+  io.err << "scagent status: state directory " << cfg->state_dir
+         << (running ? " (the running agent, pid " + std::to_string(running->pid) + ")"
+                     : (c.given ? " (from " + c.path + ")" : " (the default; no running agent found)"))
+         << "\n";
   // Reading must not create the state directory.
   if (::access((cfg->state_dir + "/tasks").c_str(), F_OK) != 0) {
     io.out << renderStatusTable({});
@@ -99,6 +111,9 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
     return cliError(io, "run", "config: controlPlane.endpoint is required by scagent run", kExitUsage);
   }
   log::setLevel(cfg->log_level);
+  // One agent per state directory; operator commands find this one through what it publishes.
+  auto presence = AgentPresence::claim(*cfg, c.path, c.given);
+  if (!presence.ok()) return cliError(io, "run", presence.error().message);
 
   // Signals go to one thread (sigwait), never to a handler racing the loops.
   sigset_t signals;

@@ -751,7 +751,8 @@ Result<RecoveryReport> SandboxManager::recover(bool remove_orphans) {
   }
   SC_ASSIGN_OR_RETURN(std::vector<std::string> links, deps_.kernel.listLinks(config_.veth_prefix));
   for (const std::string& l : links) {
-    if (live_veths.count(l)) continue;
+    // The bridge may share the veth prefix (bridge "sce2e0", prefix "sce"); it is never an orphan.
+    if (live_veths.count(l) || l == config_.bridge) continue;
     if (!remove_orphans) {
       report.findings.push_back("link " + l + ": no task record (kept)");
       continue;

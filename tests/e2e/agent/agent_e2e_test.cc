@@ -381,6 +381,25 @@ TEST_F(AgentE2eTest, DemoFlowThenScaledDbTasksAreReachedAtOnce) {
   for (const std::string& id : db_) EXPECT_NE(status->out.find(id), std::string::npos) << status->out;
   EXPECT_NE(status->out.find("db:81"), std::string::npos) << status->out;
 
+  // Without --config the operator commands find this agent (its state is not the default) and
+  // say so; removing kernel objects beneath it is refused and removes nothing.
+  const std::string scagent = std::string(SC_BINARY_DIR) + "/agent/scagent";
+  auto found = runProcess({.path = scagent, .args = {"status"}});
+  ASSERT_TRUE(found.ok() && found->success()) << (found.ok() ? found->describe() + found->err : "");
+  for (const std::string& id : db_) EXPECT_NE(found->out.find(id), std::string::npos) << found->out;
+  EXPECT_NE(found->err.find("(the running agent, pid "), std::string::npos) << found->err;
+  auto recover = runProcess({.path = scagent, .args = {"net", "recover"}});
+  ASSERT_TRUE(recover.ok() && recover->success()) << (recover.ok() ? recover->describe() + recover->err : "");
+  EXPECT_NE(recover->out.find("0 finding(s), 0 removed"), std::string::npos) << recover->out;
+  auto remove = runProcess({.path = scagent, .args = {"net", "recover", "--remove-orphans"}});
+  ASSERT_TRUE(remove.ok());
+  EXPECT_EQ(remove->exit_code, 1) << remove->describe();
+  EXPECT_NE(remove->err.find("; stop it first, or pass --force"), std::string::npos) << remove->err;
+  auto second = runProcess({.path = scagent, .args = {"run", "--config", dir_.file("agent.json")}});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->exit_code, 1) << "a second agent on the same state directory must not start";
+  EXPECT_NE(second->err.find("another scagent (pid "), std::string::npos) << second->err;
+
   // The agent's /metrics (on this test's unix socket): its own figures and every proxy's,
   // relabelled with the task, service, direction and discovery name.
   auto metrics = runProcess(
