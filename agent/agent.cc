@@ -222,6 +222,23 @@ Result<void> Agent::ensureRegistered() {
   return ok();
 }
 
+void Agent::onDeregistered(const Error& e) {
+  std::string arn;
+  {
+    std::lock_guard lock(mu_);
+    arn = registration_.container_instance_arn;
+    registration_ = {};
+  }
+  log::error("this instance was deregistered from its cluster; stopping its tasks and not registering again until "
+             "scagent restarts",
+             {{"containerInstanceArn", arn}, {"error", e.message}});
+  deps_.notifier.status("deregistered from cluster " + config_.cluster + "; restart scagent to register again");
+  ::unlink((config_.state_dir + "/instance.json").c_str());
+  deregistered_ = true;
+  applyDesired(DesiredState{});  // sccontrol stopped them and placed replacements elsewhere
+  wake();
+}
+
 bool Agent::inFlightLocked(const std::string& task_id) const {
   auto it = busy_.find(task_id);
   return it != busy_.end() && it->second.valid() &&
@@ -565,6 +582,10 @@ void Agent::run(std::atomic<bool>& stop) {
   bool ready = false;
   auto last_heartbeat = std::chrono::steady_clock::now();
   while (!stop.load()) {
+    if (deregistered_) {
+      sleepUnlessStopped(std::chrono::seconds(1));
+      continue;
+    }
     if (token().empty()) {
       if (auto r = ensureRegistered(); !r.ok()) {
         log::error("registration failed; retrying", {{"error", r.error().message}});
@@ -593,6 +614,10 @@ void Agent::run(std::atomic<bool>& stop) {
           registration_ = {};
         }
         ::unlink((config_.state_dir + "/instance.json").c_str());
+        continue;
+      }
+      if (desired.error().code == ErrorCode::kNotFound) {
+        onDeregistered(desired.error());
         continue;
       }
       if (desired.error().code == ErrorCode::kFailedPrecondition) {

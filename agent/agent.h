@@ -117,6 +117,10 @@ class Agent final : private TaskStatusSink {
   std::map<std::string, TaskReport> pending_reports_;                                 // latest unsent report per task
   std::set<std::string> reported_stopped_;
   std::optional<Clock::MonoTime> away_since_;
+  // sccontrol answered 410: this instance was deregistered (DeregisterContainerInstance). The agent
+  // stopped its tasks and does not register again until it is restarted.
+  bool deregistered_ = false;
+  void onDeregistered(const Error& e);
   // A namespace revision on its way to the running proxies, keyed by (namespace, revision): when it
   // arrived and the running tasks that have not applied it yet.
   struct Propagation {

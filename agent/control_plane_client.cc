@@ -31,7 +31,9 @@ Error httpError(const std::string& what, const HttpResponse& resp) {
     std::string msg = j.value("message", "");
     if (!type.empty() || !msg.empty()) message += " " + type + ": " + msg;
   }
+  // 410: the instance was deregistered (its token will not work again, nor should it register again).
   ErrorCode code = resp.status == 401 || resp.status == 403 ? ErrorCode::kPermission
+                   : resp.status == 410                     ? ErrorCode::kNotFound
                    : resp.status >= 500                     ? ErrorCode::kUnavailable
                                                             : ErrorCode::kInvalidArgument;
   return makeError(code, what, "sccontrol", message);

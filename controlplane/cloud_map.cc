@@ -4,16 +4,12 @@
 #include "common/strings.h"
 #include "controlplane/batch.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/json_fields.h"
 #include "model/parse.h"
 #include "model/validate.h"
 
 namespace sc::controlplane {
 namespace {
-
-std::string str(const Json& j, const char* name, const std::string& def = "") {
-  auto it = j.find(name);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
-}
 
 ApiError namespaceNotFound(const std::string& id) { return {"NamespaceNotFound", "Namespace not found: " + id}; }
 

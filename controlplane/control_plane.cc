@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "controlplane/batch.h"
+#include "controlplane/json_fields.h"
 #include "controlplane/secure_random.h"
 #include "controlplane/sigv4.h"
 #include "model/api_model.h"
@@ -57,11 +58,6 @@ Json filterToShape(const ApiModel& m, const Json& v, const std::string& shape_na
   return v;
 }
 
-std::string afterSlash(const std::string& ref) {
-  auto p = ref.rfind('/');
-  return p == std::string::npos ? ref : ref.substr(p + 1);
-}
-
 std::string pad8(int64_t n) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%08lld", static_cast<long long>(n));
@@ -71,11 +67,6 @@ std::string pad8(int64_t n) {
 ApiError invalid(std::string message) { return {"InvalidParameterException", std::move(message)}; }
 ApiError clientError(std::string message) { return {"ClientException", std::move(message)}; }
 ApiError clusterNotFound() { return {"ClusterNotFoundException", "Cluster not found."}; }
-
-std::string str(const Json& j, const char* name, const std::string& def = "") {
-  auto it = j.find(name);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
-}
 
 }  // namespace
 
@@ -95,6 +86,11 @@ ControlPlane::ControlPlane(Store& store, Clock& clock, ControlPlaneOptions optio
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::create(Store& store, Clock& clock, ControlPlaneOptions options) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane(store, clock, std::move(options)));
+  cp->bootstrap_tokens_ = cp->options_.bootstrap_tokens;
+  if (!cp->options_.bootstrap_token.empty()) {
+    cp->bootstrap_tokens_.insert(cp->bootstrap_tokens_.begin(),
+                                 BootstrapToken{kDefaultBootstrapTokenId, sha256Hex(cp->options_.bootstrap_token)});
+  }
   SC_ASSIGN_OR_RETURN(RangeResult all, store.list(""));
   cp->revision_ = all.revision;
   for (const KeyValue& kv : all.kvs) {
@@ -231,6 +227,7 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"ListContainerInstances", &ControlPlane::listContainerInstances},
       {"DescribeContainerInstances", &ControlPlane::describeContainerInstances},
       {"UpdateContainerInstancesState", &ControlPlane::updateContainerInstancesState},
+      {"DeregisterContainerInstance", &ControlPlane::deregisterContainerInstance},
   };
   static const std::map<std::string, Fn, std::less<>> kCloudMap = {
       {"CreateHttpNamespace", &ControlPlane::createHttpNamespace},
@@ -369,9 +366,12 @@ ApiResult ControlPlane::deleteCluster(const Json& in) {
           ApiError{"ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active."});
     }
   }
-  if (!b.list("instance/" + name + "/").empty()) {
-    return std::unexpected(ApiError{"ClusterContainsContainerInstancesException",
-                                    "The Cluster cannot be deleted while Container Instances are active or draining."});
+  for (const auto& [k, i] : b.list("instance/" + name + "/")) {
+    if (i["status"] != "INACTIVE") {
+      return std::unexpected(
+          ApiError{"ClusterContainsContainerInstancesException",
+                   "The Cluster cannot be deleted while Container Instances are active or draining."});
+    }
   }
   for (const auto& [k, t] : b.list("task/" + name + "/")) {
     if (t.value("lastStatus", "") != "STOPPED") {
@@ -381,6 +381,7 @@ ApiResult ControlPlane::deleteCluster(const Json& in) {
     b.del(k);
   }
   for (const auto& [k, s] : b.list("service/" + name + "/")) b.del(k);
+  for (const auto& [k, i] : b.list("instance/" + name + "/")) b.del(k);  // deregistered ones
   Json out = *c;
   out["status"] = "INACTIVE";
   b.del("cluster/" + name);
@@ -879,7 +880,8 @@ ApiResult ControlPlane::listContainerInstances(const Json& in) {
   if (in.contains("filter")) return std::unexpected(invalid("the cluster query language (filter) is not supported"));
   Json arns = Json::array();
   for (const auto& [k, i] : b.list("instance/" + cname + "/")) {
-    if (!status.empty() && i["status"] != status) continue;
+    // As ECS: without a status filter, every status but INACTIVE.
+    if (status.empty() ? i["status"] == "INACTIVE" : i["status"] != status) continue;
     arns.push_back(i["containerInstanceArn"]);
   }
   return Json{{"containerInstanceArns", arns}};
@@ -940,8 +942,9 @@ ApiResult ControlPlane::updateContainerInstancesState(const Json& in) {
     std::string id = afterSlash(r.get<std::string>());
     std::string key = "instance/" + cname + "/" + id;
     auto i = b.get(key);
-    if (!i) {
-      out["failures"].push_back({{"arn", ecsArn("container-instance/" + cname + "/" + id)}, {"reason", "MISSING"}});
+    if (!i || (*i)["status"] == "INACTIVE") {
+      out["failures"].push_back(
+          {{"arn", ecsArn("container-instance/" + cname + "/" + id)}, {"reason", i ? "INACTIVE" : "MISSING"}});
       continue;
     }
     (*i)["status"] = status;
@@ -952,6 +955,40 @@ ApiResult ControlPlane::updateContainerInstancesState(const Json& in) {
   if (auto done = finish(b, Json()); !done) return done;
   for (const auto& k : keys) out["containerInstances"].push_back(describeInstanceLocked(b, *b.get(k)));
   return out;
+}
+
+// As ECS: refused while tasks are on the instance unless `force`, which stops them (services
+// replace them elsewhere). The instance becomes INACTIVE: its token answers 410 from now on, it is
+// described (not listed) for the stopped-task retention, then removed.
+ApiResult ControlPlane::deregisterContainerInstance(const Json& in) {
+  Batch b(docs_);
+  std::string cname = clusterName(in);
+  if (!b.get("cluster/" + cname)) return std::unexpected(clusterNotFound());
+  const std::string id = afterSlash(str(in, "containerInstance"));
+  const std::string key = "instance/" + cname + "/" + id;
+  auto inst = b.get(key);
+  if (!inst) return std::unexpected(invalid("The referenced container instance " + id + " was not found."));
+  if ((*inst)["status"] == "INACTIVE") return Json{{"containerInstance", describeInstanceLocked(b, *inst)}};
+  const std::string arn = (*inst)["containerInstanceArn"].get<std::string>();
+  std::vector<std::pair<std::string, Json>> on_it;
+  for (const auto& [k, t] : b.list("task/" + cname + "/")) {
+    if (t.value("containerInstanceArn", "") == arn && t["lastStatus"] != "STOPPED") on_it.emplace_back(k, t);
+  }
+  if (!on_it.empty() && !in.value("force", false)) {
+    return std::unexpected(invalid("Found running tasks on the instance (" + std::to_string(on_it.size()) +
+                                   "); stop them first or deregister with force."));
+  }
+  for (const auto& [k, t] : on_it) stopTaskLocked(b, k, t, "Container instance " + id + " deregistered", true);
+  (*inst)["status"] = "INACTIVE";
+  (*inst)["agentConnected"] = false;
+  (*inst)["_deregisteredAt"] = nowSeconds();
+  b.put(key, *inst);
+  log::info("container instance deregistered", {{"instance", id},
+                                               {"cluster", cname},
+                                               {"hostname", inst->value("ec2InstanceId", "")},
+                                               {"tasksStopped", std::to_string(on_it.size())}});
+  if (auto done = finish(b, Json()); !done) return done;
+  return Json{{"containerInstance", describeInstanceLocked(b, *b.get(key))}};
 }
 
 }  // namespace sc::controlplane

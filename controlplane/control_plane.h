@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "controlplane/credentials.h"
 #include "controlplane/store.h"
 #include "model/json_input.h"
 
@@ -45,8 +46,12 @@ struct ControlPlaneOptions {
   std::string vip_cidr = "127.255.0.0/16";  // for namespaces the control plane creates
   std::chrono::seconds instance_ttl{30};    // an instance silent this long is lost
   std::chrono::seconds heartbeat_interval{10};
-  std::string bootstrap_token;  // what agents register with
-  std::chrono::seconds stopped_task_retention{3600};
+  std::string bootstrap_token;                  // a token agents register with, known as "default"
+  std::vector<BootstrapToken> bootstrap_tokens;  // and these (the credentials file's list)
+  std::chrono::seconds stopped_task_retention{3600};  // also how long a deregistered instance is described
+  // A lost instance (no heartbeat for instance_ttl) is removed after this long: its token no
+  // longer works and its agent registers again if it comes back.
+  std::chrono::seconds lost_instance_retention{86400};
 };
 
 // An instance tick() declared lost: what sccontrol logs.
@@ -69,10 +74,10 @@ class ControlPlane {
   // the output shaped exactly as the model's output shape (members outside it are dropped).
   ApiResult call(Api api, std::string_view operation, const Json& input);
 
-  // Replaces the bootstrap token (sccontrol's SIGHUP reload): registrations from now on need the
-  // new one; instances already registered keep their instance tokens. Empty refuses every
+  // Replaces the bootstrap tokens (sccontrol's SIGHUP reload): registrations from now on need one
+  // of these; instances already registered keep their instance tokens. None refuses every
   // registration.
-  void setBootstrapToken(std::string token);
+  void setBootstrapTokens(std::vector<BootstrapToken> tokens);
 
   // Agent API (docs/api.md). Tokens are the instance tokens register() hands out.
   ApiResult agentRegister(const Json& body);
@@ -130,6 +135,7 @@ class ControlPlane {
   ApiResult listContainerInstances(const Json& in);
   ApiResult describeContainerInstances(const Json& in);
   ApiResult updateContainerInstancesState(const Json& in);
+  ApiResult deregisterContainerInstance(const Json& in);
   // Cloud Map
   ApiResult createHttpNamespace(const Json& in);
   ApiResult getOperation(const Json& in);
@@ -162,7 +168,19 @@ class ControlPlane {
   void releaseServiceConnectLocked(Batch& b, const std::string& service_key, const std::set<std::string>& keep);
   void stopTaskLocked(Batch& b, const std::string& key, Json task, const std::string& reason, bool now_stopped);
   Json namespaceSnapshotLocked(Batch& b, const std::string& ns_id);
-  std::optional<std::string> instanceKeyForToken(const std::string& token);
+  // The instance an agent's token names; 401 for an unknown token, 410 for a deregistered instance.
+  std::expected<std::string, ApiError> instanceForToken(const std::string& token);
+  // The bootstrap token `presented` matches, checked for expiry and (single-use) earlier use; the
+  // use of a single-use token is recorded in `b`, so it commits with the registration.
+  std::expected<BootstrapToken, ApiError> acceptBootstrapLocked(Batch& b, const std::string& presented);
+  // What a registration or a heartbeat may claim; nullopt when nothing is wrong.
+  static std::optional<ApiError> registrationProblem(const Json& body);
+  static std::optional<ApiError> heartbeatProblem(const Json& body);
+  // Deregistered instances past stopped_task_retention and lost ones past
+  // lost_instance_retention leave the store; their tokens stop working.
+  void removeGoneInstancesLocked(Batch& b);
+  void forgetInstanceLocked(Batch& b, const std::string& key, const Json& inst, const char* why);
+  void pruneTokensLocked();  // tokens and heartbeat times of instances no longer stored
   static ApiError invalidAgent(std::string message);
   static ApiError refuseReport(const Json& inst, std::string message);  // logged, then a 400
 
@@ -174,7 +192,8 @@ class ControlPlane {
   int64_t revision_ = 0;
   std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
-  std::mutex bootstrap_mu_;                              // guards options_.bootstrap_token
+  std::mutex bootstrap_mu_;                              // guards bootstrap_tokens_
+  std::vector<BootstrapToken> bootstrap_tokens_;
   std::mutex listener_mu_;
   std::function<void()> listener_;
   // Index: container instance ARN -> keys of its tasks (kept by commitLocked and create()).

@@ -15,11 +15,13 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/credentials.h"
 #include "controlplane/etcd_store.h"
 #include "controlplane/frontend.h"
 #include "controlplane/http_server.h"
 #include "controlplane/sigv4.h"
 #include "controlplane/sqlite_store.h"
+#include "controlplane/token_cli.h"
 
 #ifndef SC_VERSION
 #define SC_VERSION "0.0.0"
@@ -33,13 +35,14 @@ constexpr const char* kUsage =
     "                 [--store FILE|etcd://HOST:PORT[,HOST:PORT...]|etcds://...]\n"
     "                 [--etcd-ca FILE] [--etcd-cert FILE] [--etcd-key FILE]\n"
     "                 [--credentials FILE] [--region REGION] [--workers N] [--ttl SECONDS]\n"
-    "                 [--port-file FILE] [HTTP limits, see below]\n"
+    "                 [--lost-instance-retention SECONDS] [--port-file FILE] [HTTP limits, see below]\n"
+    "       sccontrol token create|list|revoke ...   (bootstrap tokens; sccontrol token --help)\n"
     "       sccontrol --version\n"
     "defaults: --listen 127.0.0.1:8500 --data-dir /var/lib/sccontrol (store: DIR/state.db,\n"
     "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
     "--config reads the same settings from JSON (listen, dataDir, store, etcdCa, etcdCert, etcdKey,\n"
     "credentials, region,\n"
-    "workers, ttlSeconds, logLevel, and the HTTP limits maxHeaderBytes, maxHeaders, maxBodyBytes,\n"
+    "workers, ttlSeconds, lostInstanceRetentionSeconds (default 86400), logLevel, and the HTTP limits maxHeaderBytes, maxHeaders, maxBodyBytes,\n"
     "headerTimeoutMs, requestTimeoutMs, idleTimeoutSeconds, maxConnections, maxConnectionsPerPeer,\n"
     "maxParkedPolls; as flags --max-header-bytes N, --max-headers N, --max-body-bytes N,\n"
     "--header-timeout-ms N, --request-timeout-ms N, --idle-timeout SECONDS, --max-connections N,\n"
@@ -72,6 +75,10 @@ std::optional<int> helpOrVersion(int argc, char** argv) {
   return std::nullopt;
 }
 
+// How long a lost instance stays registered (--lost-instance-retention): a minute to a year.
+constexpr int64_t kMinLostRetention = 60;
+constexpr int64_t kMaxLostRetention = 365 * 86400;
+
 struct Flags {
   std::string listen = "127.0.0.1:8500";
   std::string data_dir = "/var/lib/sccontrol";
@@ -86,6 +93,7 @@ struct Flags {
   std::string log_level = "info";  // debug, info, warn, error
   int workers = 4;
   int ttl = 30;
+  int64_t lost_retention = 86400;  // --lost-instance-retention
   HttpServerOptions http;  // the limits below; address, port and workers are set from the rest
 };
 
@@ -128,44 +136,6 @@ const HttpLimit* httpLimitByFlag(const std::string& flag) {
   return nullptr;
 }
 
-struct Credentials {
-  std::map<std::string, std::string> keys;
-  std::string bootstrap_token;
-};
-
-Result<Credentials> parseCredentials(const std::string& path, const std::string& text) {
-  auto j = model::parseJsonStrict(text, path);
-  if (!j.ok()) return std::move(j).error();
-  Credentials c;
-  for (const auto& k : (*j).value("accessKeys", model::Json::array())) {
-    c.keys[k.value("id", "")] = k.value("secret", "");
-  }
-  c.bootstrap_token = (*j).value("bootstrapToken", "");
-  if (c.keys.empty()) return makeError(ErrorCode::kInvalidArgument, "read credentials", path, "no accessKeys");
-  return c;
-}
-
-Result<Credentials> loadOrCreateCredentials(const std::string& path, const std::string& region) {
-  auto text = readFile(path);
-  if (text.ok()) return parseCredentials(path, *text);
-  if (text.error().sys_errno != ENOENT) return std::move(text).error();
-  SC_ASSIGN_OR_RETURN(AccessKey key, generateAccessKey());
-  SC_ASSIGN_OR_RETURN(AccessKey boot, generateAccessKey());
-  model::Json j = {{"accessKeys", model::Json::array({{{"id", key.id}, {"secret", key.secret}}})},
-                   {"bootstrapToken", sha256Hex(boot.secret).substr(0, 40)}};
-  SC_TRY(writeFileAtomic(path, j.dump(2) + "\n", 0600));
-  std::cerr << "sccontrol: generated an access key and an agent bootstrap token in " << path
-            << " (mode 0600, root only).\nFor the aws CLI:\n"
-            << "  export AWS_ACCESS_KEY_ID=" << key.id << "\n"
-            << "  export AWS_SECRET_ACCESS_KEY=$(jq -r '.accessKeys[0].secret' " << path << ")\n"
-            << "  export AWS_DEFAULT_REGION=" << region << "\n"
-            << "  aws ecs list-clusters --endpoint-url http://<listen address>\n";
-  Credentials c;
-  c.keys[key.id] = key.secret;
-  c.bootstrap_token = j["bootstrapToken"].get<std::string>();
-  return c;
-}
-
 // Reads the --config file into `f`; every member optional, unknown members refused.
 Result<void> applyConfigFile(const std::string& path, Flags& f) {
   SC_ASSIGN_OR_RETURN(std::string text, readFile(path, 1u << 20));
@@ -206,6 +176,10 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
         return bad(k, "expected an integer 1-3600");
       }
       (k == "workers" ? f.workers : f.ttl) = it->get<int>();
+    } else if (k == "lostInstanceRetentionSeconds") {
+      if (!it->is_number_integer() || it->get<int64_t>() < kMinLostRetention || it->get<int64_t>() > kMaxLostRetention)
+        return bad(k, "expected an integer " + std::to_string(kMinLostRetention) + "-" + std::to_string(kMaxLostRetention));
+      f.lost_retention = it->get<int64_t>();
     } else {
       return bad(k, "unknown member");
     }
@@ -249,20 +223,12 @@ void reload(const Flags& started, ControlPlane& cp, Frontend& frontend) {
   }
   applyLogLevel(r->log_level);
   frontend.setAccessKeys(r->credentials.keys);
-  cp.setBootstrapToken(r->credentials.bootstrap_token);
+  cp.setBootstrapTokens(r->credentials.bootstrap_tokens);
   log::info("configuration reloaded (log level, credentials; other settings take effect on restart)",
             {{"logLevel", r->log_level},
              {"credentials", started.credentials},
-             {"accessKeys", std::to_string(r->credentials.keys.size())}});
-}
-
-std::string utcText(Clock::WallTime t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+             {"accessKeys", std::to_string(r->credentials.keys.size())},
+             {"bootstrapTokens", std::to_string(r->credentials.bootstrap_tokens.size())}});
 }
 
 // One warn line per instance tick() declared lost (docs/operations.md, the log-message table).
@@ -272,7 +238,7 @@ void logLosses(const std::vector<InstanceLoss>& losses) {
               {{"instance", l.instance_id},
                {"hostname", l.hostname},
                {"cluster", l.cluster},
-               {"lastHeartbeat", l.last_heartbeat ? utcText(*l.last_heartbeat) : "none since sccontrol started"},
+               {"lastHeartbeat", l.last_heartbeat ? formatUtc(std::chrono::system_clock::to_time_t(*l.last_heartbeat)) : "none since sccontrol started"},
                {"tasksStopped", std::to_string(l.tasks_stopped.size())},
                {"tasks", join(l.tasks_stopped, ",")}});
   }
@@ -305,6 +271,7 @@ Result<std::unique_ptr<Store>> openStore(const Flags& f) {
 }
 
 int run(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "token") return runTokenCommand(argc - 1, argv + 1, "/var/lib/sccontrol/credentials");
   if (auto done = helpOrVersion(argc, argv)) return *done;
   Flags f;
   // The config file first, so flags override it.
@@ -358,7 +325,14 @@ int run(int argc, char** argv) {
       f.port_file = next();
     else if (a == "--workers")
       f.workers = number(a, next());
-    else if (a == "--ttl")
+    else if (a == "--lost-instance-retention") {
+      const std::string v = next();
+      auto n = parseUint(v, kMaxLostRetention);
+      if (!n || *n < kMinLostRetention)
+        return usageError(a + " wants seconds " + std::to_string(kMinLostRetention) + "-" +
+                          std::to_string(kMaxLostRetention) + ", got '" + v + "'");
+      f.lost_retention = static_cast<int64_t>(*n);
+    } else if (a == "--ttl")
       f.ttl = number(a, next());
     else if (const HttpLimit* l = httpLimitByFlag(a))
       l->set(f.http, limitValue(*l, next()));
@@ -392,7 +366,7 @@ int run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   applyLogLevel(f.log_level);
-  auto creds = loadOrCreateCredentials(f.credentials, f.region);
+  auto creds = loadOrCreateCredentials(f.credentials, f.region, std::cerr);
   if (!creds.ok()) {
     log::error("cannot start", {{"error", creds.error().message}});
     return 1;
@@ -405,7 +379,8 @@ int run(int argc, char** argv) {
   ControlPlaneOptions cpo;
   cpo.region = f.region;
   cpo.instance_ttl = std::chrono::seconds(f.ttl);
-  cpo.bootstrap_token = creds->bootstrap_token;
+  cpo.bootstrap_tokens = creds->bootstrap_tokens;
+  cpo.lost_instance_retention = std::chrono::seconds(f.lost_retention);
   auto cp = ControlPlane::create(**store, realClock(), cpo);
   if (!cp.ok()) {
     log::error("cannot start", {{"error", cp.error().message}});

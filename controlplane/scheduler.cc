@@ -8,6 +8,7 @@
 #include "common/strings.h"
 #include "controlplane/batch.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/json_fields.h"
 #include "controlplane/placement.h"
 #include "controlplane/secure_random.h"
 #include "controlplane/sigv4.h"
@@ -15,16 +16,6 @@
 
 namespace sc::controlplane {
 namespace {
-
-std::string str(const Json& j, const char* name, const std::string& def = "") {
-  auto it = j.find(name);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : def;
-}
-
-std::string afterSlash(const std::string& ref) {
-  auto p = ref.rfind('/');
-  return p == std::string::npos ? ref : ref.substr(p + 1);
-}
 
 bool live(const Json& t) { return t.value("desiredStatus", "") == "RUNNING" && t.value("lastStatus", "") != "STOPPED"; }
 bool healthyTask(const Json& t) {
@@ -487,6 +478,7 @@ std::vector<InstanceLoss> ControlPlane::tick() {
       if (!silent || !i.value("agentConnected", false)) continue;
       Json inst = i;
       inst["agentConnected"] = false;
+      inst["_lostAt"] = nowSeconds();
       b.put(k, inst);
       InstanceLoss loss;
       loss.container_instance_arn = inst["containerInstanceArn"].get<std::string>();
@@ -504,12 +496,14 @@ std::vector<InstanceLoss> ControlPlane::tick() {
       }
       lost.push_back(std::move(loss));
     }
+    removeGoneInstancesLocked(b);
     if (commitLocked(b).ok()) {
       reconcileLocked(b);
       (void)commitLocked(b);
     }
     changed = revision_ != before;
     pruneCachesLocked();
+    pruneTokensLocked();
   }
   if (changed) {
     std::lock_guard lock(listener_mu_);
@@ -538,16 +532,6 @@ size_t ControlPlane::cachedTextCount() const {
 // ---------------------------------------------------------------------------------------------
 // Agent API
 
-// The token itself is never compared: it is looked up by its SHA-256, so lookup timing can reveal at
-// most a prefix of a digest, which does not help to find a token that has it.
-std::optional<std::string> ControlPlane::instanceKeyForToken(const std::string& token) {
-  auto it = tokens_.find(sha256Hex(token));
-  if (it == tokens_.end() || !docs_.contains(it->second)) return std::nullopt;
-  return it->second;
-}
-
-static ApiError unauthorized() { return {"UnrecognizedClientException", "unknown or revoked instance token", 401}; }
-
 static Json attributeList(const Json& body) {
   Json attrs = Json::array();
   const Json given = body.value("attributes", Json::object());
@@ -560,31 +544,17 @@ static Json attributeList(const Json& body) {
   return attrs;
 }
 
-void ControlPlane::setBootstrapToken(std::string token) {
-  std::lock_guard lock(bootstrap_mu_);
-  options_.bootstrap_token = std::move(token);
-}
-
 ApiResult ControlPlane::agentRegister(const Json& body) {
-  std::string bootstrap;
-  {
-    std::lock_guard lock(bootstrap_mu_);
-    bootstrap = options_.bootstrap_token;
-  }
-  if (bootstrap.empty() || !secretEquals(str(body, "bootstrapToken"), bootstrap)) {
-    return std::unexpected(ApiError{"UnrecognizedClientException", "the bootstrap token is wrong", 401});
-  }
   Json out;
   {
     std::lock_guard lock(mu_);
     Batch b(docs_);
+    auto boot = acceptBootstrapLocked(b, str(body, "bootstrapToken"));
+    if (!boot) return std::unexpected(boot.error());
+    if (auto problem = registrationProblem(body)) return std::unexpected(*problem);
     std::string cname = str(body, "cluster", "default");
     auto cluster = b.get("cluster/" + cname);
     if (!cluster) return std::unexpected(ApiError{"ClusterNotFoundException", "Cluster not found.", 404});
-    if (!body.contains("memoryMiB") || !body["memoryMiB"].is_number_integer() ||
-        body["memoryMiB"].get<int64_t>() <= 0) {
-      return std::unexpected(invalidAgent("memoryMiB: expected a positive integer"));
-    }
     // Where this instance's tasks are reached: status reports may name only these addresses.
     if (body.contains("taskCidr") &&
         (!body["taskCidr"].is_string() || !parseCidr4(body["taskCidr"].get<std::string>())))
@@ -610,13 +580,18 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
                  {"attributes", attributeList(body)},
                  {"_memoryMiB", body["memoryMiB"]},
                  {"_cpuUnits", body.value("cpuUnits", int64_t{1024})},
-                 {"_tokenHash", sha256Hex(token)}};
+                 {"_tokenHash", sha256Hex(token)},
+                 {"_bootstrapTokenId", boot->id}};
     if (body.contains("taskCidr")) inst["_taskCidr"] = body["taskCidr"];
     if (body.contains("hostAddress")) inst["_hostAddress"] = body["hostAddress"];
     b.put(key, inst);
     if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
     tokens_[sha256Hex(token)] = key;
     last_seen_[key] = clock_.now();
+    log::info("container instance registered", {{"instance", id},
+                                                {"cluster", cname},
+                                                {"hostname", inst["ec2InstanceId"].get<std::string>()},
+                                                {"bootstrapToken", boot->id}});
     reconcileLocked(b);
     (void)commitLocked(b);
     out = {{"containerInstanceArn", inst["containerInstanceArn"]},
@@ -638,14 +613,16 @@ ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& bod
   bool changed = false;
   {
     std::lock_guard lock(mu_);
-    auto key = instanceKeyForToken(token);
-    if (!key) return std::unexpected(unauthorized());
+    auto key = instanceForToken(token);
+    if (!key) return std::unexpected(key.error());
+    if (auto problem = heartbeatProblem(body)) return std::unexpected(*problem);
     last_seen_[*key] = clock_.now();
     Batch b(docs_);
     Json inst = *b.get(*key);
     bool dirty = false;
     if (!inst.value("agentConnected", false)) {
       inst["agentConnected"] = true;
+      inst.erase("_lostAt");
       dirty = true;
     }
     if (body.contains("attributes") || body.contains("capabilities")) {
@@ -695,8 +672,8 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
   // Runs for every parked long-poll after every change: reads documents in place through the
   // instance -> tasks index and rebuilds only what a revision says changed.
   std::lock_guard lock(mu_);
-  auto key = instanceKeyForToken(token);
-  if (!key) return std::unexpected(unauthorized());
+  auto key = instanceForToken(token);
+  if (!key) return std::unexpected(key.error());
   const Doc& inst_doc = docs_.at(*key);
   const Json& inst = inst_doc.value;
   const std::string arn = inst["containerInstanceArn"].get<std::string>();
@@ -805,8 +782,8 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
   Json unknown = Json::array();
   {
     std::lock_guard lock(mu_);
-    auto key = instanceKeyForToken(token);
-    if (!key) return std::unexpected(unauthorized());
+    auto key = instanceForToken(token);
+    if (!key) return std::unexpected(key.error());
     last_seen_[*key] = clock_.now();
     Batch b(docs_);
     Json inst = *b.get(*key);

@@ -134,6 +134,7 @@ class FakeControlPlane : public ControlPlaneClient {
   Result<std::optional<DesiredState>> desired(const std::string&, const std::string&, int) override {
     std::lock_guard lock(mu);
     ++polls;
+    if (deregistered) return makeError(ErrorCode::kNotFound, "poll desired tasks from", "sccontrol", "HTTP 410");
     if (polls_fail > 0) {
       --polls_fail;
       return makeError(ErrorCode::kUnavailable, "poll desired tasks from", "sccontrol", "connection refused");
@@ -157,6 +158,7 @@ class FakeControlPlane : public ControlPlaneClient {
   std::deque<DesiredState> script;
   std::vector<TaskReport> reports;
   int heartbeats = 0, polls = 0, polls_fail = 0, reports_fail = 0;
+  bool deregistered = false;  // every poll answers 410 (DeregisterContainerInstance)
 };
 
 class FakeMembership : public MembershipApplier {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -349,6 +350,45 @@ TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
   // Stopping the agent left the task alone.
   for (const auto& l : j.lines) EXPECT_FALSE(l.starts_with("down")) << l;
   EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kRunning);
+}
+
+TEST_F(AgentTest, ADeregisteredInstanceStopsItsTasksAndDoesNotRegisterAgain) {
+  auto agent = make();
+  cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  std::atomic<bool> stop{false};
+  std::thread loop([&] { agent->run(stop); });
+  auto waitFor = [&](auto pred) {
+    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  };
+  ASSERT_TRUE(waitFor([&] {
+    std::lock_guard lock(cp.mu);
+    for (const auto& r : cp.reports)
+      if (r.last_status == "RUNNING") return true;
+    return false;
+  }));
+  ASSERT_TRUE(std::filesystem::exists(cfg.state_dir + "/instance.json"));
+  {
+    std::lock_guard lock(cp.mu);
+    cp.deregistered = true;
+  }
+  ASSERT_TRUE(waitFor([&] { return agent->tasks()[0].status == TaskStatus::kStopped; }));
+  int polls_then = 0;
+  {
+    std::lock_guard lock(cp.mu);
+    polls_then = cp.polls;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  agent->wake();
+  loop.join();
+  std::lock_guard lock(cp.mu);
+  EXPECT_EQ(cp.registered.size(), 1u) << "a deregistered instance does not register again";
+  EXPECT_EQ(cp.polls, polls_then) << "nor keep polling";
+  EXPECT_FALSE(std::filesystem::exists(cfg.state_dir + "/instance.json")) << "a restart registers afresh";
+  bool said = false;
+  for (const auto& l : notifier.lines) said = said || l.find("deregistered from cluster") != std::string::npos;
+  EXPECT_TRUE(said);
 }
 
 }  // namespace
