@@ -229,8 +229,9 @@ int cmdNet(const std::vector<std::string>& args, CliIo io) {
   if (std::string msg = parseNetArgs(args, a); !msg.empty()) return usageError(io, cmd, msg, subUsage(a.sub));
   const std::string source = adoptRunningAgent(a);
   io.err << "scagent " << cmd << ": state directory " << a.cfg.state_dir << " (" << source << ")\n";
-  if (std::string owned = ownedByLiveAgent(a); !owned.empty()) return cliError(io, cmd, owned);
+  // Bad settings are usage errors (2) whether or not an agent runs here.
   if (auto c = netns::validateConfig(a.cfg); !c.ok()) return cliError(io, cmd, c.error().message, kExitUsage);
+  if (std::string owned = ownedByLiveAgent(a); !owned.empty()) return cliError(io, cmd, owned);
   std::optional<netns::SandboxSpec> spec;
   if (a.sub == "up") {
     auto s = specFromPlanFile(a);
