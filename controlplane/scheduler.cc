@@ -550,7 +550,11 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
     std::lock_guard lock(mu_);
     Batch b(docs_);
     auto boot = acceptBootstrapLocked(b, str(body, "bootstrapToken"));
-    if (!boot) return std::unexpected(boot.error());
+    if (!boot) {
+      log::warn("refused an agent registration",
+                {{"hostname", str(body, "hostname").substr(0, 255)}, {"error", boot.error().message}});
+      return std::unexpected(boot.error());
+    }
     if (auto problem = registrationProblem(body)) return std::unexpected(*problem);
     std::string cname = str(body, "cluster", "default");
     auto cluster = b.get("cluster/" + cname);

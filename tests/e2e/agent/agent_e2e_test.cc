@@ -620,5 +620,35 @@ TEST_F(AgentE2eTest, ControlPlaneAwayForSixtySecondsTrafficKeepsFlowing) {
   EXPECT_EQ(listed, db_);
 }
 
+// DeregisterContainerInstance --force with a real agent: sccontrol stops the instance's tasks, the
+// agent hears 410, stops them on the host and does not register again until it is restarted.
+TEST_F(AgentE2eTest, DeregisteredWithForceTheAgentStopsItsTasksAndStaysOutUntilRestarted) {
+  createService(example("db-service.json"));
+  ASSERT_EQ(waitHealthy("db", 3).size(), 3u);
+  Json arns = aws_->json({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"];
+  ASSERT_EQ(arns.size(), 1u);
+  const std::string arn = arns[0].get<std::string>();
+  scale("db", 0);  // so the restart below has nothing to place
+  Json out = aws_->json({"ecs", "deregister-container-instance", "--cluster", "demo", "--container-instance", arn,
+                         "--force"});
+  EXPECT_EQ(out["containerInstance"]["status"], "INACTIVE");
+
+  EXPECT_TRUE(waitFor([&] { return activeTasks() == 0; }, 60s)) << agentLog();
+  EXPECT_TRUE(waitFor([&] { return agentLog().find("this instance was deregistered") != std::string::npos; }, 30s));
+  std::this_thread::sleep_for(3s);  // several poll intervals: the agent must not come back
+  EXPECT_TRUE(aws_->json({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"].empty());
+  EXPECT_FALSE(fs::exists(dir_.file("agent/instance.json")));
+
+  ASSERT_EQ(agent_.stop(10s), 0);
+  startAgent();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        Json now = aws_->json({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"];
+        return now.size() == 1 && now[0] != arn;
+      },
+      30s))
+      << "a restarted agent registers as a new instance";
+}
+
 }  // namespace
 }  // namespace sc

@@ -204,6 +204,51 @@ TEST_F(AwsCliE2eTest, ServiceConnectLifecycleThroughTheRealCli) {
   EXPECT_EQ(deleted["service"]["status"], "DRAINING");
 }
 
+// The instance lifecycle as operators drive it: a cluster with an instance cannot be deleted; the
+// instance with a task is deregistered only with --force, after which its token answers 410 and
+// the cluster deletes.
+TEST_F(AwsCliE2eTest, DeregisterContainerInstanceThenDeleteClusterThroughTheRealCli) {
+  awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults", "namespace=internal"});
+  awsJson({"ecs", "register-task-definition", "--cli-input-json",
+           "file://" + testing::sourcePath("examples/seed-example/task-definition.json")});
+  const std::string tok = agentRegister("host-a");
+  ProcessResult r = aws({"ecs", "delete-cluster", "--cluster", "demo"});
+  EXPECT_NE(r.err.find("An error occurred (ClusterContainsContainerInstancesException) when calling the "
+                       "DeleteCluster operation"),
+            std::string::npos)
+      << r.err;
+  Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
+  svc["cluster"] = "demo";
+  svc["desiredCount"] = 1;
+  testing::writeTestFile(dir_.file("svc.json"), svc.dump());
+  awsJson({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("svc.json")});
+  Json arns = awsJson({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"];
+  ASSERT_EQ(arns.size(), 1u);
+  const std::string arn = arns[0].get<std::string>();
+
+  r = aws({"ecs", "deregister-container-instance", "--cluster", "demo", "--container-instance", arn});
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the DeregisterContainerInstance "
+                       "operation: Found running tasks on the instance (1)"),
+            std::string::npos)
+      << r.err;
+  Json out = awsJson({"ecs", "deregister-container-instance", "--cluster", "demo", "--container-instance", arn,
+                      "--force"});
+  EXPECT_EQ(out["containerInstance"]["status"], "INACTIVE");
+  Json stopped = awsJson({"ecs", "list-tasks", "--cluster", "demo", "--desired-status", "STOPPED"})["taskArns"];
+  EXPECT_EQ(stopped.size(), 1u);
+  EXPECT_TRUE(awsJson({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"].empty());
+
+  auto d = testing::rawHttp(server_->port(), "GET", "/v1/agent/desired", {{"authorization", "Bearer " + tok}}, "");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->status, 410) << d->body;
+  EXPECT_NE(d->body.find("was deregistered"), std::string::npos) << d->body;
+
+  // The service has nowhere to run now; deleted, it goes INACTIVE at once, and so can the cluster.
+  awsJson({"ecs", "delete-service", "--cluster", "demo", "--service", svc["serviceName"].get<std::string>(), "--force"});
+  EXPECT_EQ(awsJson({"ecs", "delete-cluster", "--cluster", "demo"})["cluster"]["status"], "INACTIVE");
+  EXPECT_TRUE(awsJson({"ecs", "list-clusters"})["clusterArns"].empty());
+}
+
 TEST_F(AwsCliE2eTest, WrongSecretAndUnknownClusterAreRefused) {
   ProcessResult r = aws({"ecs", "list-clusters"}, "not-the-secret");
   EXPECT_NE(r.exit_code, 0);

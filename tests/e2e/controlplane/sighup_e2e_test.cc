@@ -8,6 +8,8 @@
 
 #include "controlplane/sigv4.h"
 #include "model/json_input.h"
+#include "common/process.h"
+#include "common/strings.h"
 #include "tests/support/controlplane/raw_http.h"
 #include "tests/support/controlplane/sccontrol_process.h"
 #include "tests/support/temp_dir.h"
@@ -56,6 +58,15 @@ class SighupE2eTest : public ::testing::Test {
     ASSERT_FALSE(server_->exited()) << server_->log();
   }
 
+  // `sccontrol token ...` on this server's credentials file.
+  ProcessResult token(std::vector<std::string> args) {
+    args.insert(args.begin(), "token");
+    args.insert(args.begin() + 2, {"--credentials", dir_.file("credentials")});
+    auto r = runProcess({std::string(SC_BINARY_DIR) + "/controlplane/sccontrol", args});
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : ProcessResult{};
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<testing::SccontrolProcess> server_;
 };
@@ -95,6 +106,43 @@ TEST_F(SighupE2eTest, SighupRotatesCredentialsAndLogLevel) {
   ASSERT_NO_FATAL_FAILURE(hupAndWaitFor("configuration not reloaded"));
   EXPECT_EQ(listClusters(fresh), 200);
   EXPECT_EQ(registerWith("rotated-bootstrap"), 200);
+}
+
+// `sccontrol token` adds tokens the running sccontrol accepts after a reload: a single-use one
+// registers once; a revoked one (here the generated default) is refused after the next reload.
+TEST_F(SighupE2eTest, TokenCommandsTakeEffectOnReload) {
+  ASSERT_EQ(testing::awsJson(server_->port(), server_->key(), "AmazonEC2ContainerServiceV20141113.CreateCluster",
+                             Json{{"clusterName", "c"}})
+                ->status,
+            200);
+  ProcessResult made = token({"create", "--single-use", "--expires-in", "1h", "--description", "rack 4"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string once = std::string(trim(made.out));
+  ASSERT_EQ(once.size(), 64u) << made.out;
+  EXPECT_NE(made.err.find("single use; reload sccontrol"), std::string::npos) << made.err;
+  EXPECT_EQ(registerWith(once), 401) << "not before the reload";
+  ASSERT_NO_FATAL_FAILURE(hupAndWaitFor("configuration reloaded"));
+  EXPECT_NE(server_->log().find(R"("bootstrapTokens":"2")"), std::string::npos) << server_->log();
+  EXPECT_EQ(registerWith(once), 200);
+  EXPECT_EQ(registerWith(once), 401) << "single use";
+  EXPECT_NE(server_->log().find("was used already"), std::string::npos);
+
+  ProcessResult listed = token({"list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("default\tnever\tno\t"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("\tyes\track 4"), std::string::npos) << listed.out;
+
+  EXPECT_EQ(registerWith(server_->bootstrapToken()), 200);
+  ASSERT_EQ(token({"revoke", "default"}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(hupAndWaitFor("configuration reloaded"));
+  EXPECT_EQ(registerWith(server_->bootstrapToken()), 401);
+
+  // Usage errors exit 2 and change nothing.
+  const std::string before = testing::readTestFile(dir_.file("credentials"));
+  EXPECT_EQ(token({"create", "--expires-in", "0s"}).exit_code, 2);
+  EXPECT_EQ(token({"revoke"}).exit_code, 2);
+  EXPECT_EQ(token({"revoke", "bt-none"}).exit_code, 1);
+  EXPECT_EQ(testing::readTestFile(dir_.file("credentials")), before);
 }
 
 }  // namespace
