@@ -3,6 +3,9 @@
 // (several at once, expiry, single use, revocation) and the bounds on what a registration claims.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "controlplane/sigv4.h"
 #include "tests/unit/controlplane/control_plane_fixture.h"
 
@@ -178,6 +181,34 @@ TEST_F(InstanceLifecycleTest, SeveralBootstrapTokensExpireAndSingleUseOnesWorkOn
   EXPECT_FALSE(store_.get("bootstrap/bt-once")->has_value());
   cp_->setBootstrapTokens({});
   EXPECT_EQ(registerWith("many-uses-token").error().status, 401);
+}
+
+// The attack on a single-use token: present it many times at once, and to two control planes over
+// one store (replicas). Exactly one registration gets through.
+TEST_F(InstanceLifecycleTest, ASingleUseTokenPresentedConcurrentlyOrToTwoReplicasRegistersOnce) {
+  ControlPlaneOptions o = defaultOptions();
+  o.bootstrap_tokens = {{"bt-once", sha256Hex("single-use-token"), std::nullopt, true},
+                        {"bt-twice", sha256Hex("second-single-use"), std::nullopt, true}};
+  restart(o);
+  ecs("CreateCluster", {{"clusterName", "c"}});
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      if (registerWith("single-use-token").has_value()) ++accepted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+
+  // A second control plane over the same store, loaded before the first one uses the token.
+  auto replica = ControlPlane::create(store_, clock_, o);
+  ASSERT_TRUE(replica.ok());
+  ASSERT_TRUE(registerWith("second-single-use").has_value());
+  auto second = (*replica)->agentRegister(
+      {{"bootstrapToken", "second-single-use"}, {"cluster", "c"}, {"hostname", "h2"}, {"memoryMiB", 1024}});
+  EXPECT_FALSE(second.has_value()) << "the store's compare-and-set refuses the second use";
+  EXPECT_EQ(listInstances().size(), 2u);
 }
 
 TEST_F(InstanceLifecycleTest, RegistrationClaimsAreBoundedAndRefusedWhole) {
