@@ -5,8 +5,11 @@
 //
 // Every test ends by deleting its services and comparing the host with what it was before the
 // agent started: namespaces, links, iptables rules, cgroups, runtime directories, ip_forward.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -648,6 +651,233 @@ TEST_F(AgentE2eTest, DeregisteredWithForceTheAgentStopsItsTasksAndStaysOutUntilR
       },
       30s))
       << "a restarted agent registers as a new instance";
+}
+
+// scripts/demo itself, with this build's binaries (SC_DEMO_BUILD), watched by a real Prometheus
+// (Debian's /usr/bin/prometheus on a loopback port, this test's config and storage, the shipped
+// rules of packaging/monitoring/): it scrapes the demo's agent, loads every rule without an error
+// and records every series the dashboard shows. A service the demo did not create, and a db scaled
+// to 4 (an endpoint change, so propagation is observed), are then removed by `scripts/demo --down`
+// like the rest: nothing of the demo is left on the host.
+class DemoE2eTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kDemoDir = "/var/lib/scagent-demo";
+
+  void SetUp() override {
+    SC_REQUIRE_ROOT();
+    ASSERT_FALSE(testing::findAwsCli().empty()) << "the aws CLI is not on PATH (scripts/setup installs it)";
+    ASSERT_TRUE(fs::exists(kPrometheus)) << kPrometheus << " is missing (scripts/setup installs prometheus)";
+    ASSERT_FALSE(fs::exists(kDemoDir)) << "a demo runs on this host (" << kDemoDir << "); stop it: scripts/demo --down";
+    before_ = hostState();
+    run_dir_existed_ = fs::exists("/run/scagent");
+    cgroups_before_ = scagentCgroups();
+    proxies_before_ = processesMentioning("/run/scagent/tasks/");
+    started_ = true;
+    ProcessResult up = demo({});
+    ASSERT_TRUE(up.success()) << up.describe() << "\n" << up.out << up.err;
+    demo_out_ = up.out;
+    Json creds = Json::parse(testing::readTestFile(std::string(kDemoDir) + "/sccontrol/credentials"), nullptr, false);
+    ASSERT_TRUE(creds.is_object() && creds.contains("accessKeys")) << "no credentials in the demo's directory";
+    aws_.emplace(testing::findAwsCli(), "http://127.0.0.1:8500", creds["accessKeys"][0]["id"].get<std::string>(),
+                 creds["accessKeys"][0]["secret"].get<std::string>(), dir_.path());
+  }
+
+  void TearDown() override {
+    prometheus_.stop();
+    if (!started_) return;
+    if (fs::exists(kDemoDir)) {
+      ProcessResult down = demo({"--down"});
+      EXPECT_TRUE(down.success()) << down.describe() << "\n" << down.out << down.err;
+    }
+    if (HasFailure()) {
+      std::cerr << "--- scripts/demo ---\n" << demo_out_ << "\n--- prometheus log (tail) ---\n"
+                << tail(testing::readTestFile(dir_.file("prometheus.log")), 4000) << "\n";
+    }
+  }
+
+  // scripts/demo [args] with this build's binaries and the test's environment (PATH finds aws).
+  ProcessResult demo(const std::vector<std::string>& args) {
+    std::vector<std::string> env = {"SC_DEMO_BUILD=" + std::string(SC_BINARY_DIR)};
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    std::vector<std::string> argv = {std::string(SC_SOURCE_DIR) + "/scripts/demo"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = runProcess({.path = "/usr/bin/bash", .args = argv, .env = env, .timeout = 300s});
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : ProcessResult{};
+  }
+
+  static std::set<std::string> scagentCgroups() {
+    std::set<std::string> out;
+    for (const std::string& e : entries("/sys/fs/cgroup", true))
+      if (e.find("scagent") != std::string::npos) out.insert(e);
+    return out;
+  }
+
+  static uint16_t freeLoopbackPort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    uint16_t port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    ::close(fd);
+    return port;
+  }
+
+  // Prometheus scraping the demo's agent every second, evaluating the shipped rules every second.
+  void startPrometheus() {
+    port_ = freeLoopbackPort();
+    ASSERT_NE(port_, 0);
+    testing::writeTestFile(dir_.file("prometheus.yml"),
+                           "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                           "rule_files:\n  - " + std::string(SC_SOURCE_DIR) + "/packaging/monitoring/scagent.rules.yml\n"
+                           "scrape_configs:\n  - job_name: scagent\n    static_configs:\n"
+                           "      - targets: ['127.0.0.1:9464']\n");
+    prometheus_.start({kPrometheus, "--config.file=" + dir_.file("prometheus.yml"),
+                       "--storage.tsdb.path=" + dir_.file("prometheus-data"),
+                       "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                      dir_.file("prometheus.log"));
+  }
+
+  // GET <path> of Prometheus's HTTP API with the given query parameters; null when it does not answer.
+  Json api(const std::string& path, const std::vector<std::string>& params = {}) {
+    std::vector<std::string> args = {"-s", "--max-time", "5", "-G"};
+    for (const std::string& p : params) {
+      args.push_back("--data-urlencode");
+      args.push_back(p);
+    }
+    args.push_back("http://127.0.0.1:" + std::to_string(port_) + path);
+    auto r = runProcess({.path = "/usr/bin/curl", .args = args});
+    if (!r.ok() || !r->success()) return nullptr;
+    Json j = Json::parse(r->out, nullptr, false);
+    return j.is_object() && j.value("status", "") == "success" ? j["data"] : Json();
+  }
+  // The result vector of an instant query (empty when there is none yet).
+  Json query(const std::string& promql) {
+    Json d = api("/api/v1/query", {"query=" + promql});
+    return d.is_object() && d.contains("result") ? d["result"] : Json::array();
+  }
+  std::string value(const std::string& promql) {
+    Json r = query(promql);
+    return r.size() == 1 ? r[0]["value"][1].get<std::string>() : "";
+  }
+
+  static std::string tail(const std::string& s, size_t n) { return s.size() > n ? s.substr(s.size() - n) : s; }
+
+  static constexpr const char* kPrometheus = "/usr/bin/prometheus";
+  testing::TempDir dir_;
+  HostState before_;
+  bool run_dir_existed_ = true, started_ = false;
+  std::set<std::string> cgroups_before_;
+  std::vector<std::string> proxies_before_;
+  std::string demo_out_;
+  std::optional<testing::AwsCli> aws_;
+  testing::BackgroundProcess prometheus_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(DemoE2eTest, PrometheusScrapesTheDemoAndDownRemovesEveryServiceAddedToIt) {
+  // The demo's own check: db answers from inside the web task (9 requests).
+  EXPECT_NE(demo_out_.find("db task "), std::string::npos) << demo_out_;
+
+  startPrometheus();
+  ASSERT_TRUE(waitFor([&] { return value("scagent_tasks{job=\"scagent\",state=\"RUNNING\"}") == "4"; }, 60s, 500ms))
+      << "Prometheus did not scrape the demo's agent (4 tasks RUNNING): "
+      << query("scagent_tasks{job=\"scagent\"}").dump();
+  EXPECT_EQ(value("scagent_control_plane_up{job=\"scagent\",instance=\"127.0.0.1:9464\"}"), "1");
+
+  // A service the demo does not know, and an endpoint change in namespace demo.
+  Json extra = {{"cluster", "demo"},
+                {"serviceName", "extra"},
+                {"taskDefinition", "db"},
+                {"desiredCount", 1},
+                {"serviceConnectConfiguration",
+                 {{"enabled", true},
+                  {"namespace", "demo"},
+                  {"services",
+                   {{{"portName", "http"},
+                     {"discoveryName", "extra"},
+                     {"clientAliases", {{{"dnsName", "extra"}, {"port", 82}}}}}}}}}};
+  testing::writeTestFile(dir_.file("extra-service.json"), extra.dump());
+  aws_->json({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("extra-service.json")});
+  aws_->json({"ecs", "update-service", "--cluster", "demo", "--service", "db", "--desired-count", "4"});
+  ASSERT_TRUE(waitFor([&] { return value("scagent_tasks{job=\"scagent\",state=\"RUNNING\"}") == "6"; }, 90s, 500ms))
+      << query("scagent_tasks{job=\"scagent\"}").dump();
+
+  // Traffic from the web task to db while Prometheus watches, so the endpoint rates are not 0.
+  Json tasks = aws_->json({"ecs", "list-tasks", "--cluster", "demo", "--service-name", "web"});
+  ASSERT_EQ(tasks["taskArns"].size(), 1u);
+  const std::string web = tasks["taskArns"][0].get<std::string>().substr(tasks["taskArns"][0].get<std::string>().rfind('/') + 1);
+  const std::string rate = "namespace_discovery_name:haproxy_backend_http_requests:rate1m{namespace=\"demo\",discovery_name=\"db\"}";
+  const bool flowing = waitFor(
+      [&] {
+        curlIn(web, std::vector<std::string>(5, "http://db:81/"));
+        const std::string v = value(rate);
+        return !v.empty() && v != "0" && v != "NaN";
+      },
+      60s, 200ms);
+  EXPECT_TRUE(flowing) << rate << " = " << query(rate).dump();
+
+  // Every recording rule yields a series from the demo's agent and proxies, and every rule of the
+  // shipped file was loaded and evaluated without an error.
+  for (const char* record :
+       {"namespace_discovery_name:haproxy_backend_http_requests:rate1m{discovery_name=\"db\"}",
+        "namespace_discovery_name_code:haproxy_backend_http_responses:rate1m{discovery_name=\"db\",code=\"2xx\"}",
+        "namespace_discovery_name:haproxy_backend_http_responses_5xx:ratio_rate5m{discovery_name=\"db\"}",
+        "namespace_discovery_name:haproxy_backend_response_time_average_seconds:avg{discovery_name=\"db\"}",
+        "namespace_discovery_name:haproxy_backend_response_time_average_seconds:max{discovery_name=\"db\"}",
+        "namespace_service:haproxy_frontend_http_requests:rate1m{service=\"db\"}",
+        "instance_namespace:scagent_propagation_seconds:p99_5m{namespace=\"demo\"}",
+        "instance:scagent_task_start_seconds:p95_5m{instance=\"127.0.0.1:9464\"}"}) {
+    EXPECT_TRUE(waitFor([&] { return query(record).size() == 1; }, 30s, 500ms)) << record << ": " << query(record).dump();
+  }
+  Json groups;
+  std::set<std::string> names, unhealthy;
+  const bool evaluated = waitFor(
+      [&] {
+        groups = api("/api/v1/rules");
+        names.clear();
+        unhealthy.clear();
+        if (!groups.is_object()) return false;
+        for (const Json& g : groups["groups"]) {
+          names.insert(g.value("name", ""));
+          for (const Json& r : g["rules"])
+            if (r.value("health", "") != "ok") unhealthy.insert(r.value("name", "") + ": " + r.value("lastError", ""));
+        }
+        return names.size() == 3 && unhealthy.empty();
+      },
+      30s, 500ms);
+  EXPECT_TRUE(evaluated) << "groups: " << join(std::vector<std::string>(names.begin(), names.end()), ", ")
+                         << "; not ok: " << join(std::vector<std::string>(unhealthy.begin(), unhealthy.end()), "; ");
+  EXPECT_EQ(names, (std::set<std::string>{"scagent-endpoints", "scagent-agent", "scagent-alerts"}));
+  size_t rules = 0;
+  if (groups.is_object())
+    for (const Json& g : groups["groups"]) rules += g["rules"].size();
+  EXPECT_EQ(rules, 13u);
+  EXPECT_EQ(prometheus_.stop(), 0) << "prometheus did not exit cleanly on SIGTERM";
+
+  // --down deletes web, db and extra, stops the agent and the control plane, and removes the rest.
+  ProcessResult down = demo({"--down"});
+  ASSERT_TRUE(down.success()) << down.describe() << "\n" << down.out << down.err;
+  std::set<std::string> deleted;
+  for (const std::string& line : split(down.out, '\n')) {
+    const std::string step = "== deleting the services (";
+    if (!line.starts_with(step) || !line.ends_with(")")) continue;
+    for (const std::string& w : split(line.substr(step.size(), line.size() - step.size() - 1), ' ')) deleted.insert(w);
+  }
+  EXPECT_EQ(deleted, (std::set<std::string>{"db", "extra", "web"})) << down.out;
+  EXPECT_EQ(down.err.find("warning"), std::string::npos) << down.err;
+  EXPECT_FALSE(fs::exists(kDemoDir));
+  expectSameHost(before_, hostState());
+  EXPECT_EQ(scagentCgroups(), cgroups_before_) << "scagent cgroups";
+  EXPECT_EQ(processesMentioning(kDemoDir), std::vector<std::string>{});
+  EXPECT_EQ(processesMentioning("/run/scagent/tasks/"), proxies_before_) << "proxies";
+  if (!run_dir_existed_) {
+    EXPECT_FALSE(fs::exists("/run/scagent")) << "/run/scagent is left";
+  }
 }
 
 }  // namespace
