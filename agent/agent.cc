@@ -120,13 +120,22 @@ std::vector<TaskRecord> Agent::tasks() const {
 }
 
 void Agent::taskChanged(const TaskRecord& task) {
+  log::info("task " + taskStatusName(task.status),
+            {{"task", task.task_id}, {"service", task.plan.service_name}, {"reason", task.stopped_reason}});
+  recordAndReport(task);
+}
+
+void Agent::taskAdopted(const TaskRecord& task) {
+  log::info("task adopted", {{"task", task.task_id}, {"service", task.plan.service_name}});
+  recordAndReport(task);
+}
+
+void Agent::recordAndReport(const TaskRecord& task) {
   {
     std::lock_guard lock(mu_);
     tasks_[task.task_id] = task;
     queueReportLocked(task);
   }
-  log::info("task " + taskStatusName(task.status),
-            {{"task", task.task_id}, {"service", task.plan.service_name}, {"reason", task.stopped_reason}});
   // The monitor sends the report now rather than at its next second: a RUNNING report is what
   // registers the task's endpoints, so this wait would add to every client's propagation delay.
   wake();
@@ -160,11 +169,8 @@ Result<void> Agent::recoverTasks() {
       std::lock_guard lock(mu_);
       tasks_[r.task_id] = r;
     }
-    const TaskStatus before = r.status;
     if (auto res = lifecycle_.recover(r); !res.ok()) {
       log::warn("task not recovered", {{"task", r.task_id}, {"error", res.error().message}});
-    } else if (before == TaskStatus::kRunning && r.status == TaskStatus::kRunning) {
-      log::info("task adopted", {{"task", r.task_id}});
     }
     std::lock_guard lock(mu_);
     tasks_[r.task_id] = r;

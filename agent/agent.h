@@ -79,8 +79,11 @@ class Agent final : private TaskStatusSink {
   const std::string& instanceArn() const { return registration_.container_instance_arn; }
 
  private:
-  // TaskStatusSink
+  // TaskStatusSink: both record the task and queue its report; taskChanged logs `task <STATE>`,
+  // taskAdopted `task adopted` (an adoption is no state change).
   void taskChanged(const TaskRecord& task) override;
+  void taskAdopted(const TaskRecord& task) override;
+  void recordAndReport(const TaskRecord& task);
 
   bool isBusy(const std::string& task_id);
   // A start or stop of the task is running; mu_ held.

@@ -132,7 +132,7 @@ Result<void> Lifecycle::recover(TaskRecord& task) {
       return makeError(ErrorCode::kFailedPrecondition, "adopt task", task.task_id, why);
     }
   }
-  sink_.taskChanged(task);
+  sink_.taskAdopted(task);
   return ok();
 }
 

@@ -51,6 +51,9 @@ class TaskStatusSink {
  public:
   virtual ~TaskStatusSink() = default;
   virtual void taskChanged(const TaskRecord& task) = 0;
+  // A RUNNING task taken over after an agent restart: its state did not change, but its report
+  // is due again.
+  virtual void taskAdopted(const TaskRecord& task) { taskChanged(task); }
 };
 
 class Lifecycle {

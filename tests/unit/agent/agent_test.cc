@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
+#include "common/log.h"
 #include "tests/support/agent/fakes.h"
 #include "tests/support/golden.h"
 #include "tests/support/temp_dir.h"
@@ -307,13 +310,28 @@ TEST_F(AgentTest, ARestartedAgentAdoptsItsTasksAndReusesItsRegistration) {
     agent->waitIdle();
   }
   j.lines.clear();
+  std::mutex log_mu;
+  std::vector<std::string> logged;  // the msg of every log line of the restarted agent
+  log::setSinkForTest([&](std::string_view l) {
+    std::lock_guard lock(log_mu);
+    logged.push_back(nlohmann::json::parse(l)["msg"].get<std::string>());
+  });
   auto again = make();
   ASSERT_TRUE(again->ensureRegistered().ok());
   EXPECT_EQ(cp.registered.size(), 1u);  // the saved token is used
   ASSERT_TRUE(again->recoverTasks().ok());
+  log::setSinkForTest({});
   EXPECT_EQ(j.lines, (std::vector<std::string>{"adopt sandbox", "adopt proxy", "adopt apps"}));
   ASSERT_EQ(again->tasks().size(), 1u);
   EXPECT_EQ(again->tasks()[0].status, TaskStatus::kRunning);
+  // An adoption is no state change: `task adopted`, not a second `task RUNNING` (docs/operations.md
+  // counts started tasks by `task RUNNING` lines). The report is still due.
+  EXPECT_EQ(std::count(logged.begin(), logged.end(), "task adopted"), 1);
+  EXPECT_EQ(std::count(logged.begin(), logged.end(), "task RUNNING"), 0);
+  cp.reports.clear();
+  ASSERT_TRUE(again->flushReports().ok());
+  ASSERT_EQ(cp.reports.size(), 1u);
+  EXPECT_EQ(cp.reports[0].last_status, "RUNNING");
 }
 
 TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
