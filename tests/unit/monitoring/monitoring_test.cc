@@ -148,13 +148,17 @@ TEST(MonitoringTest, EveryAlertHasItsSectionInTheDocs) {
   }
 }
 
-TEST(MonitoringTest, TheScagentPackageInstallsBothFiles) {
+// Both packages ship the rules and the dashboard: Prometheus may run beside an agent or beside the
+// control plane.
+TEST(MonitoringTest, BothPackagesInstallBothFiles) {
   const std::string manifest = testing::readSource("packaging/manifest");
-  for (const std::string& row :
-       {"/usr/share/scagent/monitoring/scagent.rules.yml 0644 root root " + kRules,
-        "/usr/share/scagent/monitoring/scagent-dashboard.json 0644 root root " + kDashboard}) {
-    std::regex re("scagent +file +" + std::regex_replace(row, std::regex(" "), " +"));
-    EXPECT_TRUE(std::regex_search(manifest, re)) << row;
+  for (const std::string pkg : {"scagent", "sccontrol"}) {
+    for (const std::string& row :
+         {"/usr/share/" + pkg + "/monitoring/scagent.rules.yml 0644 root root " + kRules,
+          "/usr/share/" + pkg + "/monitoring/scagent-dashboard.json 0644 root root " + kDashboard}) {
+      std::regex re(pkg + " +file +" + std::regex_replace(row, std::regex(" "), " +"));
+      EXPECT_TRUE(std::regex_search(manifest, re)) << pkg << ": " << row;
+    }
   }
 }
 
