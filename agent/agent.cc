@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <thread>
@@ -179,11 +180,13 @@ Result<void> Agent::recoverTasks() {
   return ok();
 }
 
+// The saved registration is reused when it was made with one of the configured endpoints (the
+// replicas share one store, so a token from one holds on every other) and for the same cluster.
 Result<void> Agent::ensureRegistered() {
-  const std::string path = config_.state_dir + "/instance.json";
-  if (auto text = readFile(path); text.ok()) {
+  if (auto text = readFile(instanceFile()); text.ok()) {
     auto j = Json::parse(*text, nullptr, false);
-    if (!j.is_discarded() && j.value("endpoint", "") == config_.control_plane.endpoint &&
+    const auto& eps = config_.control_plane.endpoints;
+    if (!j.is_discarded() && std::find(eps.begin(), eps.end(), j.value("endpoint", "")) != eps.end() &&
         j.value("cluster", "") == config_.cluster) {
       auto reg = registrationFromJson(j);
       if (reg.ok()) {
@@ -193,8 +196,18 @@ Result<void> Agent::ensureRegistered() {
       }
     }
   }
+  SC_ASSIGN_OR_RETURN(RegisterRequest req, registerRequest());
+  SC_ASSIGN_OR_RETURN(Registration reg, deps_.control_plane.registerInstance(req));
+  SC_TRY(saveRegistration(reg));
+  log::info("registered", {{"containerInstanceArn", reg.container_instance_arn}});
+  return ok();
+}
+
+std::string Agent::instanceFile() const { return config_.state_dir + "/instance.json"; }
+
+Result<RegisterRequest> Agent::registerRequest() const {
   if (config_.control_plane.bootstrap_token_file.empty()) {
-    return makeError(ErrorCode::kFailedPrecondition, "register with", config_.control_plane.endpoint,
+    return makeError(ErrorCode::kFailedPrecondition, "register with", "sccontrol",
                      "controlPlane.bootstrapTokenFile is not set");
   }
   SC_ASSIGN_OR_RETURN(std::string token, readFile(config_.control_plane.bootstrap_token_file, 4096));
@@ -210,21 +223,69 @@ Result<void> Agent::ensureRegistered() {
   req.attributes = attributes_;
   req.task_cidr = config_.network.task_cidr;
   req.host_address = config_.network.host_address;
-  SC_ASSIGN_OR_RETURN(Registration reg, deps_.control_plane.registerInstance(req));
+  return req;
+}
+
+Result<void> Agent::saveRegistration(const Registration& reg) {
   {
     std::lock_guard lock(mu_);
     registration_ = reg;
   }
-  Json saved = {{"endpoint", config_.control_plane.endpoint},
+  // The first endpoint stands for the set: a registration is kept while it stays in the list.
+  Json saved = {{"endpoint", config_.control_plane.endpoints.empty() ? "" : config_.control_plane.endpoints.front()},
                 {"cluster", config_.cluster},
-                {"containerInstanceArn", registration_.container_instance_arn},
-                {"instanceId", registration_.instance_id},
-                {"token", registration_.token},
-                {"heartbeatIntervalSeconds", registration_.heartbeat_interval_s},
-                {"ttlSeconds", registration_.ttl_s}};
+                {"containerInstanceArn", reg.container_instance_arn},
+                {"instanceId", reg.instance_id},
+                {"token", reg.token},
+                {"heartbeatIntervalSeconds", reg.heartbeat_interval_s},
+                {"ttlSeconds", reg.ttl_s}};
   SC_TRY(makeDirs(config_.state_dir, 0700));
-  SC_TRY(writeFileAtomic(path, saved.dump() + "\n", 0600));
-  log::info("registered", {{"containerInstanceArn", registration_.container_instance_arn}});
+  return writeFileAtomic(instanceFile(), saved.dump() + "\n", 0600);
+}
+
+// A refused token (401) stops nothing: the tasks keep serving with their last known state while the
+// agent retries with backoff (a replica that has not seen the registration yet answers 401 too).
+// Only after kRefusalsBeforeRegistering refusals in a row does it register again, naming its old
+// instance and the tasks it runs so that sccontrol gives them to the new instance; tasks sccontrol
+// no longer has for it leave with the next desired state, as any task sccontrol stopped.
+// Returns how long to wait before the next poll.
+std::chrono::milliseconds Agent::onTokenRefused(const Error& e, int& failures) {
+  if (++refusals_ == 1) {
+    log::warn("the instance token was refused; tasks keep serving",
+              {{"containerInstanceArn", instanceArn()}, {"error", e.message}});
+    deps_.notifier.status("instance token refused; tasks keep serving");
+  }
+  if (refusals_ < kRefusalsBeforeRegistering) return backoff(failures++);
+  if (auto r = registerAgain(); !r.ok()) {
+    log::error("registration failed; retrying", {{"error", r.error().message}});
+    deps_.notifier.status("cannot register: " + r.error().message);
+    return backoff(failures++);
+  }
+  refusals_ = 0;
+  etag_.clear();
+  return std::chrono::milliseconds(0);
+}
+
+Result<void> Agent::registerAgain() {
+  SC_ASSIGN_OR_RETURN(RegisterRequest req, registerRequest());
+  size_t live = 0;
+  {
+    std::lock_guard lock(mu_);
+    req.previous_instance_arn = registration_.container_instance_arn;
+    for (const auto& [id, t] : tasks_) {
+      if (t.status == TaskStatus::kStopped) continue;
+      auto arn = task_arns_.find(id);
+      req.adopt_task_arns.push_back(arn != task_arns_.end() ? arn->second : id);
+      ++live;
+    }
+  }
+  SC_ASSIGN_OR_RETURN(Registration reg, deps_.control_plane.registerInstance(req));
+  const std::string previous = req.previous_instance_arn;
+  SC_TRY(saveRegistration(reg));
+  log::warn("registered again", {{"containerInstanceArn", reg.container_instance_arn},
+                                 {"previousInstanceArn", previous},
+                                 {"adoptedTasks", std::to_string(reg.adopted_task_arns.size())},
+                                 {"tasks", std::to_string(live)}});
   return ok();
 }
 
@@ -239,7 +300,7 @@ void Agent::onDeregistered(const Error& e) {
              "scagent restarts",
              {{"containerInstanceArn", arn}, {"error", e.message}});
   deps_.notifier.status("deregistered from cluster " + config_.cluster + "; restart scagent to register again");
-  ::unlink((config_.state_dir + "/instance.json").c_str());
+  ::unlink(instanceFile().c_str());
   deregistered_ = true;
   applyDesired(DesiredState{});  // sccontrol stopped them and placed replacements elsewhere
   wake();
@@ -614,12 +675,7 @@ void Agent::run(std::atomic<bool>& stop) {
     if (!desired.ok() && stop.load()) break;  // the long-poll was abandoned for the stop
     if (!desired.ok()) {
       if (desired.error().code == ErrorCode::kPermission) {
-        log::warn("the instance token was refused; registering again", {{"error", desired.error().message}});
-        {
-          std::lock_guard lock(mu_);
-          registration_ = {};
-        }
-        ::unlink((config_.state_dir + "/instance.json").c_str());
+        sleepUnlessStopped(onTokenRefused(desired.error(), failures));
         continue;
       }
       if (desired.error().code == ErrorCode::kNotFound) {
@@ -658,6 +714,10 @@ void Agent::run(std::atomic<bool>& stop) {
       away_since_.reset();
     }
     failures = 0;
+    if (refusals_ > 0) {
+      log::info("the instance token is accepted again", {{"refusals", std::to_string(refusals_)}});
+      refusals_ = 0;
+    }
     if (*desired) {
       etag_ = (*desired)->etag;
       applyDesired(**desired);

@@ -124,6 +124,14 @@ class Agent final : private TaskStatusSink {
   // stopped its tasks and does not register again until it is restarted.
   bool deregistered_ = false;
   void onDeregistered(const Error& e);
+  // sccontrol answered 401 to this many polls in a row (see onTokenRefused).
+  int refusals_ = 0;
+  static constexpr int kRefusalsBeforeRegistering = 3;
+  std::chrono::milliseconds onTokenRefused(const Error& e, int& failures);
+  Result<void> registerAgain();
+  Result<RegisterRequest> registerRequest() const;
+  Result<void> saveRegistration(const Registration& reg);
+  std::string instanceFile() const;
   // A namespace revision on its way to the running proxies, keyed by (namespace, revision): when it
   // arrived and the running tasks that have not applied it yet.
   struct Propagation {

@@ -107,8 +107,9 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   if (!c.error.empty()) return usageError(io, "run", c.error, kRunUsage);
   auto cfg = loadAgentConfig(c.path, c.given);
   if (!cfg.ok()) return cliError(io, "run", cfg.error().message, kExitUsage);
-  if (cfg->control_plane.endpoint.empty()) {
-    return cliError(io, "run", "config: controlPlane.endpoint is required by scagent run", kExitUsage);
+  if (cfg->control_plane.endpoints.empty()) {
+    return cliError(io, "run", "config: controlPlane.endpoint (or controlPlane.endpoints) is required by scagent run",
+                    kExitUsage);
   }
   log::setLevel(cfg->log_level);
   // One agent per state directory; operator commands find this one through what it publishes.
@@ -159,7 +160,7 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   ProxyStep proxy_step(proxy_settings, realClock(), &metrics);
   AppsStep apps_step({cfg->image_dir, cfg->run_dir, std::chrono::seconds(30)});
   std::atomic<bool> stop{false};
-  HttpControlPlaneClient client(cfg->control_plane.endpoint, &stop);
+  HttpControlPlaneClient client(cfg->control_plane.endpoints, &stop);
   SystemdNotifier notifier;
   Agent agent(*cfg, attributes,
               {client, **store, {&sandbox_step, &proxy_step, &apps_step}, proxy_step, notifier, metrics, realClock()});
@@ -199,7 +200,7 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
       return;
     }
   });
-  log::info("scagent starting", {{"config", c.path}, {"controlPlane", cfg->control_plane.endpoint}});
+  log::info("scagent starting", {{"config", c.path}, {"controlPlane", join(cfg->control_plane.endpoints, ",")}});
   agent.run(stop);
   if (!stop.load()) {
     stop = true;

@@ -49,6 +49,37 @@ Result<void> readInt(const Json& obj, const char* key, const std::string& path, 
   return {};
 }
 
+bool isHttpUrl(const Json& v) {
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  return (s.starts_with("http://") && s.size() > 7) || (s.starts_with("https://") && s.size() > 8);
+}
+
+// controlPlane.endpoint (one URL) or controlPlane.endpoints (1-16 URLs, the replicas), not both.
+Result<void> readEndpoints(const Json& cp, ControlPlaneConfig& out) {
+  const bool one = cp.contains("endpoint"), many = cp.contains("endpoints");
+  if (one && many) return configError("controlPlane", "give endpoint or endpoints, not both");
+  if (one) {
+    if (!isHttpUrl(cp["endpoint"]))
+      return configError("controlPlane.endpoint",
+                         "expected an http:// or https:// URL, got " + model::describeValue(cp["endpoint"]));
+    out.endpoints = {cp["endpoint"].get<std::string>()};
+  }
+  if (many) {
+    const Json& list = cp["endpoints"];
+    if (!list.is_array() || list.empty() || list.size() > 16)
+      return configError("controlPlane.endpoints", "expected an array of 1-16 http:// or https:// URLs");
+    out.endpoints.clear();
+    for (const Json& e : list) {
+      if (!isHttpUrl(e))
+        return configError("controlPlane.endpoints",
+                           "expected http:// or https:// URLs, got " + model::describeValue(e));
+      out.endpoints.push_back(e.get<std::string>());
+    }
+  }
+  return ok();
+}
+
 Result<void> onlyMembers(const Json& obj, const std::string& path, std::initializer_list<const char*> allowed) {
   if (!obj.is_object()) return configError(path.empty() ? "(top level)" : path, "expected an object");
   for (auto it = obj.begin(); it != obj.end(); ++it) {
@@ -85,12 +116,8 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
     SC_TRY(readString(*it, "vethPrefix", "network", cfg.network.veth_prefix));
   }
   if (auto it = j.find("controlPlane"); it != j.end()) {
-    SC_TRY(onlyMembers(*it, "controlPlane", {"endpoint", "bootstrapTokenFile", "pollTimeoutSeconds"}));
-    SC_TRY(readString(*it, "endpoint", "controlPlane", cfg.control_plane.endpoint));
-    if (!cfg.control_plane.endpoint.starts_with("http://") && !cfg.control_plane.endpoint.starts_with("https://")) {
-      return configError("controlPlane.endpoint",
-                         "expected an http:// or https:// URL, got \"" + cfg.control_plane.endpoint + "\"");
-    }
+    SC_TRY(onlyMembers(*it, "controlPlane", {"endpoint", "endpoints", "bootstrapTokenFile", "pollTimeoutSeconds"}));
+    SC_TRY(readEndpoints(*it, cfg.control_plane));
     SC_TRY(readString(*it, "bootstrapTokenFile", "controlPlane", cfg.control_plane.bootstrap_token_file));
     SC_TRY(readInt(*it, "pollTimeoutSeconds", "controlPlane", 1, 300, cfg.control_plane.poll_timeout_s));
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "agent/host_check.h"
 #include "common/log.h"
@@ -11,7 +12,7 @@
 namespace sc::agent {
 
 struct ControlPlaneConfig {
-  std::string endpoint;              // http://host:port of sccontrol; required by `scagent run`
+  std::vector<std::string> endpoints;  // sccontrol replicas, tried in turn; required by `scagent run`
   std::string bootstrap_token_file;  // read at registration; the token itself never sits in config.json
   int poll_timeout_s = 30;           // long-poll length the agent asks for
 };

@@ -1,6 +1,7 @@
 #include "agent/control_plane_client.h"
 
 #include "common/http_client.h"
+#include "common/log.h"
 
 namespace sc::agent {
 namespace {
@@ -84,6 +85,10 @@ Json registerRequestToJson(const RegisterRequest& r) {
   putAttributes(body, r.attributes);
   if (!r.task_cidr.empty()) body["taskCidr"] = r.task_cidr;
   if (!r.task_cidr.empty()) body["hostAddress"] = r.host_address;
+  if (!r.previous_instance_arn.empty()) {
+    body["previousInstanceArn"] = r.previous_instance_arn;
+    body["adoptTasks"] = r.adopt_task_arns;
+  }
   return body;
 }
 
@@ -99,6 +104,9 @@ Result<Registration> registrationFromJson(const Json& j) {
     r.heartbeat_interval_s = std::max(1, j["heartbeatIntervalSeconds"].get<int>());
   }
   if (j.contains("ttlSeconds") && j["ttlSeconds"].is_number_integer()) r.ttl_s = j["ttlSeconds"].get<int>();
+  for (const Json& a : j.value("adoptedTasks", Json::array())) {
+    if (a.is_string()) r.adopted_task_arns.push_back(a.get<std::string>());
+  }
   return r;
 }
 
@@ -164,11 +172,51 @@ Json taskReportsToJson(const std::vector<TaskReport>& tasks) {
   return {{"tasks", arr}};
 }
 
+struct HttpControlPlaneClient::Call {
+  std::string method;
+  std::string path;
+  std::string token;
+  const Json* body = nullptr;
+  std::chrono::milliseconds timeout;
+  std::string what;
+  const std::atomic<bool>* cancel = nullptr;
+  size_t max_bytes = 1u << 20;
+};
+
+// Errors that may be one replica's own: it is down, slow, failing (5xx), or has not yet seen the
+// instance (401 from a replica behind the others).
+static bool tryAnother(const Error& e) {
+  return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout || e.code == ErrorCode::kPermission;
+}
+
+Result<Json> HttpControlPlaneClient::callAny(const Call& c, long* status) {
+  const size_t first = current_.load() % endpoints_.size();
+  std::optional<Error> last;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const size_t at = (first + i) % endpoints_.size();
+    auto r = call(endpoints_[at], c.method, c.path, c.token, c.body, c.timeout, status, c.what, c.cancel, c.max_bytes);
+    const bool cancelled = c.cancel != nullptr && c.cancel->load();
+    if (r.ok() || cancelled || !tryAnother(r.error())) {
+      if (at != first) {
+        log::warn("control plane endpoint switched",
+                  {{"from", endpoints_[first]}, {"to", endpoints_[at]}, {"error", last ? last->message : ""}});
+      }
+      current_.store(at);
+      return r;
+    }
+    log::debug("control plane endpoint failed", {{"endpoint", endpoints_[at]}, {"error", r.error().message}});
+    last = std::move(r).error();
+  }
+  current_.store((first + 1) % endpoints_.size());  // the next round starts elsewhere
+  return std::move(*last);
+}
+
 Result<Registration> HttpControlPlaneClient::registerInstance(const RegisterRequest& request) {
   long status = 0;
   Json body = registerRequestToJson(request);
-  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/register", "", &body, std::chrono::seconds(10),
-                                   &status, "register with", nullptr));
+  SC_ASSIGN_OR_RETURN(Json j, callAny({"POST", "/v1/agent/register", "", &body, std::chrono::seconds(10),
+                                       "register with"},
+                                      &status));
   return registrationFromJson(j);
 }
 
@@ -177,8 +225,9 @@ Result<void> HttpControlPlaneClient::heartbeat(const std::string& token,
   long status = 0;
   Json body = Json::object();
   putAttributes(body, attributes);
-  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10),
-                                   &status, "send a heartbeat to", nullptr));
+  SC_ASSIGN_OR_RETURN(Json j, callAny({"POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10),
+                                       "send a heartbeat to"},
+                                      &status));
   (void)j;
   return ok();
 }
@@ -188,8 +237,9 @@ Result<std::optional<DesiredState>> HttpControlPlaneClient::desired(const std::s
   long status = 0;
   const std::string path =
       "/v1/agent/desired?waitSeconds=" + std::to_string(wait_s) + (etag.empty() ? "" : "&etag=" + etag);
-  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "GET", path, token, nullptr, std::chrono::seconds(wait_s + 10), &status,
-                                   "poll desired tasks from", cancel_, kMaxDesiredStateBytes));
+  SC_ASSIGN_OR_RETURN(Json j, callAny({"GET", path, token, nullptr, std::chrono::seconds(wait_s + 10),
+                                       "poll desired tasks from", cancel_, kMaxDesiredStateBytes},
+                                      &status));
   if (status == 304) return std::optional<DesiredState>();
   SC_ASSIGN_OR_RETURN(DesiredState d, desiredStateFromJson(j));
   return std::optional<DesiredState>(std::move(d));
@@ -198,8 +248,9 @@ Result<std::optional<DesiredState>> HttpControlPlaneClient::desired(const std::s
 Result<void> HttpControlPlaneClient::report(const std::string& token, const std::vector<TaskReport>& tasks) {
   long status = 0;
   Json body = taskReportsToJson(tasks);
-  SC_ASSIGN_OR_RETURN(Json j, call(endpoint_, "POST", "/v1/agent/status", token, &body, std::chrono::seconds(10),
-                                   &status, "report task status to", nullptr));
+  SC_ASSIGN_OR_RETURN(Json j, callAny({"POST", "/v1/agent/status", token, &body, std::chrono::seconds(10),
+                                       "report task status to"},
+                                      &status));
   (void)j;
   return ok();
 }

@@ -24,6 +24,10 @@ struct RegisterRequest {
   std::map<std::string, std::string> attributes;  // "sc.capability.service-connect-v1" etc.
   std::string task_cidr;                          // network.taskCidr: where this host's tasks are reached
   std::string host_address;                       // network.hostAddress ("": the bridge's gateway)
+  // Registering again after sccontrol refused the old token: the old instance and the tasks this
+  // host runs, which sccontrol gives to the new instance if the old one is gone.
+  std::string previous_instance_arn;
+  std::vector<std::string> adopt_task_arns;
 };
 
 struct Registration {
@@ -32,6 +36,7 @@ struct Registration {
   std::string token;
   int heartbeat_interval_s = 10;
   int ttl_s = 60;
+  std::vector<std::string> adopted_task_arns;  // of RegisterRequest::adopt_task_arns, those sccontrol gave over
 };
 
 // The largest desired-state answer the agent reads. Each namespace snapshot comes once per
@@ -94,18 +99,26 @@ class ControlPlaneClient {
 
 class HttpControlPlaneClient final : public ControlPlaneClient {
  public:
+  // `endpoints`: the sccontrol replicas (at least one). Each call goes to the one that answered
+  // last; a connection error, a timeout or a 5xx moves it to the next, in turn, within the call.
   // `cancel` (optional) abandons a long-poll in flight when it turns true (a stopping agent).
   // Reports are never cancelled: the last ones go out on the way down.
-  explicit HttpControlPlaneClient(std::string endpoint, const std::atomic<bool>* cancel = nullptr)
-      : endpoint_(std::move(endpoint)), cancel_(cancel) {}
+  explicit HttpControlPlaneClient(std::vector<std::string> endpoints, const std::atomic<bool>* cancel = nullptr)
+      : endpoints_(std::move(endpoints)), cancel_(cancel) {}
   // ControlPlaneClient
   Result<Registration> registerInstance(const RegisterRequest& request) override;
   Result<void> heartbeat(const std::string& token, const std::map<std::string, std::string>& attributes) override;
   Result<std::optional<DesiredState>> desired(const std::string& token, const std::string& etag, int wait_s) override;
   Result<void> report(const std::string& token, const std::vector<TaskReport>& tasks) override;
 
+  // The endpoint the next call goes to first.
+  std::string currentEndpoint() const { return endpoints_[current_.load() % endpoints_.size()]; }
+
  private:
-  std::string endpoint_;
+  struct Call;
+  Result<model::Json> callAny(const Call& c, long* status);
+  std::vector<std::string> endpoints_;
+  std::atomic<size_t> current_{0};
   const std::atomic<bool>* cancel_;
 };
 

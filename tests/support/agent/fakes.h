@@ -124,6 +124,12 @@ class FakeControlPlane : public ControlPlaneClient {
   Result<Registration> registerInstance(const RegisterRequest& r) override {
     std::lock_guard lock(mu);
     registered.push_back(r);
+    if (!r.previous_instance_arn.empty()) {  // registering again after refusals: a new instance
+      refuse_token = 0;
+      Registration again{"arn:aws:ecs:local:000000000000:container-instance/demo/i2", "i2", "tok-2", 1, 30};
+      if (adopt) again.adopted_task_arns = r.adopt_task_arns;
+      return again;
+    }
     return Registration{"arn:aws:ecs:local:000000000000:container-instance/demo/i1", "i1", "tok-1", 1, 30};
   }
   Result<void> heartbeat(const std::string&, const std::map<std::string, std::string>&) override {
@@ -135,6 +141,10 @@ class FakeControlPlane : public ControlPlaneClient {
     std::lock_guard lock(mu);
     ++polls;
     if (deregistered) return makeError(ErrorCode::kNotFound, "poll desired tasks from", "sccontrol", "HTTP 410");
+    if (refuse_token > 0) {
+      --refuse_token;
+      return makeError(ErrorCode::kPermission, "poll desired tasks from", "sccontrol", "HTTP 401");
+    }
     if (polls_fail > 0) {
       --polls_fail;
       return makeError(ErrorCode::kUnavailable, "poll desired tasks from", "sccontrol", "connection refused");
@@ -159,6 +169,8 @@ class FakeControlPlane : public ControlPlaneClient {
   std::vector<TaskReport> reports;
   int heartbeats = 0, polls = 0, polls_fail = 0, reports_fail = 0;
   bool deregistered = false;  // every poll answers 410 (DeregisterContainerInstance)
+  int refuse_token = 0;       // this many polls answer 401; registering again ends it
+  bool adopt = true;          // registering again gives every named task to the new instance
 };
 
 class FakeMembership : public MembershipApplier {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "tests/support/agent/fakes.h"
 #include "tests/support/golden.h"
@@ -37,7 +38,7 @@ class AgentTest : public ::testing::Test {
  protected:
   AgentTest() {
     cfg.state_dir = dir.file("state");
-    cfg.control_plane.endpoint = "http://127.0.0.1:1";
+    cfg.control_plane.endpoints = {"http://127.0.0.1:1"};
     cfg.control_plane.bootstrap_token_file = dir.file("token");
     testing::writeTestFile(dir.file("token"), "boot-secret\n");
     store = std::move(*FileTaskStore::create(dir.file("state/tasks")));
@@ -407,6 +408,105 @@ TEST_F(AgentTest, ADeregisteredInstanceStopsItsTasksAndDoesNotRegisterAgain) {
   bool said = false;
   for (const auto& l : notifier.lines) said = said || l.find("deregistered from cluster") != std::string::npos;
   EXPECT_TRUE(said);
+}
+
+// A poll loop over the fake control plane, with every log line's msg kept.
+class AgentRunTest : public AgentTest {
+ protected:
+  void SetUp() override {
+    AgentTest::SetUp();
+    log::setSinkForTest([this](std::string_view l) {
+      std::lock_guard lock(log_mu);
+      logged.push_back(nlohmann::json::parse(l)["msg"].get<std::string>());
+    });
+  }
+  void TearDown() override {
+    stopLoop();
+    log::setSinkForTest({});
+  }
+  void startLoop(Agent& agent) {
+    agent_ = &agent;
+    loop = std::thread([this] { agent_->run(stop); });
+  }
+  void stopLoop() {
+    if (!loop.joinable()) return;
+    stop = true;
+    agent_->wake();
+    loop.join();
+  }
+  template <class Pred>
+  bool waitFor(Pred pred, int tenths = 100) {
+    for (int i = 0; i < tenths * 10 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  }
+  bool reportedRunning() {
+    std::lock_guard lock(cp.mu);
+    for (const auto& r : cp.reports)
+      if (r.last_status == "RUNNING") return true;
+    return false;
+  }
+  long count(const std::string& msg) {
+    std::lock_guard lock(log_mu);
+    return std::count(logged.begin(), logged.end(), msg);
+  }
+  bool anyDown() {
+    for (const auto& l : j.lines)
+      if (l.starts_with("down")) return true;
+    return false;
+  }
+  std::atomic<bool> stop{false};
+  std::thread loop;
+  Agent* agent_ = nullptr;
+  std::mutex log_mu;
+  std::vector<std::string> logged;
+};
+
+// A replica that has not seen the registration yet answers 401 for a while: the tasks are not
+// touched, the saved registration is kept, and nothing registers again.
+TEST_F(AgentRunTest, ATokenRefusedForAWhileStopsNothingAndKeepsTheRegistration) {
+  auto agent = make();
+  cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  startLoop(*agent);
+  ASSERT_TRUE(waitFor([&] { return reportedRunning(); }));
+  {
+    std::lock_guard lock(cp.mu);
+    cp.refuse_token = 2;  // fewer than the refusals that make the agent register again
+  }
+  ASSERT_TRUE(waitFor([&] { return count("the instance token is accepted again") == 1; }));
+  stopLoop();
+  EXPECT_EQ(count("the instance token was refused; tasks keep serving"), 1);
+  EXPECT_EQ(cp.registered.size(), 1u);
+  EXPECT_FALSE(anyDown());
+  EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kRunning);
+  EXPECT_NE(readFile(cfg.state_dir + "/instance.json").value().find("tok-1"), std::string::npos);
+}
+
+// The token stays refused (sccontrol forgot the instance): the agent registers again naming its old
+// instance and the tasks it runs; they keep running throughout, and the new token is saved.
+TEST_F(AgentRunTest, ATokenRefusedForGoodRegistersAgainAdoptingTheRunningTasks) {
+  auto agent = make();
+  cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
+  startLoop(*agent);
+  ASSERT_TRUE(waitFor([&] { return reportedRunning(); }));
+  {
+    std::lock_guard lock(cp.mu);
+    cp.refuse_token = 1000;
+  }
+  ASSERT_TRUE(waitFor([&] {
+    std::lock_guard lock(cp.mu);
+    return cp.registered.size() == 2;
+  }));
+  ASSERT_TRUE(waitFor([&] { return count("registered again") == 1; }));
+  stopLoop();
+  const RegisterRequest& again = cp.registered[1];
+  EXPECT_EQ(again.previous_instance_arn, "arn:aws:ecs:local:000000000000:container-instance/demo/i1");
+  ASSERT_EQ(again.adopt_task_arns.size(), 1u);
+  EXPECT_NE(again.adopt_task_arns[0].find("t1"), std::string::npos) << again.adopt_task_arns[0];
+  EXPECT_EQ(count("the instance token was refused; tasks keep serving"), 1);
+  EXPECT_FALSE(anyDown()) << "a refused token stops nothing";
+  EXPECT_EQ(agent->tasks()[0].status, TaskStatus::kRunning);
+  EXPECT_EQ(agent->instanceArn(), "arn:aws:ecs:local:000000000000:container-instance/demo/i2");
+  EXPECT_NE(readFile(cfg.state_dir + "/instance.json").value().find("tok-2"), std::string::npos);
 }
 
 }  // namespace

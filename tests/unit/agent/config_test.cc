@@ -45,7 +45,7 @@ TEST(ConfigTest, RunSettings) {
   EXPECT_EQ(c->state_dir, "/tmp/sc/state");
   EXPECT_EQ(c->run_dir, "/run/scagent");
   EXPECT_EQ(c->drain_seconds, 3);
-  EXPECT_EQ(c->control_plane.endpoint, "http://127.0.0.1:8500");
+  EXPECT_EQ(c->control_plane.endpoints, std::vector<std::string>{"http://127.0.0.1:8500"});
   EXPECT_EQ(c->control_plane.poll_timeout_s, 10);
   EXPECT_EQ(parseAgentConfig(R"({"drainSeconds": -1})").error().message,
             "config: drainSeconds: expected an integer 0-3600, got -1");
@@ -53,6 +53,24 @@ TEST(ConfigTest, RunSettings) {
             "config: stateDir: must be an absolute path, got \"var/lib\"");
   EXPECT_NE(parseAgentConfig(R"({"controlPlane": {"endpoint": "127.0.0.1:8500"}})").error().message.find("http://"),
             std::string::npos);
+}
+
+// controlPlane.endpoints: the sccontrol replicas, in the order the agent tries them.
+TEST(ConfigTest, SeveralControlPlaneEndpoints) {
+  auto c = parseAgentConfig(R"({"controlPlane": {"endpoints": ["http://10.0.0.5:8500", "https://cp2:8500"]}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->control_plane.endpoints, (std::vector<std::string>{"http://10.0.0.5:8500", "https://cp2:8500"}));
+  EXPECT_EQ(parseAgentConfig(R"({"controlPlane": {"endpoint": "http://a:1", "endpoints": ["http://b:1"]}})")
+                .error()
+                .message,
+            "config: controlPlane: give endpoint or endpoints, not both");
+  EXPECT_EQ(parseAgentConfig(R"({"controlPlane": {"endpoints": []}})").error().message,
+            "config: controlPlane.endpoints: expected an array of 1-16 http:// or https:// URLs");
+  EXPECT_EQ(parseAgentConfig(R"({"controlPlane": {"endpoints": ["http://a:1", "ftp://b"]}})").error().message,
+            "config: controlPlane.endpoints: expected http:// or https:// URLs, got \"ftp://b\"");
+  std::string seventeen = R"({"controlPlane": {"endpoints": [)";
+  for (int i = 0; i < 17; ++i) seventeen += std::string(i ? "," : "") + "\"http://h" + std::to_string(i) + ":1\"";
+  EXPECT_FALSE(parseAgentConfig(seventeen + "]}}").ok());
 }
 
 TEST(ConfigTest, NetworkSettings) {

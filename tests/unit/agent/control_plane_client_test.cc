@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
+#include "common/http_server.h"
+
 namespace sc::agent {
 namespace {
 
@@ -69,12 +73,68 @@ TEST(ControlPlaneClientTest, ReportShape) {
 
 TEST(ControlPlaneClientTest, UnreachableControlPlaneIsUnavailable) {
   // Port 1 on loopback: nothing listens there.
-  HttpControlPlaneClient c("http://127.0.0.1:1");
+  HttpControlPlaneClient c({"http://127.0.0.1:1"});
   auto r = c.desired("token", "", 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(r.error().message.find("failed to poll desired tasks from 'http://127.0.0.1:1'"), std::string::npos)
       << r.error().message;
+}
+
+// Replicas: a call that finds one endpoint down (connection refused) or failing (503) goes on to
+// the next within the same call, and the next call starts at the one that answered.
+TEST(ControlPlaneClientTest, ACallMovesOnFromADownOrFailingReplicaAndStaysWithTheOneThatAnswered) {
+  std::atomic<int> failing_hits = 0, good_hits = 0;
+  auto failing = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [&] {
+                                                      ++failing_hits;
+                                                      return HttpPage{503, "application/json",
+                                                                      R"({"__type":"ServerException","message":"busy"})"};
+                                                    }}});
+  auto good = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [&] {
+                                                   ++good_hits;
+                                                   return HttpPage{200, "application/json",
+                                                                   R"({"etag":"e1","revision":7,"tasks":[]})"};
+                                                 }}});
+  ASSERT_TRUE(failing.ok() && good.ok());
+  const std::string b = "http://" + (*failing)->address(), c = "http://" + (*good)->address();
+  HttpControlPlaneClient client({"http://127.0.0.1:1", b, c});
+  auto first = client.desired("token", "", 0);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->revision, 7);
+  EXPECT_EQ(failing_hits.load(), 1);
+  EXPECT_EQ(good_hits.load(), 1);
+  EXPECT_EQ(client.currentEndpoint(), c);
+  ASSERT_TRUE(client.desired("token", "", 0).ok());
+  EXPECT_EQ(failing_hits.load(), 1);  // the second call went straight to the replica that answered
+  EXPECT_EQ(good_hits.load(), 2);
+}
+
+// An answer that is the caller's fault (400) is the same on every replica: no other is tried.
+// When every replica fails, the error is the last one's and the next call starts further on.
+TEST(ControlPlaneClientTest, ABadRequestIsNotRetriedAndAllReplicasDownIsUnavailable) {
+  std::atomic<int> second_hits = 0;
+  auto bad = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [] {
+                                                  return HttpPage{400, "application/json",
+                                                                  R"({"__type":"InvalidParameterException","message":"no"})"};
+                                                }}});
+  auto second = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [&] {
+                                                     ++second_hits;
+                                                     return HttpPage{200, "application/json", R"({"tasks":[]})"};
+                                                   }}});
+  ASSERT_TRUE(bad.ok() && second.ok());
+  HttpControlPlaneClient client({"http://" + (*bad)->address(), "http://" + (*second)->address()});
+  auto r = client.desired("token", "", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(second_hits.load(), 0);
+
+  HttpControlPlaneClient down({"http://127.0.0.1:1", "http://127.0.0.1:2"});
+  auto none = down.desired("token", "", 0);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(none.error().message.find("'http://127.0.0.1:2'"), std::string::npos) << none.error().message;
+  EXPECT_EQ(down.currentEndpoint(), "http://127.0.0.1:2");
 }
 
 }  // namespace
