@@ -180,6 +180,7 @@ class ControlPlane {
   // lost_instance_retention leave the store; their tokens stop working.
   void removeGoneInstancesLocked(Batch& b);
   void forgetInstanceLocked(Batch& b, const std::string& key, const Json& inst, const char* why);
+  Json adoptTasksLocked(Batch& b, const Json& body, const std::string& cluster, const std::string& arn);
   void pruneTokensLocked();  // tokens and heartbeat times of instances no longer stored
   static ApiError invalidAgent(std::string message);
   static ApiError refuseReport(const Json& inst, std::string message);  // logged, then a 400
@@ -191,6 +192,8 @@ class ControlPlane {
   std::map<std::string, Doc> docs_;
   int64_t revision_ = 0;
   std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
+  std::map<std::string, Clock::MonoTime> orphaned_since_;  // unknown instance ARN a task names -> first seen
+  bool withinOrphanGraceLocked(const std::string& instance_arn);
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
   std::mutex bootstrap_mu_;                              // guards bootstrap_tokens_
   std::vector<BootstrapToken> bootstrap_tokens_;

@@ -54,6 +54,26 @@ std::optional<std::string> integerProblem(const Json& body, const char* name, in
   return std::string(name) + ": expected an integer 1-" + std::to_string(max);
 }
 
+// Registering again (the agent's token was refused): the old instance and the tasks it names.
+constexpr size_t kMaxAdoptTasks = 10000;
+constexpr size_t kMaxArnChars = 2048;
+
+std::optional<std::string> adoptionProblem(const Json& body) {
+  if (body.contains("previousInstanceArn") &&
+      (!body["previousInstanceArn"].is_string() || body["previousInstanceArn"].get<std::string>().empty() ||
+       body["previousInstanceArn"].get<std::string>().size() > kMaxArnChars))
+    return "previousInstanceArn: expected a string of 1-2048 characters";
+  if (!body.contains("adoptTasks")) return std::nullopt;
+  const Json& a = body["adoptTasks"];
+  if (!body.contains("previousInstanceArn")) return "adoptTasks: needs previousInstanceArn";
+  if (!a.is_array() || a.size() > kMaxAdoptTasks) return "adoptTasks: expected an array of up to 10000 task ARNs";
+  for (const Json& t : a) {
+    if (!t.is_string() || t.get<std::string>().empty() || t.get<std::string>().size() > kMaxArnChars)
+      return "adoptTasks: expected task ARNs or IDs of 1-2048 characters";
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> textProblem(const Json& body, const char* name, size_t max) {
   if (!body.contains(name) || (body[name].is_string() && body[name].get<std::string>().size() <= max))
     return std::nullopt;
@@ -66,7 +86,7 @@ std::optional<ApiError> ControlPlane::registrationProblem(const Json& body) {
   for (auto problem : {integerProblem(body, "memoryMiB", kMaxMemoryMiB, true),
                        integerProblem(body, "cpuUnits", kMaxCpuUnits, false), textProblem(body, "hostname", 255),
                        textProblem(body, "agentVersion", 64), textProblem(body, "cluster", 255),
-                       attributesProblem(body)}) {
+                       attributesProblem(body), adoptionProblem(body)}) {
     if (problem) return invalidAgent(*problem);
   }
   return std::nullopt;
@@ -120,6 +140,34 @@ std::expected<BootstrapToken, ApiError> ControlPlane::acceptBootstrapLocked(Batc
   return *match;
 }
 
+// An agent whose token was refused registers again naming its old instance and the tasks it runs.
+// Those that still belong to the old instance and are not STOPPED move to the new one, so a host
+// that sccontrol forgot (its instance document is gone: a restored or edited store) keeps its
+// tasks. An old instance that is still registered keeps its tasks: a bootstrap token does not take
+// over another host's tasks. Returns the ARNs of the tasks moved.
+Json ControlPlane::adoptTasksLocked(Batch& b, const Json& body, const std::string& cluster, const std::string& arn) {
+  Json adopted = Json::array();
+  const std::string previous = str(body, "previousInstanceArn");
+  if (previous.empty()) return adopted;
+  for (const auto& [k, i] : b.list("instance/")) {
+    if (i.value("containerInstanceArn", "") == previous) {
+      log::warn("not adopting tasks: the previous instance is still registered",
+                {{"instance", afterSlash(arn)}, {"previousInstance", afterSlash(previous)}});
+      return adopted;
+    }
+  }
+  for (const Json& named : body.value("adoptTasks", Json::array())) {
+    const std::string key = "task/" + cluster + "/" + afterSlash(named.get<std::string>());
+    auto t = b.get(key);
+    if (!t || t->value("containerInstanceArn", "") != previous || (*t)["lastStatus"] == "STOPPED") continue;
+    Json moved = *t;
+    moved["containerInstanceArn"] = arn;
+    adopted.push_back(moved.value("taskArn", key));
+    b.put(key, std::move(moved));
+  }
+  return adopted;
+}
+
 void ControlPlane::forgetInstanceLocked(Batch& b, const std::string& key, const Json& inst, const char* why) {
   b.del(key);
   log::info("container instance removed",
@@ -163,6 +211,9 @@ void ControlPlane::removeGoneInstancesLocked(Batch& b) {
 void ControlPlane::pruneTokensLocked() {
   std::erase_if(tokens_, [&](const auto& e) { return !docs_.contains(e.second); });
   std::erase_if(last_seen_, [&](const auto& e) { return !docs_.contains(e.first); });
+  // By two TTLs after the grace began, reconcile has replaced the unknown instance's tasks.
+  const auto now = clock_.now();
+  std::erase_if(orphaned_since_, [&](const auto& e) { return now - e.second > 2 * options_.instance_ttl; });
 }
 
 }  // namespace sc::controlplane

@@ -275,7 +275,8 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
   for (const auto& [k, i] : instances) inst_by_arn[i["containerInstanceArn"].get<std::string>()] = i;
   auto onDrainingInstance = [&](const Json& t) {
     auto it = inst_by_arn.find(t.value("containerInstanceArn", ""));
-    return it == inst_by_arn.end() || it->second["status"] != "ACTIVE";
+    if (it == inst_by_arn.end()) return !withinOrphanGraceLocked(t.value("containerInstanceArn", ""));
+    return it->second["status"] != "ACTIVE";
   };
 
   Json& deployments = svc["deployments"];
@@ -464,6 +465,15 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
   b.put(skey, svc);
 }
 
+// A task whose instance sccontrol does not know (an edited or restored store) is left alone for one
+// instance TTL from when sccontrol first sees it so: its agent, refused, registers again and adopts
+// it (adoptTasksLocked). After that it counts as on a draining instance and is replaced.
+bool ControlPlane::withinOrphanGraceLocked(const std::string& instance_arn) {
+  auto [it, fresh] = orphaned_since_.try_emplace(instance_arn, clock_.now());
+  (void)fresh;
+  return clock_.now() - it->second < options_.instance_ttl;
+}
+
 std::vector<InstanceLoss> ControlPlane::tick() {
   bool changed = false;
   std::vector<InstanceLoss> lost;
@@ -589,6 +599,7 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
     if (body.contains("taskCidr")) inst["_taskCidr"] = body["taskCidr"];
     if (body.contains("hostAddress")) inst["_hostAddress"] = body["hostAddress"];
     b.put(key, inst);
+    const Json adopted = adoptTasksLocked(b, body, cname, inst["containerInstanceArn"].get<std::string>());
     if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
     tokens_[sha256Hex(token)] = key;
     last_seen_[key] = clock_.now();
@@ -596,13 +607,21 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
                                                 {"cluster", cname},
                                                 {"hostname", inst["ec2InstanceId"].get<std::string>()},
                                                 {"bootstrapToken", boot->id}});
+    if (body.contains("previousInstanceArn")) {
+      log::info("container instance registered again",
+                {{"instance", id},
+                 {"previousInstance", afterSlash(str(body, "previousInstanceArn"))},
+                 {"adoptedTasks", std::to_string(adopted.size())},
+                 {"namedTasks", std::to_string(body.value("adoptTasks", Json::array()).size())}});
+    }
     reconcileLocked(b);
     (void)commitLocked(b);
     out = {{"containerInstanceArn", inst["containerInstanceArn"]},
            {"instanceId", id},
            {"token", token},
            {"heartbeatIntervalSeconds", options_.heartbeat_interval.count()},
-           {"ttlSeconds", options_.instance_ttl.count()}};
+           {"ttlSeconds", options_.instance_ttl.count()},
+           {"adoptedTasks", adopted}};
   }
   std::lock_guard lock(listener_mu_);
   if (listener_) listener_();

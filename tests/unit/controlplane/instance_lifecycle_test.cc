@@ -3,6 +3,7 @@
 // (several at once, expiry, single use, revocation) and the bounds on what a registration claims.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -240,6 +241,106 @@ TEST_F(InstanceLifecycleTest, RegistrationClaimsAreBoundedAndRefusedWhole) {
   ASSERT_FALSE(hb.has_value());
   EXPECT_EQ(hb.error().status, 400);
   EXPECT_EQ(describeInstance(a)["containerInstances"][0]["attributes"].size(), 2u);
+}
+
+// Registering again with previousInstanceArn/adoptTasks (an agent whose token was refused): the
+// old instance's tasks that are still live move to the new instance, and keep running.
+class AdoptionTest : public InstanceLifecycleTest {
+ protected:
+  ApiResult registerAgain(const std::string& previous, const Json& adopt) {
+    return registerWith("boot", {{"previousInstanceArn", previous},
+                                 {"adoptTasks", adopt},
+                                 {"capabilities", {kServiceConnectCapability}},
+                                 {"memoryMiB", 2048}});
+  }
+  std::vector<std::string> taskArnsOn(const std::string& arn) {
+    std::vector<std::string> out;
+    for (const Json& t : tasks())
+      if (t["containerInstanceArn"] == arn) out.push_back(t["taskArn"].get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+TEST_F(AdoptionTest, AForgottenInstancesLiveTasksMoveToTheInstanceThatRegistersAgain) {
+  const std::string a = registerInstance("a");
+  setup(2);
+  settle("a");
+  const std::vector<std::string> on_a = taskArnsOn(a);
+  ASSERT_EQ(on_a.size(), 2u);
+  // sccontrol forgets instance a (its document is gone, as in a store restored from a backup
+  // taken before a registered) and restarts; a's agent still runs both tasks.
+  ASSERT_TRUE(store_.txn({}, {TxnOp::del("instance/c/" + a.substr(a.rfind('/') + 1))}).ok());
+  restart(defaultOptions());
+  EXPECT_EQ(statusOf("a"), 401);
+  clock_.advance(seconds(5));  // the agent's refused polls; sccontrol ticks meanwhile
+  cp_->tick();
+  EXPECT_EQ(tasks("STOPPED").size(), 0u) << "a task of an unknown instance is left alone for one TTL";
+
+  Json adopt = Json::array({on_a[0], on_a[1], "arn:aws:ecs:us-east-1:000000000000:task/c/nosuchtask"});
+  auto again = registerAgain(a, adopt);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  const std::string a2 = (*again)["containerInstanceArn"].get<std::string>();
+  EXPECT_NE(a2, a);
+  Json adopted = (*again)["adoptedTasks"];
+  std::vector<std::string> got = adopted.get<std::vector<std::string>>();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, on_a);
+  EXPECT_EQ(taskArnsOn(a2), on_a) << "the same tasks, now on the new instance";
+  EXPECT_EQ(tasks("STOPPED").size(), 0u) << "nothing was stopped or replaced";
+  tokens_["a2"] = (*again)["token"].get<std::string>();
+  Json d = desired("a2");
+  ASSERT_EQ(d["tasks"].size(), 2u);
+  EXPECT_EQ(d["tasks"][0]["desiredStatus"], "RUNNING");
+  EXPECT_EQ(service()["runningCount"], 2);
+}
+
+TEST_F(AdoptionTest, ALiveInstancesTasksAreNotTakenOverAndBadClaimsAreRefused) {
+  const std::string a = registerInstance("a");
+  setup(1);
+  settle("a");
+  const std::vector<std::string> on_a = taskArnsOn(a);
+  ASSERT_EQ(on_a.size(), 1u);
+  auto grab = registerAgain(a, Json::array({on_a[0]}));
+  ASSERT_TRUE(grab.has_value()) << grab.error().message;
+  EXPECT_EQ((*grab)["adoptedTasks"], Json::array()) << "a is still registered: its task stays";
+  EXPECT_EQ(taskArnsOn(a), on_a);
+
+  const int64_t rev = cp_->revision();
+  for (const Json& bad : {Json{{"previousInstanceArn", 7}},
+                          Json{{"previousInstanceArn", ""}},
+                          Json{{"adoptTasks", Json::array({on_a[0]})}},
+                          Json{{"previousInstanceArn", a}, {"adoptTasks", "all"}},
+                          Json{{"previousInstanceArn", a}, {"adoptTasks", Json::array({1})}},
+                          Json{{"previousInstanceArn", a}, {"adoptTasks", Json(std::vector<std::string>(10001, "t"))}}}) {
+    auto r = registerWith("boot", bad);
+    ASSERT_FALSE(r.has_value()) << bad.dump().substr(0, 200);
+    EXPECT_EQ(r.error().status, 400);
+    EXPECT_EQ(r.error().type, "InvalidParameterException");
+  }
+  EXPECT_EQ(cp_->revision(), rev) << "a refused registration changes nothing";
+}
+
+TEST_F(AdoptionTest, AnUnknownInstancesTasksAreReplacedOneTtlLaterWhenNoAgentAdoptsThem) {
+  const std::string a = registerInstance("a");
+  const std::string b = registerInstance("b");
+  setup(2);
+  settle("a");
+  settle("b");
+  const size_t on_a = taskArnsOn(a).size();
+  ASSERT_GT(on_a, 0u);
+  ASSERT_TRUE(store_.txn({}, {TxnOp::del("instance/c/" + a.substr(a.rfind('/') + 1))}).ok());
+  restart(defaultOptions());
+  cp_->tick();
+  EXPECT_EQ(tasks().size(), 2u) << "within the grace nothing is placed in their stead";
+  EXPECT_EQ(tasks("STOPPED").size(), 0u);
+  clock_.advance(defaultOptions().instance_ttl + seconds(1));
+  (void)cp_->agentHeartbeat(tokens_["b"], Json::object());  // b stays connected
+  cp_->tick();  // replacements are placed on b, and stop a's tasks once they run
+  settle("b");
+  cp_->tick();
+  EXPECT_EQ(tasks("STOPPED").size(), on_a) << "replaced once the grace is over";
+  EXPECT_EQ(taskArnsOn(b).size(), 2u);
 }
 
 }  // namespace
