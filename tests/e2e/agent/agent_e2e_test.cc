@@ -623,6 +623,34 @@ TEST_F(AgentE2eTest, ControlPlaneAwayForSixtySecondsTrafficKeepsFlowing) {
   EXPECT_EQ(listed, db_);
 }
 
+// controlPlane.endpoints with a replica that is down first: the restarted agent keeps its
+// registration (the endpoint it registered with is still listed), moves on to the replica that
+// answers, adopts its tasks and takes new ones through it.
+TEST_F(AgentE2eTest, AnAgentMovesPastAControlPlaneEndpointThatIsDownAndKeepsItsRegistration) {
+  createService(example("db-service.json"));
+  const std::set<std::string> db = waitHealthy("db", 3);
+  ASSERT_EQ(db.size(), 3u);
+  Json arns = aws_->json({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"];
+  ASSERT_EQ(arns.size(), 1u);
+  ASSERT_EQ(agent_.stop(10s), 0);
+
+  Json config = Json::parse(testing::readTestFile(dir_.file("agent.json")));
+  config["controlPlane"].erase("endpoint");
+  config["controlPlane"]["endpoints"] = {"http://127.0.0.1:1", cp_->endpoint()};  // nothing listens on port 1
+  testing::writeTestFile(dir_.file("agent.json"), config.dump());
+  startAgent();
+  EXPECT_TRUE(waitFor([&] { return loggedTasks("task adopted") == db; }, 60s)) << agentLog();
+  EXPECT_TRUE(waitFor([&] { return agentLog().find("control plane endpoint switched") != std::string::npos; }, 30s));
+  scale("db", 4);
+  EXPECT_EQ(waitHealthy("db", 4).size(), 4u) << "a task placed after the switch starts";
+  EXPECT_EQ(aws_->json({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"], arns)
+      << "the same instance: no new registration";
+  const std::string log = agentLog();  // both runs of the agent
+  const size_t first = log.find("\"msg\":\"registered\"");
+  EXPECT_NE(first, std::string::npos);
+  EXPECT_EQ(log.find("\"msg\":\"registered\"", first + 1), std::string::npos) << "the restart reused instance.json";
+}
+
 // DeregisterContainerInstance --force with a real agent: sccontrol stops the instance's tasks, the
 // agent hears 410, stops them on the host and does not register again until it is restarted.
 TEST_F(AgentE2eTest, DeregisteredWithForceTheAgentStopsItsTasksAndStaysOutUntilRestarted) {
