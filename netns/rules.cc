@@ -60,6 +60,11 @@ Result<std::string> renderRuleSpec(const Rule& r, int family) {
     if (m.not_dst) t.push_back("!");
     t.insert(t.end(), {"-d", cidrToken(*m.dst)});
   }
+  for (const auto& [flag, name] : {std::pair{"-i", &m.in_iface}, std::pair{"-o", &m.out_iface}}) {
+    if (name->empty()) continue;
+    if (!isValidIfName(*name)) return badRule(r, "invalid interface name '" + *name + "'");
+    t.insert(t.end(), {flag, *name});
+  }
   if (m.proto) t.insert(t.end(), {"-p", protoName(*m.proto)});
   if (m.src_type_local || m.dst_type_local) {
     t.insert(t.end(), {"-m", "addrtype"});
@@ -77,7 +82,9 @@ Result<std::string> renderRuleSpec(const Rule& r, int family) {
     SC_TRY(checkPort(r, *m.dport, "destination port"));
     t.insert(t.end(), {"-m", protoName(*m.proto), "--dport", std::to_string(*m.dport)});
   }
+  if (m.ctstate_dnat && m.ctstate_reply) return badRule(r, "one conntrack state match per rule");
   if (m.ctstate_dnat) t.insert(t.end(), {"-m", "conntrack", "--ctstate", "DNAT"});
+  if (m.ctstate_reply) t.insert(t.end(), {"-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT"});
   t.insert(t.end(), {"-m", "comment", "--comment", r.comment});
   switch (r.target.kind) {
     case TargetKind::kJump:
@@ -104,6 +111,10 @@ Result<std::string> renderRuleSpec(const Rule& r, int family) {
       break;
     case TargetKind::kAccept:
       t.insert(t.end(), {"-j", "ACCEPT"});
+      break;
+    case TargetKind::kDrop:
+      if (r.table != Table::kFilter) return badRule(r, "DROP lives in the filter table");
+      t.insert(t.end(), {"-j", "DROP"});
       break;
   }
   // Defence in depth: no token may carry whitespace, quotes or be empty.

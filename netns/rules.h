@@ -32,10 +32,13 @@ struct Match {
   std::optional<int> dport;            // needs proto
   std::optional<bool> src_type_local;  // true: `-m addrtype --src-type LOCAL`; false: `! --src-type LOCAL`
   std::optional<bool> dst_type_local;
-  bool ctstate_dnat = false;  // `-m conntrack --ctstate DNAT`
+  std::string in_iface;   // `-i <name>`
+  std::string out_iface;  // `-o <name>`
+  bool ctstate_dnat = false;   // `-m conntrack --ctstate DNAT`
+  bool ctstate_reply = false;  // `-m conntrack --ctstate RELATED,ESTABLISHED,DNAT`: replies and port mappings
 };
 
-enum class TargetKind { kJump, kRedirect, kDnat, kMasquerade, kAccept };
+enum class TargetKind { kJump, kRedirect, kDnat, kMasquerade, kAccept, kDrop };
 
 struct Target {
   TargetKind kind = TargetKind::kAccept;
@@ -48,6 +51,7 @@ struct Target {
   static Target dnat(IpAddress a, int port) { return {TargetKind::kDnat, "", port, a}; }
   static Target masquerade() { return {TargetKind::kMasquerade, "", 0, {}}; }
   static Target accept() { return {TargetKind::kAccept, "", 0, {}}; }
+  static Target drop() { return {TargetKind::kDrop, "", 0, {}}; }
 };
 
 struct Rule {

@@ -16,6 +16,7 @@
 #include "common/failpoint.h"
 #include "common/file.h"
 #include "common/strings.h"
+#include "netns/host_drift.h"
 #include "netns/hosts_file.h"
 #include "netns/names.h"
 
@@ -354,7 +355,9 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
   info.port_mappings = spec.port_mappings;
   for (size_t i = 0; i < info.port_mappings.size(); ++i) info.port_mappings[i].host_port = lease->ports[i].second;
 
-  // 2. The host's shared pieces, with the first task: bridge, ip_forward, chains and jumps.
+  // 2. The host's shared pieces, with the first task: bridge, ip_forward, chains and jumps; for
+  //    every later task, checked and repaired.
+  std::vector<std::string> host_repairs;
   SC_STEP(failpoint::check("netns.host_setup"));
   if (::access(hostStatePath().c_str(), F_OK) != 0) {
     undo.push("tear down host", [this] { return teardownHostIfIdle(); });
@@ -372,6 +375,9 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
       j["bridgeCreated"] = true;
       SC_STEP(writeFileAtomic(hostStatePath(), j.dump(2) + "\n", 0600));
     }
+    auto repaired = verifyHostLocked();
+    if (!repaired.ok()) return fail(std::move(repaired).error());
+    host_repairs = std::move(*repaired);
   }
 
   // The record is written once, when everything is in place. A crash before that leaves a lease
@@ -447,7 +453,7 @@ Result<ApplyResult> SandboxManager::applyLocked(const SandboxSpec& spec) {
 #undef SC_STEP
   undo.dismiss();
   const auto t2 = std::chrono::steady_clock::now();
-  return ApplyResult{std::move(info), Outcome::kCreated, {t1 - t0, t2 - t1}};
+  return ApplyResult{std::move(info), Outcome::kCreated, {t1 - t0, t2 - t1}, std::move(host_repairs)};
 }
 
 Result<void> SandboxManager::setupHost() {
@@ -474,7 +480,7 @@ Result<void> SandboxManager::setupHost() {
   if (!hs.ip_forward_previous.empty()) SC_TRY(deps_.system.sysctlSet(SysNet::kIpv4Forward, "1"));
   SC_TRY(failpoint::check("netns.host_base"));
   if (!have_chains) {
-    const RuleDocument base = hostBaseRules(chains_, cidr_);
+    const RuleDocument base = hostBaseRules(chains_, {cidr_, config_.bridge, !hs.ip_forward_previous.empty()});
     for (Table t : tablesOf(base)) {
       SC_ASSIGN_OR_RETURN(std::string text, renderInstall(base, t));
       SC_TRY(deps_.rules.restore("", base.family, text));
@@ -483,8 +489,41 @@ Result<void> SandboxManager::setupHost() {
   return ok();
 }
 
+HostBase SandboxManager::hostBase() const {
+  auto text = readFile(hostStatePath());
+  auto j = ordered_json::parse(text.ok() ? *text : std::string("{}"), nullptr, false);
+  const bool ours = j.is_object() && j.contains("ipForwardPrevious") && j["ipForwardPrevious"].is_string() &&
+                    !j["ipForwardPrevious"].get<std::string>().empty();
+  return {cidr_, config_.bridge, ours};
+}
+
+Result<std::vector<std::string>> SandboxManager::verifyHost() {
+  std::lock_guard lock(mu_);
+  return verifyHostLocked();
+}
+
+Result<std::vector<std::string>> SandboxManager::verifyHostLocked() {
+  if (::access(hostStatePath().c_str(), F_OK) != 0) return std::vector<std::string>{};  // nothing shared yet
+  RuleDocument expected = hostBaseRules(chains_, hostBase());
+  SC_ASSIGN_OR_RETURN(std::vector<std::string> tasks, recordedTasks());
+  for (const std::string& id : tasks) {
+    SC_ASSIGN_OR_RETURN(std::optional<SandboxInfo> info, loadRecord(id));
+    if (!info || info->state != "applied") continue;
+    RuleDocument mine = hostTaskRules(info->spec, {info->address, cidr_, info->port_mappings}, chains_);
+    expected.rules.insert(expected.rules.end(), mine.rules.begin(), mine.rules.end());
+  }
+  std::map<Table, SavedTable> saved;
+  for (Table t : tablesOf(expected)) {
+    SC_ASSIGN_OR_RETURN(std::string text, deps_.rules.save("", expected.family, t));
+    saved[t] = parseIptablesSave(text, t);
+  }
+  SC_ASSIGN_OR_RETURN(HostRepair repair, planHostRepair(expected, saved));
+  if (!repair.restore.empty()) SC_TRY(deps_.rules.restore("", expected.family, repair.restore));
+  return std::move(repair.findings);
+}
+
 Result<void> SandboxManager::removeBase() {
-  const RuleDocument base = hostBaseRules(chains_, cidr_);
+  const RuleDocument base = hostBaseRules(chains_, hostBase());
   std::vector<std::string> errors;
   for (Table t : {Table::kFilter, Table::kNat}) {
     auto text = renderRemove(base, t, true);
@@ -693,7 +732,7 @@ Result<std::vector<SandboxInfo>> SandboxManager::list() {
 }
 
 Result<std::string> SandboxManager::renderRules(const SandboxInfo& info) const {
-  return renderAllRules(info.spec, {info.address, cidr_, info.port_mappings}, chains_, info.netns_name);
+  return renderAllRules(info.spec, {info.address, cidr_, info.port_mappings}, hostBase(), chains_, info.netns_name);
 }
 
 Result<RecoveryReport> SandboxManager::recover(bool remove_orphans) {

@@ -16,6 +16,9 @@
 // * remove(task) removes that task's objects and only those, keeps going past failures and
 //   reports all of them; removing an unknown task is kAbsent. The last task's removal also removes
 //   the shared chains and jumps, the bridge (when the agent created it) and restores ip_forward.
+// * The shared rules accept forwarding only to and from the task CIDR through the bridge, and when
+//   the agent turned ip_forward on, drop all other forwarding (task_rules.h). verifyHost() repairs
+//   them.
 // * recover() compares the kernel (namespaces and links by prefix, rules by chain and comment)
 //   with the state directory and reports, or removes, what does not match.
 // Thread-safe (one mutex) and safe against other processes using the same state directory (flock).
@@ -32,6 +35,7 @@
 #include "netns/ipam.h"
 #include "netns/kernel.h"
 #include "netns/rule_applier.h"
+#include "netns/host_drift.h"
 #include "netns/spec.h"
 #include "netns/system.h"
 #include "netns/task_rules.h"
@@ -75,6 +79,7 @@ struct ApplyResult {
   SandboxInfo info;
   Outcome outcome = Outcome::kCreated;
   ApplyTimings timings;
+  std::vector<std::string> host_repairs;  // the shared rules had drifted and were put back (verifyHost())
 };
 
 struct RecoveryReport {
@@ -97,6 +102,11 @@ class SandboxManager {
   Result<std::optional<SandboxInfo>> show(const std::string& task_id);
   Result<std::vector<SandboxInfo>> list();
   Result<RecoveryReport> recover(bool remove_orphans);
+  // Checks the shared chains and jumps and every live task's port mappings against the kernel and
+  // puts back what is missing in one iptables-restore (a firewall reload, `iptables -t nat -F`, a
+  // deleted chain). Returns what had drifted (empty: nothing, or no task on the host). apply()
+  // runs it too before each task that is not the host's first.
+  Result<std::vector<std::string>> verifyHost();
 
   // The rules of a live task, rendered (renderAllRules()).
   Result<std::string> renderRules(const SandboxInfo& info) const;
@@ -116,6 +126,9 @@ class SandboxManager {
   Result<void> teardownHostIfIdle();
   Result<void> removeTaskHostRulesByTag(const std::string& task_id);
   Result<void> removeBase();
+  Result<std::vector<std::string>> verifyHostLocked();
+  // The shared rules' inputs, with whether the agent turned ip_forward on (from host.json).
+  HostBase hostBase() const;
   Result<std::optional<SandboxInfo>> loadRecord(const std::string& task_id) const;
   Result<void> writeRecord(const SandboxInfo& info) const;
   Result<std::vector<std::string>> recordedTasks() const;

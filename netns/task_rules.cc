@@ -50,45 +50,62 @@ RuleDocument hostTaskRules(const SandboxSpec& spec, const TaskAddressing& a, con
   return doc;
 }
 
-RuleDocument hostBaseRules(const ChainNames& chains, const Cidr& task_cidr) {
-  RuleDocument doc;
-  doc.chains = {{Table::kNat, chains.portmap}, {Table::kNat, chains.postrouting}, {Table::kFilter, chains.forward}};
-  Rule pre{
-      .table = Table::kNat, .chain = "PREROUTING", .target = Target::jump(chains.portmap), .comment = kAgentComment};
+namespace {
+
+Rule agentRule(Table table, std::string chain, Target target) {
+  return {.table = table, .chain = std::move(chain), .target = std::move(target), .comment = kAgentComment};
+}
+
+// The nat side: port mappings for traffic to the host's own addresses, masquerade out of the CIDR
+// and for hairpinned mappings.
+void addNatBase(RuleDocument& doc, const ChainNames& chains, const Cidr& cidr) {
+  Rule pre = agentRule(Table::kNat, "PREROUTING", Target::jump(chains.portmap));
   pre.match.dst_type_local = true;
-  Rule out{.table = Table::kNat, .chain = "OUTPUT", .target = Target::jump(chains.portmap), .comment = kAgentComment};
+  Rule out = agentRule(Table::kNat, "OUTPUT", Target::jump(chains.portmap));
   out.match.dst = Cidr{IpAddress::fromV4(0x7f000000u), 8};
   out.match.not_dst = true;
   out.match.dst_type_local = true;
-  Rule post{.table = Table::kNat,
-            .chain = "POSTROUTING",
-            .target = Target::jump(chains.postrouting),
-            .comment = kAgentComment};
-  Rule masq{
-      .table = Table::kNat, .chain = chains.postrouting, .target = Target::masquerade(), .comment = kAgentComment};
-  masq.match.src = task_cidr;
-  masq.match.dst = task_cidr;
+  Rule post = agentRule(Table::kNat, "POSTROUTING", Target::jump(chains.postrouting));
+  Rule masq = agentRule(Table::kNat, chains.postrouting, Target::masquerade());
+  masq.match.src = cidr;
+  masq.match.dst = cidr;
   masq.match.not_dst = true;
-  Rule hairpin{
-      .table = Table::kNat, .chain = chains.postrouting, .target = Target::masquerade(), .comment = kAgentComment};
-  hairpin.match.src = task_cidr;
-  hairpin.match.dst = task_cidr;
+  Rule hairpin = agentRule(Table::kNat, chains.postrouting, Target::masquerade());
+  hairpin.match.src = cidr;
+  hairpin.match.dst = cidr;
   hairpin.match.ctstate_dnat = true;
-  Rule fwd{.table = Table::kFilter,
-           .chain = "FORWARD",
-           .target = Target::jump(chains.forward),
-           .comment = kAgentComment,
-           .insert = true};
-  Rule in{.table = Table::kFilter, .chain = chains.forward, .target = Target::accept(), .comment = kAgentComment};
-  in.match.dst = task_cidr;
-  Rule from{.table = Table::kFilter, .chain = chains.forward, .target = Target::accept(), .comment = kAgentComment};
-  from.match.src = task_cidr;
-  doc.rules = {pre, out, post, masq, hairpin, fwd, in, from};
+  doc.rules.insert(doc.rules.end(), {pre, out, post, masq, hairpin});
+}
+
+// The filter side: what the host forwards for the tasks, and nothing more.
+void addForwardBase(RuleDocument& doc, const ChainNames& chains, const HostBase& base) {
+  Rule jump = agentRule(Table::kFilter, "FORWARD", Target::jump(chains.forward));
+  jump.insert = true;
+  Rule from = agentRule(Table::kFilter, chains.forward, Target::accept());
+  from.match.in_iface = base.bridge;
+  from.match.src = base.task_cidr;
+  Rule to = agentRule(Table::kFilter, chains.forward, Target::accept());
+  to.match.out_iface = base.bridge;
+  to.match.dst = base.task_cidr;
+  to.match.ctstate_reply = true;
+  Rule unasked = agentRule(Table::kFilter, chains.forward, Target::drop());
+  unasked.match.dst = base.task_cidr;
+  doc.rules.insert(doc.rules.end(), {jump, from, to, unasked});
+  if (base.forwarding_is_ours) doc.rules.push_back(agentRule(Table::kFilter, chains.forward, Target::drop()));
+}
+
+}  // namespace
+
+RuleDocument hostBaseRules(const ChainNames& chains, const HostBase& base) {
+  RuleDocument doc;
+  doc.chains = {{Table::kNat, chains.portmap}, {Table::kNat, chains.postrouting}, {Table::kFilter, chains.forward}};
+  addNatBase(doc, chains, base.task_cidr);
+  addForwardBase(doc, chains, base);
   return doc;
 }
 
-Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing& a, const ChainNames& chains,
-                                   const std::string& netns_name) {
+Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing& a, const HostBase& base,
+                                   const ChainNames& chains, const std::string& netns_name) {
   std::string out;
   auto section = [&](const std::string& title, const RuleDocument& doc) -> Result<void> {
     out += "# " + title + "\n";
@@ -106,7 +123,7 @@ Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing
   SC_TRY(section("host, task " + spec.task_id + ": iptables-restore --noflush --wait (only port mappings)",
                  hostTaskRules(spec, a, chains)));
   SC_TRY(section("host, shared by every task, installed with the first: iptables-restore --noflush --wait",
-                 hostBaseRules(chains, a.task_cidr)));
+                 hostBaseRules(chains, base)));
   return out;
 }
 

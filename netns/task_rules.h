@@ -14,7 +14,11 @@
 //   <P>_POSTROUTING -s <task CIDR> ! -d <task CIDR> -j MASQUERADE
 //   <P>_POSTROUTING -s <task CIDR> -d <task CIDR> -m conntrack --ctstate DNAT -j MASQUERADE  (hairpin)
 //   filter -I FORWARD -j <P>_FORWARD
-//   <P>_FORWARD -d <task CIDR> -j ACCEPT ; <P>_FORWARD -s <task CIDR> -j ACCEPT
+//   <P>_FORWARD -i <bridge> -s <task CIDR> -j ACCEPT                    (from the tasks)
+//   <P>_FORWARD -o <bridge> -d <task CIDR> -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
+//   <P>_FORWARD -d <task CIDR> -j DROP      (a new connection to a task port, not through a mapping)
+//   <P>_FORWARD -j DROP                      (only when the agent turned ip_forward on: the host
+//                                             forwards nothing else because of the agent)
 // Everything that can be said of the whole task CIDR lives in the base: per-task host rules
 // cost an nf_tables transaction (and a deletion an RCU grace period) on every start and stop.
 // docs/networking.md explains each rule.
@@ -36,10 +40,17 @@ struct TaskAddressing {
 
 RuleDocument taskNamespaceRules(const SandboxSpec& spec, const ChainNames& chains);
 RuleDocument hostTaskRules(const SandboxSpec& spec, const TaskAddressing& addressing, const ChainNames& chains);
-RuleDocument hostBaseRules(const ChainNames& chains, const Cidr& task_cidr);
+// What the shared rules depend on: the task CIDR, the agent's bridge, and whether the agent turned
+// ip_forward on (host.json's ipForwardPrevious is set).
+struct HostBase {
+  Cidr task_cidr;
+  std::string bridge;
+  bool forwarding_is_ours = false;
+};
+RuleDocument hostBaseRules(const ChainNames& chains, const HostBase& base);
 
 // Every document of a task as one readable text (golden files, `scagent net show`).
-Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing& addressing, const ChainNames& chains,
-                                   const std::string& netns_name);
+Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing& addressing, const HostBase& base,
+                                   const ChainNames& chains, const std::string& netns_name);
 
 }  // namespace sc::netns

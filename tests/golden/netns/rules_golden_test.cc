@@ -23,8 +23,9 @@ std::string render(const std::string& plan_file, const std::string& what) {
   std::vector<PortMapping> maps = spec->port_mappings;
   for (size_t i = 0; i < maps.size(); ++i) maps[i].host_port = 49153 + static_cast<int>(i);
   if (what == "hosts") return renderHostsFile(*spec, cidr->at(2));
-  auto text = renderAllRules(*spec, {cidr->at(2), *cidr, maps}, ChainNames::of(NetConfig{}.chain_prefix),
-                             NetConfig{}.netns_prefix + spec->task_id);
+  // A host whose ip_forward the agent turned on (the usual case): the final DROP is rendered.
+  auto text = renderAllRules(*spec, {cidr->at(2), *cidr, maps}, {*cidr, NetConfig{}.bridge, true},
+                             ChainNames::of(NetConfig{}.chain_prefix), NetConfig{}.netns_prefix + spec->task_id);
   EXPECT_TRUE(text.ok()) << (text.ok() ? "" : text.error().message);
   return text.ok() ? *text : "";
 }
@@ -48,7 +49,9 @@ TEST(NetnsRulesGoldenTest, NonLoopbackVipRange) {
   s.vip_range = *Cidr::parse("198.18.0.0/16");
   s.egress = {{*IpAddress::parse("198.18.0.1"), 80, 15001}, {*IpAddress::parse("198.18.0.2"), 443, 15002}};
   auto cidr = Cidr::parse("10.222.0.0/16");
-  auto text = renderAllRules(s, {cidr->at(2), *cidr, {}}, ChainNames::of("SC"), "sc-egress-example");
+  // ip_forward was on before the agent: no final DROP.
+  auto text = renderAllRules(s, {cidr->at(2), *cidr, {}}, {*cidr, "scbr0", false}, ChainNames::of("SC"),
+                             "sc-egress-example");
   ASSERT_TRUE(text.ok());
   testing::expectGolden("netns/non-loopback-vip.rules", *text);
 }

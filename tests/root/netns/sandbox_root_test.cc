@@ -30,6 +30,35 @@ netns::SandboxSpec emptySpec(const std::string& task) {
   return s;
 }
 
+// A "remote host": a namespace behind its own veth to the host, not on the bridge, with a default
+// route via the host.
+struct RemoteHost {
+  explicit RemoteHost(const UniqueNames& names)
+      : name(names.netnsPrefix() + "remote"),
+        link("st" + std::to_string(names.pid) + "r"),
+        host_addr(names.remoteNet() + ".1"),
+        path("/run/netns/" + name) {
+    const std::string remote_addr = names.remoteNet() + ".2";
+    runOut("/usr/bin/ip", {"netns", "add", name});
+    runOut("/usr/bin/ip", {"link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", name});
+    runOut("/usr/bin/ip", {"addr", "add", host_addr + "/30", "dev", link});
+    runOut("/usr/bin/ip", {"link", "set", link, "up"});
+    runOut("/usr/bin/ip", {"-n", name, "addr", "add", remote_addr + "/30", "dev", "eth0"});
+    runOut("/usr/bin/ip", {"-n", name, "link", "set", "eth0", "up"});
+    runOut("/usr/bin/ip", {"-n", name, "link", "set", "lo", "up"});
+    runOut("/usr/bin/ip", {"-n", name, "route", "add", "default", "via", host_addr});
+  }
+  ~RemoteHost() { remove(); }
+  void remove() {
+    if (removed) return;
+    removed = true;
+    runOut("/usr/bin/ip", {"link", "del", link});
+    runOut("/usr/bin/ip", {"netns", "del", name});
+  }
+  std::string name, link, host_addr, path;
+  bool removed = false;
+};
+
 class SandboxRootTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -176,19 +205,9 @@ TEST_F(SandboxRootTest, BridgePortMappingsFromAnotherHostFromTheHostAndHairpin) 
   }
   ASSERT_TRUE(host_port.count("ingress-http") && host_port.count("app:80"));
 
-  // A "remote host": a namespace behind its own veth to the host, not on the bridge.
-  const std::string remote = net_.names.netnsPrefix() + "remote";
-  const std::string link = "st" + std::to_string(net_.names.pid) + "r";
-  const std::string host_addr = net_.names.remoteNet() + ".1", remote_addr = net_.names.remoteNet() + ".2";
-  runOut("/usr/bin/ip", {"netns", "add", remote});
-  runOut("/usr/bin/ip", {"link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", remote});
-  runOut("/usr/bin/ip", {"addr", "add", host_addr + "/30", "dev", link});
-  runOut("/usr/bin/ip", {"link", "set", link, "up"});
-  runOut("/usr/bin/ip", {"-n", remote, "addr", "add", remote_addr + "/30", "dev", "eth0"});
-  runOut("/usr/bin/ip", {"-n", remote, "link", "set", "eth0", "up"});
-  runOut("/usr/bin/ip", {"-n", remote, "link", "set", "lo", "up"});
-  runOut("/usr/bin/ip", {"-n", remote, "route", "add", "default", "via", host_addr});
-  const std::string remote_path = "/run/netns/" + remote;
+  RemoteHost remote(net_.names);
+  const std::string& host_addr = remote.host_addr;
+  const std::string& remote_path = remote.path;
   {
     const std::string app_ns = a->info.netns_path;
     NamedServer s_listener(app_ns, "0.0.0.0", a->info.port_mappings[0].task_port, "listener");
@@ -203,8 +222,60 @@ TEST_F(SandboxRootTest, BridgePortMappingsFromAnotherHostFromTheHostAndHairpin) 
     // From another task on the bridge, through the host's address (hairpin).
     EXPECT_EQ(ask(c->info.netns_path, host_addr, host_port["ingress-http"]), "listener");
   }
-  runOut("/usr/bin/ip", {"link", "del", link});
-  runOut("/usr/bin/ip", {"netns", "del", remote});
+  remote.remove();
+  ASSERT_TRUE(net_.manager->remove("app").ok());
+  ASSERT_TRUE(net_.manager->remove("client").ok());
+}
+
+// Forwarding is scoped to the bridge: a neighbour that routes the task CIDR through the host
+// reaches a task only through its port mappings, not its address. And the shared rules put back
+// after a firewall tool flushed a chain and deleted the jumps: verifyHost() repairs them in one
+// restore, and a task start does the same.
+TEST_F(SandboxRootTest, ForwardingIsScopedToTheBridgeAndDriftedRulesAreRepaired) {
+  netns::SandboxSpec app = specFromGoldenPlan("seed-example-bridge.json", "app");
+  auto a = net_.manager->apply(app);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_TRUE(a->host_repairs.empty());
+  RemoteHost remote(net_.names);
+  runOut("/usr/bin/ip", {"-n", remote.name, "route", "add", net_.config.task_cidr, "via", remote.host_addr});
+  int mapped = 0;
+  for (const auto& m : a->info.port_mappings) mapped = m.name == "app:80" ? m.host_port : mapped;
+  ASSERT_NE(mapped, 0);
+  const std::string p = net_.names.chainPrefix();
+  {
+    NamedServer s_app(a->info.netns_path, "0.0.0.0", 80, "app");
+    EXPECT_EQ(ask(remote.path, remote.host_addr, mapped), "app");
+    EXPECT_NE(ask(remote.path, ip(*a), 80), "app") << "the task's address is not reachable from outside the host";
+
+    // What `iptables -t nat -F <chain>` and a firewall reload that drops foreign jumps leave.
+    runOut("/usr/sbin/iptables", {"-w", "-t", "nat", "-F", p + "_PORTMAP"});
+    runOut("/usr/sbin/iptables",
+           {"-w", "-t", "nat", "-D", "POSTROUTING", "-m", "comment", "--comment", "sc:agent", "-j", p + "_POSTROUTING"});
+    runOut("/usr/sbin/iptables",
+           {"-w", "-t", "filter", "-D", "FORWARD", "-m", "comment", "--comment", "sc:agent", "-j", p + "_FORWARD"});
+    runOut("/usr/sbin/iptables", {"-w", "-t", "filter", "-F", p + "_FORWARD"});
+    runOut("/usr/sbin/iptables", {"-w", "-t", "filter", "-X", p + "_FORWARD"});
+    EXPECT_NE(ask(remote.path, remote.host_addr, mapped), "app") << "the mapping is gone with the flush";
+
+    auto fixed = net_.manager->verifyHost();
+    ASSERT_TRUE(fixed.ok()) << fixed.error().message;
+    const std::string said = join(*fixed, "; ");
+    EXPECT_NE(said.find("nat chain " + p + "_PORTMAP: 3 rule(s) missing"), std::string::npos) << said;
+    EXPECT_NE(said.find("nat chain POSTROUTING lacks the rule -j " + p + "_POSTROUTING"), std::string::npos) << said;
+    EXPECT_NE(said.find("filter chain " + p + "_FORWARD is missing"), std::string::npos) << said;
+    EXPECT_EQ(ask(remote.path, remote.host_addr, mapped), "app") << "repaired";
+    EXPECT_NE(ask(remote.path, ip(*a), 80), "app");
+    auto again = net_.manager->verifyHost();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, std::vector<std::string>{}) << "nothing to repair twice";
+
+    // A task start checks too.
+    runOut("/usr/sbin/iptables", {"-w", "-t", "nat", "-F", p + "_POSTROUTING"});
+    auto c = net_.manager->apply(emptySpec("client"));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->host_repairs, std::vector<std::string>{"nat chain " + p + "_POSTROUTING: 2 rule(s) missing, 0 unexpected"});
+  }
+  remote.remove();
   ASSERT_TRUE(net_.manager->remove("app").ok());
   ASSERT_TRUE(net_.manager->remove("client").ok());
 }
@@ -243,7 +314,7 @@ TEST_F(SandboxRootTest, RenderedRulesAreAcceptedByIptablesRestore) {
     ASSERT_TRUE(cidr.ok());
     const netns::TaskAddressing addressing{cidr->at(2), *cidr, maps};
     const auto chains = netns::ChainNames::of("SC");
-    const netns::RuleDocument base = netns::hostBaseRules(chains, *cidr);
+    const netns::RuleDocument base = netns::hostBaseRules(chains, {*cidr, "scbr0", true});
     const netns::RuleDocument host = netns::hostTaskRules(spec, addressing, chains);
     const netns::RuleDocument task = netns::taskNamespaceRules(spec, chains);
     for (netns::Table t : {netns::Table::kNat, netns::Table::kFilter}) {

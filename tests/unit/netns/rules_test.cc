@@ -59,6 +59,24 @@ TEST(RulesTest, RefusesEveryUnsafeToken) {
   RuleDocument chains;
   chains.chains = {{Table::kNat, "sc_lower"}};
   EXPECT_FALSE(renderInstall(chains, Table::kNat).ok());
+  // Interface names as the kernel takes them (1-15 characters, no '/', no whitespace), DROP only
+  // in filter, one conntrack state match.
+  Rule fwd{.table = Table::kFilter, .chain = "SC_FORWARD", .target = Target::drop(), .comment = "sc:agent"};
+  RuleDocument f;
+  for (const char* bad : {"scbr0 -j ACCEPT", "a/b", "sixteen-chars-xx"}) {
+    fwd.match.in_iface = bad;
+    f.rules = {fwd};
+    EXPECT_FALSE(renderInstall(f, Table::kFilter).ok()) << bad;
+  }
+  fwd.match.in_iface = "scbr0";
+  f.rules = {fwd};
+  EXPECT_EQ(*renderInstall(f, Table::kFilter), "*filter\n-A SC_FORWARD -i scbr0 -m comment --comment sc:agent -j DROP\nCOMMIT\n");
+  fwd.match.ctstate_dnat = fwd.match.ctstate_reply = true;
+  f.rules = {fwd};
+  EXPECT_FALSE(renderInstall(f, Table::kFilter).ok());
+  Rule nat_drop{.table = Table::kNat, .chain = "SC_PORTMAP", .target = Target::drop(), .comment = "sc:agent"};
+  f.rules = {nat_drop};
+  EXPECT_FALSE(renderInstall(f, Table::kNat).ok());
 }
 
 TEST(RulesTest, NamesFollowTheKernelsRules) {

@@ -105,7 +105,9 @@ TEST_F(SandboxTest, AFailedHostTransactionRollsBackEverythingBefore) {
   EXPECT_NE(r.error().message.find("refused"), std::string::npos);
   // The veth and the namespace go, then the shared base the first task installed.
   ASSERT_EQ(rules_.ops.size(), 6u);
-  EXPECT_TRUE(rules_.ops[4].starts_with("restore host\n*filter\n-D SC_FORWARD -s 10.9.0.0/24")) << rules_.ops[4];
+  EXPECT_TRUE(rules_.ops[4].starts_with("restore host\n*filter\n-D SC_FORWARD -m comment --comment sc:agent -j DROP"))
+      << rules_.ops[4];
+  EXPECT_NE(rules_.ops[4].find("-D FORWARD -m comment --comment sc:agent -j SC_FORWARD\n"), std::string::npos);
   EXPECT_NE(rules_.ops[5].find("-X SC_PORTMAP"), std::string::npos);
   EXPECT_TRUE(kernel_.links.empty());
   EXPECT_TRUE(kernel_.namespaces.empty());
