@@ -504,6 +504,10 @@ std::string watchedState(const TaskRecord& t) {
 
 void Agent::tick() {
   sweepPropagations();
+  if (const auto now = deps_.clock.now(); !last_host_check_ || now - *last_host_check_ >= kHostCheckInterval) {
+    last_host_check_ = now;
+    for (TaskStep* s : deps_.steps) s->checkHost();
+  }
   std::vector<TaskRecord> live;
   for (TaskRecord& t : tasks()) {
     if (t.status == TaskStatus::kRunning && t.desired_running && !isBusy(t.task_id)) live.push_back(std::move(t));

@@ -120,6 +120,7 @@ class Agent final : private TaskStatusSink {
   std::map<std::string, TaskReport> pending_reports_;                                 // latest unsent report per task
   std::set<std::string> reported_stopped_;
   std::optional<Clock::MonoTime> away_since_;
+  std::optional<Clock::MonoTime> last_host_check_;  // tick() only (one thread)
   // sccontrol answered 410: this instance was deregistered (DeregisterContainerInstance). The agent
   // stopped its tasks and does not register again until it is restarted.
   bool deregistered_ = false;

@@ -151,12 +151,12 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   if (!sandboxes.ok()) return cliError(io, "run", sandboxes.error().message);
   auto store = FileTaskStore::create(cfg->state_dir + "/tasks");
   if (!store.ok()) return cliError(io, "run", store.error().message);
-  SandboxStep sandbox_step(**sandboxes, cfg->network.host_address);
+  MetricsRegistry metrics;
+  SandboxStep sandbox_step(**sandboxes, cfg->network.host_address, &metrics);
   ProxySettings proxy_settings;
   proxy_settings.run_root = cfg->run_dir;
   proxy_settings.drain = std::chrono::seconds(cfg->drain_seconds);
   proxy_settings.task_pids_max = cfg->task_pids_limit;
-  MetricsRegistry metrics;
   ProxyStep proxy_step(proxy_settings, realClock(), &metrics);
   AppsStep apps_step({cfg->image_dir, cfg->run_dir, std::chrono::seconds(30)});
   std::atomic<bool> stop{false};

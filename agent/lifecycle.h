@@ -23,6 +23,9 @@
 namespace sc::agent {
 
 // One part of a task (the Mesos isolator shape): the network sandbox, the proxy, the apps.
+// How often Agent::tick() calls each step's checkHost().
+inline constexpr std::chrono::seconds kHostCheckInterval{30};
+
 class TaskStep {
  public:
   virtual ~TaskStep() = default;
@@ -44,6 +47,9 @@ class TaskStep {
   // health, restarting it under its policy; the apps' exits) in `task`. A returned reason means
   // the task must stop (an essential container exited, the proxy restarted too often).
   virtual std::optional<std::string> check(TaskRecord& /*task*/) { return std::nullopt; }
+  // Called about every kHostCheckInterval whatever the tasks: verify and repair what the step
+  // shares between the tasks of the host (the sandbox's shared rules). Default: nothing.
+  virtual void checkHost() {}
 };
 
 // Where status changes go (the control-plane reporter, metrics, logs).

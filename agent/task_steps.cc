@@ -6,10 +6,35 @@
 #include "agent/task_net.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace sc::agent {
 
 // ---- SandboxStep ----
+
+SandboxStep::SandboxStep(netns::SandboxManager& sandboxes, std::string host_address, MetricsRegistry* metrics)
+    : sandboxes_(sandboxes), host_address_(std::move(host_address)), metrics_(metrics) {
+  if (metrics_) {
+    metrics_->describe("scagent_host_rules_repairs_total", "counter",
+                       "Times the host's shared iptables rules had drifted (a flush, a firewall reload) and were put back.");
+    metrics_->add("scagent_host_rules_repairs_total", {}, 0);
+  }
+}
+
+void SandboxStep::noteRepairs(const std::vector<std::string>& findings, const char* when) {
+  if (findings.empty()) return;
+  log::warn("host rules had drifted; repaired", {{"when", when}, {"drift", join(findings, "; ")}});
+  if (metrics_) metrics_->add("scagent_host_rules_repairs_total", {}, 1);
+}
+
+void SandboxStep::checkHost() {
+  auto r = sandboxes_.verifyHost();
+  if (!r.ok()) {
+    log::error("host rules not verified; retrying", {{"error", r.error().message}});
+    return;
+  }
+  noteRepairs(*r, "periodic check");
+}
 
 void SandboxStep::recordFacts(TaskRecord& task, const netns::SandboxInfo& info) const {
   task.facts["task_ip"] = info.address.toString();
@@ -29,6 +54,7 @@ void SandboxStep::recordFacts(TaskRecord& task, const netns::SandboxInfo& info) 
 Result<void> SandboxStep::up(TaskRecord& task) {
   SC_ASSIGN_OR_RETURN(netns::SandboxSpec spec, sandboxSpecFromPlan(task.plan, task.task_id));
   SC_ASSIGN_OR_RETURN(netns::ApplyResult applied, sandboxes_.apply(spec));
+  noteRepairs(applied.host_repairs, "task start");
   recordFacts(task, applied.info);
   return ok();
 }

@@ -23,19 +23,22 @@ namespace sc::agent {
 class SandboxStep final : public TaskStep {
  public:
   // `host_address`: the address bridge-mode endpoints are published on; empty: the bridge gateway.
-  SandboxStep(netns::SandboxManager& sandboxes, std::string host_address)
-      : sandboxes_(sandboxes), host_address_(std::move(host_address)) {}
+  // With `metrics`, repairs of the shared rules count in scagent_host_rules_repairs_total.
+  SandboxStep(netns::SandboxManager& sandboxes, std::string host_address, MetricsRegistry* metrics = nullptr);
   // TaskStep
   std::string name() const override { return "sandbox"; }
   TaskStatus upStatus() const override { return TaskStatus::kProvisioning; }
   Result<void> up(TaskRecord& task) override;
   Result<void> down(TaskRecord& task) override;
   Result<bool> adopt(TaskRecord& task) override;
+  void checkHost() override;
 
  private:
   void recordFacts(TaskRecord& task, const netns::SandboxInfo& info) const;
+  void noteRepairs(const std::vector<std::string>& findings, const char* when);
   netns::SandboxManager& sandboxes_;
   std::string host_address_;
+  MetricsRegistry* metrics_;
 };
 
 struct ProxySettings {

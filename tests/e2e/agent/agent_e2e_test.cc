@@ -623,6 +623,23 @@ TEST_F(AgentE2eTest, ControlPlaneAwayForSixtySecondsTrafficKeepsFlowing) {
   EXPECT_EQ(listed, db_);
 }
 
+// A firewall tool flushed the agent's nat chain under running tasks: the next task start finds it
+// and puts the rules back in one restore, logs it and counts it.
+TEST_F(AgentE2eTest, AFlushedSharedChainIsRepairedAtTheNextTaskStart) {
+  createService(example("db-service.json"));
+  ASSERT_EQ(waitHealthy("db", 3).size(), 3u);
+  auto flush = runProcess({.path = "/usr/sbin/iptables", .args = {"-w", "-t", "nat", "-F", "SC_POSTROUTING"}});
+  ASSERT_TRUE(flush.ok() && flush->success());
+  scale("db", 4);
+  EXPECT_EQ(waitHealthy("db", 4).size(), 4u);
+  EXPECT_TRUE(waitFor([&] { return agentLog().find("host rules had drifted; repaired") != std::string::npos; }, 30s))
+      << agentLog();
+  EXPECT_NE(agentLog().find("nat chain SC_POSTROUTING: 2 rule(s) missing"), std::string::npos);
+  auto saved = runProcess({.path = "/usr/sbin/iptables-save", .args = {"-t", "nat"}});
+  ASSERT_TRUE(saved.ok());
+  EXPECT_NE(saved->out.find("-A SC_POSTROUTING -s 10.226.0.0/16 ! -d 10.226.0.0/16"), std::string::npos) << saved->out;
+}
+
 // controlPlane.endpoints with a replica that is down first: the restarted agent keeps its
 // registration (the endpoint it registered with is still listed), moves on to the replica that
 // answers, adopts its tasks and takes new ones through it.

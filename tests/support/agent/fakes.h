@@ -42,6 +42,8 @@ class FakeStep : public TaskStep {
     j_.lines.push_back("drain " + name_ + " @" + taskStatusName(t.status));
     return ok();
   }
+  void checkHost() override { ++host_checks; }
+  std::atomic<int> host_checks{0};
   Result<void> down(TaskRecord& t) override {
     std::lock_guard lock(j_.mu);
     j_.lines.push_back("down " + name_ + " @" + taskStatusName(t.status));

@@ -335,6 +335,22 @@ TEST_F(AgentTest, ARestartedAgentAdoptsItsTasksAndReusesItsRegistration) {
   EXPECT_EQ(cp.reports[0].last_status, "RUNNING");
 }
 
+// Each step's shared host state (the sandbox's rules) is checked at the first tick and then every
+// kHostCheckInterval, whether or not tasks run.
+TEST_F(AgentTest, TickChecksTheHostAtOnceAndThenEveryInterval) {
+  auto agent = make();
+  agent->tick();
+  EXPECT_EQ(sandbox.host_checks.load(), 1);
+  EXPECT_EQ(proxy.host_checks.load(), 1);
+  agent->tick();
+  clock.advance(kHostCheckInterval - std::chrono::seconds(1));
+  agent->tick();
+  EXPECT_EQ(sandbox.host_checks.load(), 1);
+  clock.advance(std::chrono::seconds(1));
+  agent->tick();
+  EXPECT_EQ(sandbox.host_checks.load(), 2);
+}
+
 TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
   auto agent = make();
   cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
