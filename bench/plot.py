@@ -56,7 +56,7 @@ def load_range(samples, series):
     return f"{min(vals):.1f}–{max(vals):.1f}"
 
 
-def caption(samples, series, command):
+def caption(samples, series, command, note=""):
     h = samples.get("host", {})
     machine = f"{h.get('cpus', '?')} vCPUs ({h.get('cpu_model', '?')}), Linux {h.get('kernel', '?')}"
     start, end = samples.get("started_utc", "?"), samples.get("finished_utc", "?")
@@ -65,7 +65,7 @@ def caption(samples, series, command):
     if h.get("commit"):
         commit = f", commit {h['commit']}" + ("" if h.get("worktree_clean", True) else " with local changes")
     return (f"{machine}; load average (1 min) {load_range(samples, series)} on the shared machine; "
-            f"{when}{commit}\n{command}")
+            f"{when}{commit}\n{command}" + (f"\n{note}" if note else ""))
 
 
 class Plot:
@@ -75,8 +75,8 @@ class Plot:
         self.workdir, self.out = workdir, out
         self.lines = [f"set terminal pngcairo size {size[0]},{size[1]} font 'DejaVu Sans,10' noenhanced",
                       f"set output {q(out)}", "set encoding utf8", "set border lw 1", "set grid lc rgb '#dddddd'",
-                      "set key noopaque", "set bmargin 7",
-                      f"set label 99 {q(cap)} at screen 0.01, screen 0.045 font ',8' tc rgb '#444444'"]
+                      "set key noopaque", "set bmargin 8",
+                      f"set label 99 {q(cap)} at screen 0.01, screen {44 / size[1]:.4f} font ',8' tc rgb '#444444'"]
         self.n = 0
 
     def data(self, rows):
@@ -169,9 +169,9 @@ def plot_traffic(samples, out, workdir):
     for c in sorted({e["connections"] for e in fixed}):
         mine = [e for e in fixed if e["connections"] == c]
         panels.append((f"~{1000 * c} req/s ({c} conn. with 1 ms think time)", mine))
-    cmd = (f"bench_proxy --samples-out FILE traffic {rounds} {secs}  ->  bench/plot.py; "
-           f"{rounds} interleaved rounds of {secs} s per path; 1 KiB responses; thin lines: single runs")
-    p = Plot(workdir, os.path.join(out, "proxy-latency.png"), WIDE, caption(samples, runs, cmd))
+    cmd = f"bench_proxy --samples-out FILE traffic {rounds} {secs}  ->  bench/plot.py"
+    note = f"{rounds} interleaved rounds of {secs} s per path; 1 KiB responses; thin lines: single runs"
+    p = Plot(workdir, os.path.join(out, "proxy-latency.png"), WIDE, caption(samples, runs, cmd, note))
     p.add("set label 98 'Proxy: request latency per path (wrk percentiles)' at screen 0.5, screen 0.975 center "
           "font ',12'", "set tmargin 4")
     percentile_axis(p)
@@ -187,9 +187,9 @@ def plot_egress(samples, out, workdir):
         return
     rounds, secs = len({e["round"] for e in keep}), keep[0]["seconds"]
     paths = list(dict.fromkeys(e["path"] for e in keep))
-    cmd = (f"bench_proxy --samples-out FILE egress {rounds} {secs}  ->  bench/plot.py; "
-           f"{rounds} interleaved rounds of {secs} s per path; thin lines: single runs")
-    p = Plot(workdir, os.path.join(out, "proxy-egress-latency.png"), WIDE, caption(samples, runs, cmd))
+    cmd = f"bench_proxy --samples-out FILE egress {rounds} {secs}  ->  bench/plot.py"
+    note = f"{rounds} interleaved rounds of {secs} s per path; 1 KiB responses; thin lines: single runs"
+    p = Plot(workdir, os.path.join(out, "proxy-egress-latency.png"), WIDE, caption(samples, runs, cmd, note))
     p.add("set label 98 'Proxy: egress paths, request latency (wrk percentiles)' at screen 0.5, screen 0.975 "
           "center font ',12'", "set tmargin 4")
     percentile_axis(p)
@@ -243,8 +243,9 @@ def plot_start(samples, out, workdir):
         return t.get(k) if k.endswith("_ms") else (t.get("steps_ms") or {}).get(k)
 
     rows = [[t["i"]] + [val(t, k) if val(t, k) is not None else 0 for k, _ in steps] for t in tasks]
-    cmd = agent_cmd(samples, ["start_tasks"]) + "; a bar sums to UpdateService → DescribeTasks RUNNING+HEALTHY"
-    p = Plot(workdir, os.path.join(out, "agent-start.png"), NORMAL, caption(samples, tasks, cmd))
+    note = "a bar sums to UpdateService returned → DescribeTasks first shows the task RUNNING+HEALTHY"
+    p = Plot(workdir, os.path.join(out, "agent-start.png"), NORMAL,
+             caption(samples, tasks, agent_cmd(samples, ["start_tasks"]), note))
     d = p.data(rows)
     p.add("set title 'Host agent: desired-to-RUNNING per task, by step (each task started alone)' font ',12'",
           "set style data histograms", "set style histogram rowstacked", "set boxwidth 0.75",
@@ -272,9 +273,10 @@ def plot_propagation(samples, out, workdir):
         return
     rounds = pr["rounds"]
     n = len(pr["web_proxies"])
-    cmd = (agent_cmd(samples, ["web", "rounds"]) + "; boxes: quartiles and median, whiskers: 1.5 IQR, "
-           "dots: rounds beyond; proxies in ListTasks order")
-    p = Plot(workdir, os.path.join(out, "agent-propagation.png"), WIDE, caption(samples, rounds, cmd))
+    note = ("boxes: quartiles and median, whiskers: 1.5 IQR, dots: rounds beyond; web proxies in task-id order "
+            "(ListTasks' order)")
+    p = Plot(workdir, os.path.join(out, "agent-propagation.png"), WIDE,
+             caption(samples, rounds, agent_cmd(samples, ["web", "rounds"]), note))
     p.add("set label 98 'Host agent: endpoint propagation to each client proxy' at screen 0.5, screen 0.975 "
           "center font ',12'", "set tmargin 4",
           "set style data boxplot", "set style boxplot outliers pointtype 7", "set pointsize 0.6",
@@ -325,8 +327,8 @@ def plot_memory(samples, out, workdir):
     a, b = lsq([r[0] for r in rows], [r[1] for r in rows])
     secs = pts[-1]["seconds"]
     opts = ["sweep_counts", "sweep_settle", "sweep_seconds"] if samples.get("sweep") else ["idle_tasks", "idle_seconds"]
-    cmd = agent_cmd(samples, opts) + f"; each point: {secs:.0f} s with nothing changing"
-    p = Plot(workdir, os.path.join(out, "agent-memory.png"), WIDE, caption(samples, pts, cmd))
+    note = f"each point: {secs:.0f} s with nothing changing; the counts run upwards in one agent"
+    p = Plot(workdir, os.path.join(out, "agent-memory.png"), WIDE, caption(samples, pts, agent_cmd(samples, opts), note))
     d = p.data(rows)
     p.add("set label 98 'Host agent: memory and idle CPU against the number of tasks' at screen 0.5, "
           "screen 0.975 center font ',12'", "set tmargin 4", "set multiplot layout 1,2",
