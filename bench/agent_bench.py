@@ -109,8 +109,9 @@ def host_facts():
     try:
         h["commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"], capture_output=True,
                                      text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        # Changes to docs and committed results do not change what runs.
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":!docs", ":!bench/results"], capture_output=True, text=True, timeout=10).stdout.strip()
         h["worktree_clean"] = not dirty
     except (OSError, subprocess.TimeoutExpired):
         pass
