@@ -19,6 +19,13 @@ state directory, /proc and each proxy's HAProxy runtime API (admin.sock). Phases
   idle         --idle-tasks tasks on the host; agent VmRSS and CPU (utime+stime) over
                --idle-seconds with nothing changing. Baseline: the same agent with 0 tasks,
                measured at the start of the run; and one task proxy's RSS.
+  sweep        (not in the default phases) agent VmRSS and CPU at each of --sweep-counts tasks
+               (service `sweep`, scaled up step by step; --sweep-settle s after the step's tasks
+               are RUNNING+HEALTHY, then --sweep-seconds s sampled every second): memory against
+               task count, for bench/plot.py.
+
+--samples-out FILE writes what the figures were computed from as JSON (per task, per round and
+per proxy, per task count), for bench/plot.py; the printed output is the same with or without it.
 
 Usage (from the repository root, after a release build that includes bench_proxy):
   sudo python3 bench/agent_bench.py [--phases start,propagation,idle] [--bin build/release]
@@ -77,6 +84,64 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+def loadavg_list():
+    return [float(x) for x in loadavg().split()]
+
+
+def ms(x):
+    """Seconds -> milliseconds rounded to 0.1 us (samples file); None stays None."""
+    return None if x is None else round(1000.0 * x, 4)
+
+
+def utc_now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def host_facts():
+    h = {"cpus": os.cpu_count(), "kernel": os.uname().release}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                h["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        h["commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                     text=True, timeout=10).stdout.strip()
+        # Changes to docs and committed results do not change what runs.
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":!docs", ":!bench/results"], capture_output=True, text=True, timeout=10).stdout.strip()
+        h["worktree_clean"] = not dirty
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return h
+
+
+def write_samples(path, samples):
+    """One JSON object; the top-level keys one per line and each list element on its own line."""
+    samples["finished_utc"] = utc_now()
+    samples["loadavg_end"] = loadavg_list()
+    parts = []
+    for k, v in samples.items():
+        if isinstance(v, dict):
+            inner = []
+            for k2, v2 in v.items():
+                if isinstance(v2, list) and v2 and isinstance(v2[0], dict):
+                    items = ",\n".join(json.dumps(e) for e in v2)
+                    inner.append(f"{json.dumps(k2)}: [\n{items}\n]")
+                else:
+                    inner.append(f"{json.dumps(k2)}: {json.dumps(v2)}")
+            parts.append(f"{json.dumps(k)}: {{\n" + ",\n".join(inner) + "\n}")
+        else:
+            parts.append(f"{json.dumps(k)}: {json.dumps(v)}")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("{\n" + ",\n".join(parts) + "\n}\n")
+    os.replace(tmp, path)
+    log(f"samples written to {path}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Processes and the API.
 
@@ -87,8 +152,14 @@ class Bench:
         self.procs = {}
         self.ecs = None
         self.sd = None
+        self.last_idle = None  # the last measure_idle()'s samples
+        self.baseline_idle = None
         self.log_pos = 0
         self.log_lines = []  # (epoch seconds, msg, task, raw dict)
+        # What the figures are computed from (--samples-out); one key per phase.
+        self.samples = {"program": "agent_bench", "started_utc": utc_now(), "host": host_facts(),
+                        "args": {k: v for k, v in vars(args).items() if k != "samples_out"},
+                        "loadavg_start": loadavg_list()}
 
     # --- setup ---
     def start(self):
@@ -120,7 +191,7 @@ class Bench:
         self.sd = s.create_client("servicediscovery", **kw)
 
         self.ecs.create_cluster(clusterName=CLUSTER, serviceConnectDefaults={"namespace": CLUSTER})
-        for family, port_name in (("db", "http"), ("web", "web"), ("idle", "idle")):
+        for family, port_name in (("db", "http"), ("web", "web"), ("idle", "idle"), ("sweep", "sweep")):
             self.ecs.register_task_definition(
                 family=family, networkMode="awsvpc", requiresCompatibilities=["EC2"],
                 memory="128", cpu="256",
@@ -324,6 +395,7 @@ def phase_start(b, n):
               "app (ACTIVATING->RUNNING)": []}
     known = set()
     failures = []
+    per_task = []  # samples file: one entry per task
     for i in range(1, n + 1):
         t0 = time.time()
         b.ecs.update_service(cluster=CLUSTER, service="db", desiredCount=i)
@@ -354,20 +426,28 @@ def phase_start(b, n):
         agent_side.append(t_run - t_first)
         st = {m: ts for ts, m in entries}
         chain = ["task PROVISIONING", "task PENDING", "task ACTIVATING", "task RUNNING"]
+        steps = {}
         if all(c in st for c in chain):
             for k, (a, z) in zip(phases, zip(chain, chain[1:])):
                 phases[k].append(st[z] - st[a])
+                steps[k.split(" (")[0]] = ms(st[z] - st[a])
         # A task that failed to start in the meantime (then replaced by the scheduler) is
         # reported, not counted in the outside figures.
         failed = [(ts, t, d.get("error", "")) for ts, m, t, d in b.log_lines
                   if m == "task failed to start" and t_ret <= ts <= t_seen]
+        entry = {"i": i, "task": tid, "agent_ms": ms(t_run - t_first), "steps_ms": steps,
+                 "update_service_call_ms": ms(t_ret - t0), "loadavg": loadavg_list()}
         if failed:
             failures.append((i, failed))
             log(f"  {i:2d} another task failed to start first; not counted outside: {failed}")
+            entry["another_task_failed_first"] = True
         else:
             outside.append(t_seen - t_ret)
             to_first_line.append(t_first - t_ret)
             report_lag.append(t_seen - t_run)
+            entry.update({"outside_ms": ms(t_seen - t_ret), "update_to_first_line_ms": ms(t_first - t_ret),
+                          "running_to_describe_ms": ms(t_seen - t_run)})
+        per_task.append(entry)
         log(f"  {i:2d} {tid}: agent PROVISIONING->RUNNING {1000 * (t_run - t_first):6.1f} ms; "
             f"UpdateService->DescribeTasks RUNNING+HEALTHY {1000 * (t_seen - t_ret):6.1f} ms "
             f"(UpdateService call {1000 * (t_ret - t0):.1f} ms)")
@@ -382,10 +462,18 @@ def phase_start(b, n):
     log("    of which agent 'task RUNNING' -> seen RUNNING+HEALTHY by DescribeTasks: " + summary(report_lag))
 
     base = []
+    base_ms = []
     bp = os.path.join(b.bin, "bench/bench_proxy")
     if os.path.exists(bp):
         log(f"\n  baseline: {bp} launch {n} (load average {loadavg()})")
-        r = subprocess.run([bp, "launch", str(n)], capture_output=True, text=True, cwd="/")
+        launch_samples = f"{WORK}/launch-samples.json"
+        r = subprocess.run([bp, "--samples-out", launch_samples, "launch", str(n)], capture_output=True, text=True,
+                           cwd="/")
+        try:
+            base_ms = next(e["launch_ms"] for e in json.load(open(launch_samples))["runs"]
+                           if e.get("measure") == "launch")
+        except (OSError, ValueError, KeyError, StopIteration):
+            pass
         for line in r.stdout.splitlines():
             log("    " + line)
         for line in r.stdout.splitlines():
@@ -399,6 +487,7 @@ def phase_start(b, n):
         log(f"  ratio agent median / bare proxy launch median: {m:.1f} / {base[0]:.1f} ms = {m / base[0]:.2f}x")
         mo = statistics.median(outside) * 1000
         log(f"  ratio outside median / bare proxy launch median: {mo:.1f} / {base[0]:.1f} ms = {mo / base[0]:.2f}x")
+    b.samples["start"] = {"tasks": per_task, "baseline_launch_ms": base_ms}
     return {"agent": agent_side, "outside": outside}
 
 
@@ -435,6 +524,7 @@ def phase_propagation(b, web_n, rounds):
         rtt_api.append(time.time() - t)
 
     add_all, add_each, add_cp, add_cp_to_all, rem_all, rem_deact = [], [], [], [], [], []
+    per_round = []  # samples file: one entry per round, times per web proxy in the order of `webs`
     t_begin = time.time()
 
     def wait_change(before, want_added):
@@ -490,6 +580,10 @@ def phase_propagation(b, web_n, rounds):
         t_all = max(first.values())
         add_all.append(t_all - t_run)
         add_each += [t - t_run for t in first.values()]
+        entry = {"round": r, "added": target, "added_ms_per_proxy": [ms(first[w] - t_run) for w in webs],
+                 "added_all_ms": ms(t_all - t_run), "added_cloud_map_ms": ms(t_cp - t_run) if t_cp else None,
+                 "loadavg": loadavg_list()}
+        per_round.append(entry)
         if t_cp is not None:
             add_cp.append(t_cp - t_run)
             add_cp_to_all.append(t_all - t_cp)
@@ -508,6 +602,9 @@ def phase_propagation(b, web_n, rounds):
             rid = ip_task.get(target.split(":")[0])
             rem_all.append(max(first.values()) - t_down)
             t_deact = b.log_time(rid, "task DEACTIVATING") if rid else None
+            entry.update({"removed": target, "removed_ms_per_proxy": [ms(first[w] - t_down) for w in webs],
+                          "removed_all_ms": ms(max(first.values()) - t_down),
+                          "removed_from_deactivating_ms": ms(max(first.values()) - t_deact) if t_deact else None})
             line += f"; -{target} UpdateService->all {1000 * (max(first.values()) - t_down):7.1f} ms"
             if t_deact is not None:
                 rem_deact.append(max(first.values()) - t_deact)
@@ -549,6 +646,9 @@ def phase_propagation(b, web_n, rounds):
             f"proxies per pass median {statistics.median([len(p) for p in passes]):.0f}")
         log("    span of a pass (first to last proxy):  " + summary([p[-1] - p[0] for p in passes]))
         log("    from one proxy's update to the next:   " + summary(gaps))
+    b.samples["propagation"] = {"web_proxies": webs, "db_tasks": base_db, "rounds": per_round,
+                                "baseline_discover_instances_ms": [ms(x) for x in rtt_sd],
+                                "baseline_show_servers_state_ms": [ms(x) for x in rtt_api]}
     log(f"  baseline: one DiscoverInstances round trip (botocore, SigV4): {summary(rtt_sd)}")
     log(f"  baseline: one runtime API 'show servers state' round trip:   {summary(rtt_api)}")
     if add_all:
@@ -583,7 +683,9 @@ def kib(s):
     return int(s.split()[0])
 
 
-def measure_idle(b, seconds, label):
+def measure_idle(b, seconds, label, interval=5):
+    """Prints the agent's RSS and CPU over `seconds`; returns (last VmRSS KiB, CPU share) and leaves the
+    samples in b.last_idle."""
     pid = b.procs["scagent"].pid
     cp = b.procs["sccontrol"].pid
     hz = os.sysconf("SC_CLK_TCK")
@@ -592,7 +694,7 @@ def measure_idle(b, seconds, label):
     c0, k0, t0 = cpu_ticks(pid), cpu_ticks(cp), time.time()
     while time.time() - t0 < seconds:
         rss.append(kib(proc_status(pid)["VmRSS"]))
-        time.sleep(min(5, max(0.1, seconds - (time.time() - t0))))
+        time.sleep(min(interval, max(0.1, seconds - (time.time() - t0))))
     rss.append(kib(proc_status(pid)["VmRSS"]))
     c1, k1, t1 = cpu_ticks(pid), cpu_ticks(cp), time.time()
     s1 = cpu_split(pid)
@@ -604,6 +706,10 @@ def measure_idle(b, seconds, label):
         f"CPU {100 * cpu:.2f} % of a core over {t1 - t0:.0f} s ({c1 - c0} ticks: user {s1[0] - s0[0]}, "
         f"system {s1[1] - s0[1]}); RssAnon {kib(st['RssAnon']) / 1024:.1f} MiB, RssFile {kib(st['RssFile']) / 1024:.1f} MiB; sccontrol CPU {100 * ccpu:.2f} %; "
         f"load average {loadavg()}")
+    b.last_idle = {"vmrss_kib": rss, "vmhwm_kib": kib(st["VmHWM"]), "rss_anon_kib": kib(st["RssAnon"]),
+                   "rss_file_kib": kib(st["RssFile"]), "threads": int(st["Threads"]), "seconds": round(t1 - t0, 3),
+                   "cpu_ticks_user": s1[0] - s0[0], "cpu_ticks_system": s1[1] - s0[1], "clk_tck": hz,
+                   "cpu_share": round(cpu, 6), "sccontrol_cpu_share": round(ccpu, 6), "loadavg": loadavg_list()}
     return rss[-1], cpu
 
 
@@ -642,6 +748,8 @@ def phase_idle(b, n, seconds, baseline):
     rss, cpu = measure_idle(b, seconds, f"{n} tasks")
     tid = tasks[0]["taskArn"].rsplit("/", 1)[-1]
     np_, prss, ppss = proxy_rss(tid)
+    b.samples.setdefault("idle", {})["points"] = [dict(b.baseline_idle, tasks=0)] if b.baseline_idle else []
+    b.samples["idle"]["points"].append(dict(b.last_idle, tasks=n, proxy_vmrss_kib=prss, proxy_pss_kib=ppss))
     log(f"  one task proxy ({tid}): {np_} processes, VmRSS sum {prss / 1024:.1f} MiB, Pss {ppss / 1024:.1f} MiB")
     if baseline:
         brss, bcpu = baseline
@@ -655,6 +763,41 @@ def phase_idle(b, n, seconds, baseline):
         log(f"  per task: {1000 * cpu / n:.2f} ms of CPU per second, {(rss - brss) / n:.0f} KiB")
     if prss:
         log(f"  agent RSS / one proxy's RSS: {rss / prss:.2f}x")
+
+
+def phase_sweep(b, counts, settle, seconds):
+    """Agent VmRSS and CPU at each task count: service `sweep` scaled up step by step."""
+    log(f"\n== agent RSS and CPU against task count: {counts} (load average {loadavg()})")
+    for s in ("web", "db", "idle"):
+        try:
+            b.ecs.delete_service(cluster=CLUSTER, service=s, force=True)
+        except Exception:
+            pass
+    wait_no_tasks(b, 300)
+    points = []
+    created = False
+    for n in sorted(counts):
+        t0 = time.time()
+        if n > 0 and not created:
+            b.create_service("sweep", n, alias="sweep", port_name="sweep")
+            created = True
+        elif n > 0:
+            b.ecs.update_service(cluster=CLUSTER, service="sweep", desiredCount=n)
+        tasks = b.wait_running("sweep", n, timeout=900) if n > 0 else []
+        t_up = time.time() - t0
+        time.sleep(settle)
+        measure_idle(b, seconds, f"{n} tasks", interval=1)
+        point = dict(b.last_idle, tasks=n, step_up_seconds=round(t_up, 3))
+        if tasks:
+            np_, prss, ppss = proxy_rss(tasks[0]["taskArn"].rsplit("/", 1)[-1])
+            point.update(proxy_vmrss_kib=prss, proxy_pss_kib=ppss)
+        points.append(point)
+    if len(points) >= 2 and points[-1]["tasks"] > points[0]["tasks"]:
+        a, z = points[0], points[-1]
+        per = (statistics.median(z["vmrss_kib"]) - statistics.median(a["vmrss_kib"])) / (z["tasks"] - a["tasks"])
+        log(f"  VmRSS median {statistics.median(a['vmrss_kib']) / 1024:.1f} MiB at {a['tasks']} tasks, "
+            f"{statistics.median(z['vmrss_kib']) / 1024:.1f} MiB at {z['tasks']}: +{per:.0f} KiB per task")
+    b.samples["sweep"] = {"settle_seconds": settle, "points": points}
 
 
 def wait_no_tasks(b, timeout):
@@ -685,7 +828,7 @@ def cleanup(b):
     except OSError:
         pass
     if b.ecs is not None and b.procs.get("sccontrol") and b.procs["sccontrol"].poll() is None:
-        for s in ("db", "web", "idle"):
+        for s in ("db", "web", "idle", "sweep"):
             try:
                 b.ecs.delete_service(cluster=CLUSTER, service=s, force=True)
             except Exception:
@@ -771,6 +914,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--idle-tasks", type=int, default=100)
     ap.add_argument("--idle-seconds", type=int, default=60)
+    ap.add_argument("--sweep-counts", default="0,20,40,60,80,100", help="task counts of the sweep phase")
+    ap.add_argument("--sweep-settle", type=int, default=5, help="seconds after a sweep step before measuring")
+    ap.add_argument("--sweep-seconds", type=int, default=10, help="seconds measured at each sweep step")
+    ap.add_argument("--samples-out", metavar="FILE", help="write the samples as JSON (for bench/plot.py)")
     ap.add_argument("--keep-logs", metavar="DIR", help="copy the agent's and sccontrol's logs here at the end")
     ap.add_argument("--agent-env", action="append", default=[], metavar="NAME=VALUE",
                     help="environment for scagent (experiments, e.g. MALLOC_ARENA_MAX=2)")
@@ -789,14 +936,21 @@ def main():
             log(f"\n== baseline: the agent with 0 tasks, idle for {args.idle_seconds} s")
             time.sleep(2)
             baseline = measure_idle(b, args.idle_seconds, "0 tasks")
+            b.baseline_idle = b.last_idle
         if "start" in phases or "propagation" in phases:
             phase_start(b, args.start_tasks if "start" in phases else 1)
+            if "start" not in phases:
+                b.samples.pop("start", None)  # one task to have db running, not a figure
         if "propagation" in phases:
             phase_propagation(b, args.web, args.rounds)
         if "idle" in phases:
             phase_idle(b, args.idle_tasks, args.idle_seconds, baseline)
+        if "sweep" in phases:
+            phase_sweep(b, [int(x) for x in args.sweep_counts.split(",")], args.sweep_settle, args.sweep_seconds)
     finally:
         cleanup(b)
+        if args.samples_out:
+            write_samples(args.samples_out, b.samples)
 
 
 if __name__ == "__main__":

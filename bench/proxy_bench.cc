@@ -8,17 +8,23 @@
 //                               issue 11), the nat OUTPUT redirect to 127.0.0.1 (now), and the
 //                               redirect behind 100 other aliases' rules; R rounds of S seconds
 //   bench_proxy serve PORT      (internal) a keep-alive HTTP/1.1 server answering 1 KiB bodies
+//
+//   --samples-out FILE (before or after the mode): also write what the figures were computed from
+//   as JSON (one entry per launch or wrk run, with wrk's latency quantiles), for bench/plot.py.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +104,83 @@ double pct(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
+// --- machine-readable samples (--samples-out) ---
+std::string utcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return b;
+}
+
+// The 1-, 5- and 15-minute load averages.
+nlohmann::json loadAverage() {
+  auto text = sc::readFile("/proc/loadavg");
+  nlohmann::json out = nlohmann::json::array();
+  if (!text.ok()) return out;
+  for (const std::string& f : sc::split(*text, ' ')) {
+    if (out.size() < 3) out.push_back(std::atof(f.c_str()));
+  }
+  return out;
+}
+
+nlohmann::json hostFacts() {
+  nlohmann::json h = {{"cpus", std::thread::hardware_concurrency()}};
+  utsname u{};
+  if (::uname(&u) == 0) h["kernel"] = u.release;
+  if (auto cpu = sc::readFile("/proc/cpuinfo"); cpu.ok()) {
+    for (const std::string& l : sc::split(*cpu, '\n')) {
+      if (l.starts_with("model name")) {
+        h["cpu_model"] = sc::trim(l.substr(l.find(':') + 1));
+        break;
+      }
+    }
+  }
+  return h;
+}
+
+// Collects one JSON entry per measurement and writes them to FILE at the end: the top-level keys
+// one per line and each run on a line of its own, so that a committed file diffs by run.
+class Samples {
+ public:
+  Samples(std::string path, std::string mode) : path_(std::move(path)) {
+    head_ = {{"program", "bench_proxy"},
+             {"mode", std::move(mode)},
+             {"started_utc", utcNow()},
+             {"host", hostFacts()},
+             {"loadavg_start", loadAverage()}};
+  }
+  bool enabled() const { return !path_.empty(); }
+  void set(const std::string& key, nlohmann::json v) { head_[key] = std::move(v); }
+  void add(nlohmann::json run) {
+    if (enabled()) runs_.push_back(std::move(run));
+  }
+  // 0 when written (or not asked for), 1 on failure.
+  int write() {
+    if (!enabled()) return 0;
+    head_["finished_utc"] = utcNow();
+    head_["loadavg_end"] = loadAverage();
+    std::string out = "{\n";
+    for (const auto& [k, v] : head_.items()) out += nlohmann::json(k).dump() + ": " + v.dump() + ",\n";
+    out += "\"runs\": [\n";
+    for (size_t i = 0; i < runs_.size(); ++i) out += runs_[i].dump() + (i + 1 < runs_.size() ? ",\n" : "\n");
+    out += "]}\n";
+    auto w = sc::writeFileAtomic(path_, out);
+    if (!w.ok()) {
+      std::cerr << "bench_proxy: " << w.error().message << "\n";
+      return 1;
+    }
+    std::cerr << "samples written to " << path_ << "\n";
+    return 0;
+  }
+
+ private:
+  std::string path_;
+  nlohmann::json head_;
+  std::vector<nlohmann::json> runs_;
+};
+
 sc::inject::ProxyInstanceSpec spec(sc::testing::NetFixture& net, const std::string& name, sc::inject::ProxyConfig c,
                                    const std::string& hosts) {
   sc::inject::ProxyInstanceSpec s;
@@ -137,7 +220,7 @@ bool waitHealthy(ProxyInstance& p) {
   return m.runUntil([&] { return m.state() == sc::health::HealthState::kHealthy; }, 5s);
 }
 
-int launchBench(int n) {
+int launchBench(int n, Samples& samples) {
   sc::testing::NetFixture net;
   sc::testing::TempDir tmp;
   sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n127.255.0.3 db\n");
@@ -167,13 +250,39 @@ int launchBench(int n) {
             << "  median " << median(ms) << " ms, p95 " << pct(ms, 0.95) << " ms, min "
             << *std::min_element(ms.begin(), ms.end()) << " ms, max " << *std::max_element(ms.begin(), ms.end())
             << " ms\n";
-  return 0;
+  samples.add({{"measure", "launch"}, {"unit", "ms"}, {"launch_ms", ms}});
+  return samples.write();
 }
 
 struct WrkResult {
   double p50_us = 0, p99_us = 0, rps = 0;
   int errors = 0;
+  // From the script's done() (kQuantilesLua): requests, min/max and [percent, us] pairs.
+  long requests = 0;
+  double min_us = 0, max_us = 0;
+  std::vector<std::pair<double, double>> quantiles;
 };
+
+// Appended to every wrk script: after the run, print the request count, min, max and the latency
+// at 1..99 %, 99.1..99.9 % and 99.91..99.99 % (wrk keeps latencies at 1 us resolution) as "SCQ"
+// lines for the samples file. done() runs once after the test, so it does not change the measurement.
+constexpr const char* kQuantilesLua = R"lua(
+function done(summary, latency, requests)
+  io.write(string.format("SCQ n %d %d %d\n", summary.requests, latency.min, latency.max))
+  local ps = {}
+  for p = 1, 99 do ps[#ps + 1] = p end
+  for i = 1, 9 do ps[#ps + 1] = 99 + i / 10 end
+  for i = 1, 9 do ps[#ps + 1] = 99.9 + i / 100 end
+  for _, p in ipairs(ps) do io.write(string.format("SCQ %.2f %d\n", p, latency:percentile(p))) end
+end
+)lua";
+
+// Writes a wrk script: `body` followed by kQuantilesLua.
+std::string wrkScript(sc::testing::TempDir& tmp, const std::string& name, const std::string& body) {
+  const std::string path = tmp.file(name);
+  sc::testing::writeTestFile(path, body + kQuantilesLua);
+  return path;
+}
 
 double toUs(const std::string& v) {
   double x = std::atof(v.c_str());
@@ -213,8 +322,30 @@ WrkResult wrk(const std::string& netns, const std::string& url, int threads, int
     if (f.size() >= 2 && f[0] == "99%") w.p99_us = toUs(f[1]);
     if (f.size() >= 2 && f[0] == "Requests/sec:") w.rps = std::atof(f[1].c_str());
     if (raw.find("Non-2xx") != std::string::npos || raw.find("Socket errors") != std::string::npos) ++w.errors;
+    if (f.size() == 5 && f[0] == "SCQ" && f[1] == "n") {
+      w.requests = std::atol(f[2].c_str());
+      w.min_us = std::atof(f[3].c_str());
+      w.max_us = std::atof(f[4].c_str());
+    } else if (f.size() == 3 && f[0] == "SCQ") {
+      w.quantiles.emplace_back(std::atof(f[1].c_str()), std::atof(f[2].c_str()));
+    }
   }
   return w;
+}
+
+// One wrk run as a samples entry.
+nlohmann::json runJson(const std::string& measure, const std::string& path, int round, int threads, int conns,
+                       int seconds, const WrkResult& w) {
+  nlohmann::json q = nlohmann::json::array();
+  for (const auto& [p, us] : w.quantiles) q.push_back({p, us});
+  return {{"measure", measure},     {"path", path},
+          {"round", round},         {"threads", threads},
+          {"connections", conns},   {"seconds", seconds},
+          {"requests", w.requests}, {"rps", w.rps},
+          {"p50_us", w.p50_us},     {"p99_us", w.p99_us},
+          {"min_us", w.min_us},     {"max_us", w.max_us},
+          {"errors", w.errors},     {"loadavg", loadAverage()},
+          {"quantiles", q}};
 }
 
 struct Mem {
@@ -243,7 +374,7 @@ Mem memoryOf(ProxyInstance& p) {
   return m;
 }
 
-int trafficBench(int rounds, int seconds) {
+int trafficBench(int rounds, int seconds, Samples& samples) {
   sc::testing::NetFixture net;
   sc::testing::TempDir tmp;
   sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n127.255.0.3 db\n");
@@ -278,19 +409,20 @@ int trafficBench(int rounds, int seconds) {
   const std::vector<std::string> order = {"direct", "one-proxy", "two-proxies"};
   std::map<std::string, std::vector<double>> p50, p99, rps;
   int errors = 0;
+  const std::string plain = wrkScript(tmp, "plain.lua", "");
   // Warm-up.
-  for (const auto& k : order) (void)wrk(client_ns, urls.at(k), 1, 1, 1);
+  for (const auto& k : order) (void)wrk(client_ns, urls.at(k), 1, 1, 1, plain);
   for (int r = 0; r < rounds; ++r) {
     for (const auto& k : order) {
-      WrkResult w = wrk(client_ns, urls.at(k), 1, 1, seconds);
+      WrkResult w = wrk(client_ns, urls.at(k), 1, 1, seconds, plain);
       p50[k].push_back(w.p50_us);
       p99[k].push_back(w.p99_us);
       errors += w.errors;
+      samples.add(runJson("latency", k, r, 1, 1, seconds, w));
     }
   }
   // Fixed rates: 1 ms think time per connection; 1 connection ~ 1000 req/s, 4 connections ~ 4000.
-  const std::string lua = tmp.file("delay.lua");
-  sc::testing::writeTestFile(lua, "function delay()\n  return 1\nend\n");
+  const std::string lua = wrkScript(tmp, "delay.lua", "function delay()\n  return 1\nend\n");
   const std::vector<int> rate_conns = {1, 4};
   std::map<std::string, std::vector<double>> fp50, fp99, frps;
   for (int r = 0; r < rounds; ++r) {
@@ -302,6 +434,7 @@ int trafficBench(int rounds, int seconds) {
         fp99[key].push_back(w.p99_us);
         frps[key].push_back(w.rps);
         errors += w.errors;
+        samples.add(runJson("fixed-rate", k, r, 1, c, seconds, w));
       }
     }
   }
@@ -322,10 +455,11 @@ int trafficBench(int rounds, int seconds) {
         }
         sampled = true;
       });
-      WrkResult w = wrk(client_ns, urls.at(k), 2, 32, seconds);
+      WrkResult w = wrk(client_ns, urls.at(k), 2, 32, seconds, plain);
       sampler.join();
       rps[k].push_back(w.rps);
       errors += w.errors;
+      samples.add(runJson("throughput", k, r, 2, 32, seconds, w));
     }
   }
   auto line = [](const std::string& name, double v, double base, const char* unit) {
@@ -369,15 +503,22 @@ int trafficBench(int rounds, int seconds) {
   mem("client proxy under load", load_c);
   mem("server proxy under load", load_s);
   std::cout << "wrk error lines: " << errors << "\n";
+  auto memJson = [](const Mem& m) {
+    return nlohmann::json{{"pss", m.pss_kb}, {"rss_sum", m.rss_kb}, {"rss_max", m.max_rss_kb}};
+  };
+  samples.set("memory_kib", {{"client_idle", memJson(idle_c)},
+                             {"server_idle", memJson(idle_s)},
+                             {"client_load", memJson(load_c)},
+                             {"server_load", memJson(load_s)}});
   (void)(*client)->destroy();
   (void)(*server)->destroy();
-  return 0;
+  return samples.write();
 }
 
 // The egress paths of one client proxy to one server app (no server proxy), interleaved per
 // round: keep-alive latency (wrk -t1 -c1) and a new connection per request (Connection: close,
 // where the nat rules are evaluated on every request).
-int egressBench(int rounds, int seconds) {
+int egressBench(int rounds, int seconds, Samples& samples) {
   sc::testing::NetFixture net;
   sc::testing::TempDir tmp;
   sc::testing::writeTestFile(tmp.file("hosts"), "127.0.0.1 localhost\n");
@@ -422,18 +563,20 @@ int egressBench(int rounds, int seconds) {
                                                                   {"bound VIP:port (before)", "http://127.255.0.3:81/"},
                                                                   {"redirect (now)", "http://127.255.0.5:81/"},
                                                                   {"redirect, 100th rule", "http://127.255.1.100:81/"}};
-  const std::string close_lua = tmp.file("close.lua");
-  sc::testing::writeTestFile(close_lua, "wrk.headers[\"Connection\"] = \"close\"\n");
+  const std::string plain = wrkScript(tmp, "plain.lua", "");
+  const std::string close_lua = wrkScript(tmp, "close.lua", "wrk.headers[\"Connection\"] = \"close\"\n");
   std::map<std::string, std::vector<double>> keep, fresh;
   int errors = 0;
-  for (const auto& [k, url] : paths) (void)wrk(client_ns, url, 1, 1, 1);
+  for (const auto& [k, url] : paths) (void)wrk(client_ns, url, 1, 1, 1, plain);
   for (int r = 0; r < rounds; ++r) {
     for (const auto& [k, url] : paths) {
-      WrkResult w = wrk(client_ns, url, 1, 1, seconds);
+      WrkResult w = wrk(client_ns, url, 1, 1, seconds, plain);
       keep[k].push_back(w.p50_us);
       WrkResult c = wrk(client_ns, url, 1, 1, seconds, close_lua);
       fresh[k].push_back(c.p50_us);
       errors += w.errors + c.errors;
+      samples.add(runJson("egress-keepalive", k, r, 1, 1, seconds, w));
+      samples.add(runJson("egress-new-connection", k, r, 1, 1, seconds, c));
     }
   }
   std::cout << "egress paths, 1 KiB bodies, p50 per run, median [min-max] of " << rounds << " interleaved runs of "
@@ -449,26 +592,39 @@ int egressBench(int rounds, int seconds) {
   }
   std::cout << "wrk error lines: " << errors << "\n";
   (void)(*client)->destroy();
-  return 0;
+  return samples.write();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> a(argv + 1, argv + argc);
+  std::vector<std::string> a;
+  std::string samples_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--samples-out" && i + 1 < argc) {
+      samples_path = argv[++i];
+    } else {
+      a.push_back(arg);
+    }
+  }
   if (a.size() >= 2 && a[0] == "serve") return serve(std::atoi(a[1].c_str()));
   if (getuid() != 0) {
     std::cerr << "bench_proxy: needs root (namespaces, cgroups)\n";
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  if (!a.empty() && a[0] == "launch") return launchBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 50);
+  Samples samples(samples_path, a.empty() ? "" : a[0]);
+  if (!a.empty()) samples.set("args", std::vector<std::string>(a.begin() + 1, a.end()));
+  if (!a.empty() && a[0] == "launch") return launchBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 50, samples);
   if (!a.empty() && a[0] == "traffic") {
-    return trafficBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5);
+    return trafficBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5,
+                        samples);
   }
   if (!a.empty() && a[0] == "egress") {
-    return egressBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5);
+    return egressBench(a.size() > 1 ? std::atoi(a[1].c_str()) : 5, a.size() > 2 ? std::atoi(a[2].c_str()) : 5, samples);
   }
-  std::cerr << "usage: bench_proxy launch [N] | traffic [ROUNDS] [SECONDS] | egress [ROUNDS] [SECONDS]\n";
+  std::cerr << "usage: bench_proxy [--samples-out FILE] launch [N] | traffic [ROUNDS] [SECONDS] | egress [ROUNDS] "
+               "[SECONDS]\n";
   return 2;
 }
