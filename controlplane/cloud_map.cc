@@ -71,8 +71,8 @@ ApiResult ControlPlane::createHttpNamespace(const Json& in) {
     }
     return std::unexpected(ApiError{"NamespaceAlreadyExists", "Namespace " + name + " already exists (" + *id + ")"});
   }
-  const Json tags = mergeTags(Json::array(), in.value("Tags", Json::array()), kCloudMapTags);
   if (auto e = tagsProblem(in.value("Tags", Json::array()), kCloudMapTags, "Tags")) return std::unexpected(*e);
+  const Json tags = mergeTags(Json::array(), in.value("Tags", Json::array()), kCloudMapTags);
   if (tags.size() > kMaxTagsPerResource) {
     return std::unexpected(ApiError{"TooManyTagsException", "Tags: a resource has at most " +
                                                                 std::to_string(kMaxTagsPerResource) + " tags, got " +
