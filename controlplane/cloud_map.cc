@@ -5,6 +5,7 @@
 #include "controlplane/batch.h"
 #include "controlplane/control_plane.h"
 #include "controlplane/json_fields.h"
+#include "controlplane/tags.h"
 #include "model/parse.h"
 #include "model/validate.h"
 
@@ -70,7 +71,17 @@ ApiResult ControlPlane::createHttpNamespace(const Json& in) {
     }
     return std::unexpected(ApiError{"NamespaceAlreadyExists", "Namespace " + name + " already exists (" + *id + ")"});
   }
+  if (auto e = tagsProblem(in.value("Tags", Json::array()), kCloudMapTags, "Tags")) return std::unexpected(*e);
+  const Json tags = mergeTags(Json::array(), in.value("Tags", Json::array()), kCloudMapTags);
+  if (tags.size() > kMaxTagsPerResource) {
+    return std::unexpected(ApiError{"TooManyTagsException", "Tags: a resource has at most " +
+                                                                std::to_string(kMaxTagsPerResource) + " tags, got " +
+                                                                std::to_string(tags.size())});
+  }
   Json ns = createNamespaceLocked(b, name, str(in, "Description"), str(in, "CreatorRequestId"));
+  Json stored = *b.get("namespace/" + ns["Id"].get<std::string>());
+  stored["_tags"] = tags;
+  b.put("namespace/" + ns["Id"].get<std::string>(), stored);
   return finish(b, Json{{"OperationId", ns["_operationId"]}});
 }
 

@@ -11,6 +11,7 @@
 #include "controlplane/json_fields.h"
 #include "controlplane/secure_random.h"
 #include "controlplane/sigv4.h"
+#include "controlplane/tags.h"
 #include "model/api_model.h"
 #include "model/parse.h"
 #include "model/plan.h"
@@ -212,6 +213,7 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"DescribeClusters", &ControlPlane::describeClusters},
       {"ListClusters", &ControlPlane::listClusters},
       {"DeleteCluster", &ControlPlane::deleteCluster},
+      {"UpdateCluster", &ControlPlane::updateCluster},
       {"RegisterTaskDefinition", &ControlPlane::registerTaskDefinition},
       {"DescribeTaskDefinition", &ControlPlane::describeTaskDefinition},
       {"ListTaskDefinitions", &ControlPlane::listTaskDefinitions},
@@ -221,6 +223,10 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"DeleteService", &ControlPlane::deleteService},
       {"DescribeServices", &ControlPlane::describeServices},
       {"ListServices", &ControlPlane::listServices},
+      {"ListServicesByNamespace", &ControlPlane::listServicesByNamespace},
+      {"TagResource", &ControlPlane::tagResource},
+      {"UntagResource", &ControlPlane::untagResource},
+      {"ListTagsForResource", &ControlPlane::listTagsForResource},
       {"ListTasks", &ControlPlane::listTasks},
       {"DescribeTasks", &ControlPlane::describeTasks},
       {"StopTask", &ControlPlane::stopTask},
@@ -239,6 +245,9 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"GetService", &ControlPlane::cmGetService},
       {"ListInstances", &ControlPlane::listInstances},
       {"DiscoverInstances", &ControlPlane::discoverInstances},
+      {"TagResource", &ControlPlane::cmTagResource},
+      {"UntagResource", &ControlPlane::cmUntagResource},
+      {"ListTagsForResource", &ControlPlane::cmListTagsForResource},
   };
   const auto& table = api == Api::kEcs ? kEcs : kCloudMap;
   auto fn = table.find(op);
@@ -266,6 +275,65 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
 // ---------------------------------------------------------------------------------------------
 // Clusters
 
+// containerInsights (the only ClusterSettingName) is stored and returned; sccontrol collects no
+// Container Insights metrics.
+static std::optional<ApiError> applyClusterSettings(Json& cluster, const Json& settings) {
+  for (size_t i = 0; i < settings.size(); ++i) {
+    const std::string at = "settings[" + std::to_string(i) + "]";
+    const std::string name = str(settings[i], "name"), value = str(settings[i], "value");
+    if (name.empty()) return invalid(at + ".name: required");
+    if (value != "enabled" && value != "disabled" && value != "enhanced") {
+      return invalid(at + ".value: " + name + " is enabled, disabled or enhanced, got " + jsonQuote(value));
+    }
+    Json& have = cluster["settings"];
+    auto same = std::find_if(have.begin(), have.end(), [&](const Json& s) { return s["name"] == name; });
+    if (same != have.end()) {
+      (*same)["value"] = value;
+    } else {
+      have.push_back({{"name", name}, {"value", value}});
+    }
+  }
+  return std::nullopt;
+}
+
+// The members CreateCluster and UpdateCluster share: settings, configuration (stored) and the
+// default namespace. Checked whole before `cluster` changes.
+std::optional<ApiError> ControlPlane::applyClusterMembers(Batch& b, Json& cluster, const Json& in, bool updating) {
+  Json next = cluster;
+  if (in.contains("settings")) {
+    if (auto e = applyClusterSettings(next, in["settings"])) return e;
+  }
+  if (in.contains("configuration")) next["configuration"] = in["configuration"];
+  if (in.contains("serviceConnectDefaults")) {
+    std::string ns_ref = str(in["serviceConnectDefaults"], "namespace");
+    if (updating && ns_ref.empty()) {
+      next.erase("serviceConnectDefaults");  // as ECS: "" removes the default, the namespace stays
+    } else if (auto e = setDefaultNamespaceLocked(b, next, ns_ref)) {
+      return e;
+    }
+  }
+  cluster = std::move(next);
+  return std::nullopt;
+}
+
+std::optional<ApiError> ControlPlane::setDefaultNamespaceLocked(Batch& b, Json& cluster, const std::string& ns_ref) {
+  if (!model::isValidNamespaceName(ns_ref) && !startsWith(ns_ref, "arn:")) {
+    return invalid(
+        "serviceConnectDefaults.namespace: a namespace name has 1-1024 characters and none of < > \" /, got " +
+        jsonQuote(ns_ref));
+  }
+  auto ns_id = namespaceIdByRef(b, ns_ref);
+  if (!ns_id) {
+    if (startsWith(ns_ref, "arn:")) return ApiError{"NamespaceNotFoundException", "Namespace not found: " + ns_ref};
+    // The seed's cluster rule: a default namespace that does not exist is created (HTTP).
+    Json ns = createNamespaceLocked(
+        b, ns_ref, "created by sccontrol for cluster " + cluster["clusterName"].get<std::string>(), "");
+    ns_id = ns["Id"].get<std::string>();
+  }
+  cluster["serviceConnectDefaults"] = {{"namespace", (*b.get("namespace/" + *ns_id))["Arn"]}};
+  return std::nullopt;
+}
+
 ApiResult ControlPlane::createCluster(const Json& in) {
   std::string name = str(in, "clusterName", "default");
   if (name.empty() || name.size() > 255 || !std::all_of(name.begin(), name.end(), [](char c) {
@@ -274,6 +342,7 @@ ApiResult ControlPlane::createCluster(const Json& in) {
     return std::unexpected(
         invalid("Cluster name can have up to 255 letters, numbers, hyphens and underscores; got " + jsonQuote(name)));
   }
+  if (auto e = tagsProblem(in.value("tags", Json::array()), kEcsTags, "tags")) return std::unexpected(*e);
   Batch b(docs_);
   std::string key = "cluster/" + name;
   Json cluster;
@@ -284,28 +353,12 @@ ApiResult ControlPlane::createCluster(const Json& in) {
                {"clusterName", name},
                {"status", "ACTIVE"},
                {"statistics", Json::array()},
-               {"tags", in.value("tags", Json::array())},
+               {"tags", mergeTags(Json::array(), in.value("tags", Json::array()), kEcsTags)},
                {"settings", Json::array({{{"name", "containerInsights"}, {"value", "disabled"}}})},
                {"capacityProviders", Json::array()},
                {"defaultCapacityProviderStrategy", Json::array()}};
   }
-  if (in.contains("serviceConnectDefaults")) {
-    std::string ns_ref = str(in["serviceConnectDefaults"], "namespace");
-    if (!model::isValidNamespaceName(ns_ref) && !startsWith(ns_ref, "arn:")) {
-      return std::unexpected(invalid(
-          "serviceConnectDefaults.namespace: a namespace name has 1-1024 characters and none of < > \" /, got " +
-          jsonQuote(ns_ref)));
-    }
-    auto ns_id = namespaceIdByRef(b, ns_ref);
-    if (!ns_id) {
-      if (startsWith(ns_ref, "arn:"))
-        return std::unexpected(ApiError{"NamespaceNotFoundException", "Namespace not found: " + ns_ref});
-      // The seed's cluster rule: a default namespace that does not exist is created (HTTP).
-      Json ns = createNamespaceLocked(b, ns_ref, "created by sccontrol for cluster " + name, "");
-      ns_id = ns["Id"].get<std::string>();
-    }
-    cluster["serviceConnectDefaults"] = {{"namespace", (*b.get("namespace/" + *ns_id))["Arn"]}};
-  }
+  if (auto e = applyClusterMembers(b, cluster, in, false)) return std::unexpected(*e);
   b.put(key, cluster);
   return finish(b, Json{{"cluster", cluster}});
 }
@@ -342,8 +395,10 @@ ApiResult ControlPlane::describeClusters(const Json& in) {
            {"reason", "MISSING"}});
       continue;
     }
-    out["clusters"].push_back(clusterView(*c, b.list("service/" + name + "/"), b.list("task/" + name + "/"),
-                                          b.list("instance/" + name + "/").size()));
+    out["clusters"].push_back(
+        tagsIfIncluded(clusterView(*c, b.list("service/" + name + "/"), b.list("task/" + name + "/"),
+                                   b.list("instance/" + name + "/").size()),
+                       in));
   }
   return out;
 }
@@ -388,18 +443,36 @@ ApiResult ControlPlane::deleteCluster(const Json& in) {
   return finish(b, Json{{"cluster", out}});
 }
 
+// settings and configuration are stored; serviceConnectDefaults sets, changes or ("") removes the
+// default namespace, creating it as CreateCluster does. Services keep the namespace they resolved.
+ApiResult ControlPlane::updateCluster(const Json& in) {
+  Batch b(docs_);
+  const std::string name = clusterName(in);
+  const std::string key = "cluster/" + name;
+  auto cluster = b.get(key);
+  if (!cluster) return std::unexpected(clusterNotFound());
+  if (auto e = applyClusterMembers(b, *cluster, in, true)) return std::unexpected(*e);
+  b.put(key, *cluster);
+  if (auto done = finish(b, Json()); !done) return done;
+  Json view = clusterView(*b.get(key), b.list("service/" + name + "/"), b.list("task/" + name + "/"),
+                          b.list("instance/" + name + "/").size());
+  view.erase("tags");
+  return Json{{"cluster", view}};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Task definitions
 
 ApiResult ControlPlane::registerTaskDefinition(const Json& in) {
   auto td = model::taskDefinitionFromJson(in);
   if (!td.ok()) return std::unexpected(clientError(td.error().message));
+  if (auto e = tagsProblem(in.value("tags", Json::array()), kEcsTags, "tags")) return std::unexpected(*e);
   Batch b(docs_);
   auto existing = b.list("taskdef/" + td->family + "/");
   int64_t rev = 1;
   if (!existing.empty()) rev = existing.back().second.value("revision", 0) + 1;
   Json doc = in;
-  doc.erase("tags");
+  doc["tags"] = mergeTags(Json::array(), in.value("tags", Json::array()), kEcsTags);
   doc["family"] = td->family;
   doc["revision"] = rev;
   doc["taskDefinitionArn"] = ecsArn("task-definition/" + td->family + ":" + std::to_string(rev));
@@ -408,7 +481,7 @@ ApiResult ControlPlane::registerTaskDefinition(const Json& in) {
   doc["registeredAt"] = nowSeconds();
   if (!doc.contains("networkMode")) doc["networkMode"] = "bridge";
   b.put("taskdef/" + td->family + "/" + pad8(rev), doc);
-  return finish(b, Json{{"taskDefinition", doc}, {"tags", in.value("tags", Json::array())}});
+  return finish(b, Json{{"taskDefinition", doc}, {"tags", doc["tags"]}});
 }
 
 std::optional<Json> ControlPlane::findTaskDefinition(Batch& b, const std::string& ref_in) {
@@ -431,7 +504,9 @@ ApiResult ControlPlane::describeTaskDefinition(const Json& in) {
   Batch b(docs_);
   auto td = findTaskDefinition(b, str(in, "taskDefinition"));
   if (!td) return std::unexpected(clientError("Unable to describe task definition."));
-  return Json{{"taskDefinition", *td}, {"tags", Json::array()}};
+  Json out = tagsIfIncluded(Json{{"taskDefinition", *td}, {"tags", td->value("tags", Json::array())}}, in);
+  out["taskDefinition"].erase("tags");  // the TaskDefinition shape has none; they are beside it
+  return out;
 }
 
 ApiResult ControlPlane::listTaskDefinitions(const Json& in) {
@@ -625,6 +700,7 @@ ApiResult ControlPlane::createService(const Json& in) {
     return std::unexpected(invalid("capacityProviderStrategy is not supported; omit it"));
   if (str(in, "schedulingStrategy", "REPLICA") != "REPLICA")
     return std::unexpected(invalid("only the REPLICA scheduling strategy is supported"));
+  if (auto e = tagsProblem(in.value("tags", Json::array()), kEcsTags, "tags")) return std::unexpected(*e);
   std::string td_ref = str(in, "taskDefinition");
   if (td_ref.empty()) return std::unexpected(invalid("TaskDefinition must be specified."));
   auto td = findTaskDefinition(b, td_ref);
@@ -662,7 +738,8 @@ ApiResult ControlPlane::createService(const Json& in) {
               {"enableECSManagedTags", false},
               {"propagateTags", "NONE"},
               {"enableExecuteCommand", false},
-              {"healthCheckGracePeriodSeconds", in.value("healthCheckGracePeriodSeconds", 0)}};
+              {"healthCheckGracePeriodSeconds", in.value("healthCheckGracePeriodSeconds", 0)},
+              {"tags", mergeTags(Json::array(), in.value("tags", Json::array()), kEcsTags)}};
   Json deployment = {{"id", newDeploymentId()},
                      {"status", "PRIMARY"},
                      {"taskDefinition", (*td)["taskDefinitionArn"]},
@@ -800,7 +877,7 @@ ApiResult ControlPlane::describeServices(const Json& in) {
       out["failures"].push_back({{"arn", ecsArn("service/" + cname + "/" + name)}, {"reason", "MISSING"}});
       continue;
     }
-    out["services"].push_back(*s);
+    out["services"].push_back(tagsIfIncluded(*s, in));
   }
   return out;
 }
@@ -812,6 +889,30 @@ ApiResult ControlPlane::listServices(const Json& in) {
   Json arns = Json::array();
   for (const auto& [k, s] : b.list("service/" + cname + "/")) {
     if (s["status"] != "INACTIVE") arns.push_back(s["serviceArn"]);
+  }
+  return Json{{"serviceArns", arns}};
+}
+
+// Every service, in any cluster, whose Service Connect configuration uses the namespace (name, ID
+// or ARN); pages of `maxResults` (1-100, default 10) sorted by cluster and name, the nextToken
+// being the last ARN of the page.
+ApiResult ControlPlane::listServicesByNamespace(const Json& in) {
+  Batch b(docs_);
+  auto ns_id = namespaceIdByRef(b, str(in, "namespace"));
+  if (!ns_id)
+    return std::unexpected(ApiError{"NamespaceNotFoundException", "Namespace not found: " + str(in, "namespace")});
+  const int max = in.value("maxResults", 10);
+  if (max < 1 || max > 100) return std::unexpected(invalid("maxResults: expected 1-100, got " + std::to_string(max)));
+  const std::string token = str(in, "nextToken"), token_prefix = ecsArn("service/");
+  if (in.contains("nextToken") && !startsWith(token, token_prefix))
+    return std::unexpected(invalid("nextToken: not a token ListServicesByNamespace returned"));
+  const std::string after = token.empty() ? "" : "service/" + token.substr(token_prefix.size());
+  Json arns = Json::array();
+  for (const auto& [k, s] : b.list("service/")) {
+    if (k <= after || s.value("status", "") == "INACTIVE" || !s.contains("_sc")) continue;
+    if (s["_sc"].value("namespaceId", "") != *ns_id) continue;
+    if (static_cast<int>(arns.size()) == max) return Json{{"serviceArns", arns}, {"nextToken", arns.back()}};
+    arns.push_back(s["serviceArn"]);
   }
   return Json{{"serviceArns", arns}};
 }
@@ -854,7 +955,7 @@ ApiResult ControlPlane::describeTasks(const Json& in) {
       out["failures"].push_back({{"arn", ecsArn("task/" + cname + "/" + id)}, {"reason", "MISSING"}});
       continue;
     }
-    out["tasks"].push_back(taskView(*t));
+    out["tasks"].push_back(tagsIfIncluded(taskView(*t), in));
   }
   return out;
 }
@@ -923,7 +1024,7 @@ ApiResult ControlPlane::describeContainerInstances(const Json& in) {
       out["failures"].push_back({{"arn", ecsArn("container-instance/" + cname + "/" + id)}, {"reason", "MISSING"}});
       continue;
     }
-    out["containerInstances"].push_back(describeInstanceLocked(b, *i));
+    out["containerInstances"].push_back(tagsIfIncluded(describeInstanceLocked(b, *i), in));
   }
   return out;
 }

@@ -120,6 +120,7 @@ class ControlPlane {
   ApiResult describeClusters(const Json& in);
   ApiResult listClusters(const Json& in);
   ApiResult deleteCluster(const Json& in);
+  ApiResult updateCluster(const Json& in);
   ApiResult registerTaskDefinition(const Json& in);
   ApiResult describeTaskDefinition(const Json& in);
   ApiResult listTaskDefinitions(const Json& in);
@@ -129,6 +130,11 @@ class ControlPlane {
   ApiResult deleteService(const Json& in);
   ApiResult describeServices(const Json& in);
   ApiResult listServices(const Json& in);
+  ApiResult listServicesByNamespace(const Json& in);
+  // Tags (controlplane/tags.cc): clusters, services, tasks, task definitions, container instances.
+  ApiResult tagResource(const Json& in);
+  ApiResult untagResource(const Json& in);
+  ApiResult listTagsForResource(const Json& in);
   ApiResult listTasks(const Json& in);
   ApiResult describeTasks(const Json& in);
   ApiResult stopTask(const Json& in);
@@ -146,6 +152,10 @@ class ControlPlane {
   ApiResult cmGetService(const Json& in);
   ApiResult listInstances(const Json& in);
   ApiResult discoverInstances(const Json& in);
+  // Cloud Map tags (controlplane/tags.cc): namespaces and services.
+  ApiResult cmTagResource(const Json& in);
+  ApiResult cmUntagResource(const Json& in);
+  ApiResult cmListTagsForResource(const Json& in);
 
   // Helpers (mutex held).
   std::string ecsArn(const std::string& rest) const;
@@ -158,6 +168,15 @@ class ControlPlane {
   std::optional<std::string> namespaceIdByRef(Batch& b, const std::string& ref);
   Json createNamespaceLocked(Batch& b, const std::string& name, const std::string& description,
                              const std::string& creator_request_id);
+  // Sets cluster["serviceConnectDefaults"] to the namespace `ref` names (name, ID or ARN); a name
+  // that does not exist creates an HTTP namespace (the seed's cluster rule).
+  std::optional<ApiError> setDefaultNamespaceLocked(Batch& b, Json& cluster, const std::string& ref);
+  // CreateCluster's and UpdateCluster's settings, configuration and serviceConnectDefaults.
+  std::optional<ApiError> applyClusterMembers(Batch& b, Json& cluster, const Json& in, bool updating);
+  // The store key of the tagged resource an ARN names; `missing` is the error type for a resource
+  // that does not exist (the operation's model decides).
+  std::expected<std::string, ApiError> ecsTaggedKey(Batch& b, const std::string& arn, const char* missing);
+  std::expected<std::string, ApiError> cmTaggedKey(Batch& b, const std::string& arn);
   ApiResult applyServiceConnect(Batch& b, const Json& cluster, Json& service, const Json& td, const Json& sc_input,
                                 const std::string& service_key);
   std::optional<Json> findTaskDefinition(Batch& b, const std::string& ref);

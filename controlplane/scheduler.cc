@@ -733,7 +733,8 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
                    {"lastStatus", t["lastStatus"]}};
       if (td != docs_.end()) {
         Json td_in = td->second.value;
-        for (const char* k : {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt"})
+        for (const char* k :
+             {"taskDefinitionArn", "status", "compatibilities", "registeredAt", "deregisteredAt", "tags"})
           td_in.erase(k);
         view["taskDefinition"] = std::move(td_in);
       }

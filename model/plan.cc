@@ -65,6 +65,22 @@ std::string schemeOf(AppProtocol p) {
   }
 }
 
+// One hosts line per DNS name, then `<alias>.<namespace>` for each alias without a dot (botocore
+// documents that form as the default dnsName), unless another alias already has that name or the
+// long form is not a valid DNS name.
+void addHostsEntries(TaskPlan& plan) {
+  std::set<std::string> named;
+  for (const auto& a : plan.egress) {
+    if (named.insert(a.dns_name).second) plan.hosts.emplace_back(a.vip, a.dns_name);
+  }
+  std::set<std::string> short_names;
+  for (const auto& a : plan.egress) {
+    if (a.dns_name.find('.') != std::string::npos || !short_names.insert(a.dns_name).second) continue;
+    std::string long_name = a.dns_name + "." + plan.namespace_name;
+    if (isValidDnsName(long_name) && named.insert(long_name).second) plan.hosts.emplace_back(a.vip, long_name);
+  }
+}
+
 }  // namespace
 
 PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
@@ -242,10 +258,7 @@ PlanOutcome buildTaskPlan(const PlanInput& in, const PlanOptions& options) {
   if (options.port_seed) egress_seed = *options.port_seed + 1;
   std::vector<int> egress_ports = pickEphemeralPorts(plan.egress.size(), avoid, egress_seed);
   for (size_t i = 0; i < plan.egress.size(); ++i) plan.egress[i].listener_port = egress_ports[i];
-  std::set<std::string> named;
-  for (const auto& a : plan.egress) {
-    if (named.insert(a.dns_name).second) plan.hosts.emplace_back(a.vip, a.dns_name);
-  }
+  addHostsEntries(plan);
 
   // --- Bridge mode: the app's own port mappings are published on the host. ---
   if (!awsvpc) {

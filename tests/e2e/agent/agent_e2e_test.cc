@@ -377,6 +377,8 @@ TEST_F(AgentE2eTest, DemoFlowThenScaledDbTasksAreReachedAtOnce) {
 
   std::string out;
   EXPECT_EQ(answers(web, "http://db:81/", 9, &out), db_) << out;
+  // The long form of the alias (botocore's default dnsName, discoveryName.namespace) resolves too.
+  EXPECT_EQ(answers(web, "http://db.demo:81/", 9, &out), db_) << out;
 
   auto status = runProcess(
       {.path = std::string(SC_BINARY_DIR) + "/agent/scagent", .args = {"status", "--config", dir_.file("agent.json")}});

@@ -323,5 +323,140 @@ TEST_F(AwsCliE2eTest, ReplayedRequestAndTargetAddedAfterSigningAreRefused) {
   EXPECT_EQ(awsJson({"ecs", "list-clusters"})["clusterArns"].size(), 2u);
 }
 
+// The seed's "or by updating the cluster": a cluster's default namespace set later, changed and
+// removed through update-cluster; list-services-by-namespace across clusters, paged by the CLI.
+TEST_F(AwsCliE2eTest, UpdateClusterAndListServicesByNamespaceThroughTheRealCli) {
+  awsJson({"ecs", "create-cluster", "--cluster-name", "demo"});
+  Json u = awsJson({"ecs", "update-cluster", "--cluster", "demo", "--service-connect-defaults", "namespace=internal",
+                    "--settings", "name=containerInsights,value=enabled"});
+  const std::string internal = u["cluster"]["serviceConnectDefaults"]["namespace"];
+  EXPECT_NE(internal.find(":namespace/ns-"), std::string::npos) << u.dump();
+  EXPECT_EQ(u["cluster"]["settings"][0]["value"], "enabled");
+  Json nss = awsJson({"servicediscovery", "list-namespaces"})["Namespaces"];
+  ASSERT_EQ(nss.size(), 1u);
+  EXPECT_EQ(nss[0]["Name"], "internal");
+  EXPECT_EQ(nss[0]["Arn"], internal);
+
+  awsJson({"ecs", "register-task-definition", "--cli-input-json",
+           "file://" + testing::sourcePath("examples/seed-example/task-definition.json")});
+  awsJson({"ecs", "create-cluster", "--cluster-name", "other", "--service-connect-defaults", "namespace=internal"});
+  Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
+  svc["cluster"] = "demo";
+  svc["serviceConnectConfiguration"].erase("namespace");  // the cluster's new default
+  testing::writeTestFile(dir_.file("svc.json"), svc.dump());
+  awsJson({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("svc.json")});
+  Json solo = {
+      {"cluster", "other"},
+      {"serviceName", "solo"},
+      {"taskDefinition", "app"},
+      {"desiredCount", 0},
+      {"serviceConnectConfiguration",
+       {{"enabled", true},
+        {"services", {{{"portName", "http"}, {"discoveryName", "solo"}, {"clientAliases", {{{"port", 90}}}}}}}}}};
+  testing::writeTestFile(dir_.file("solo.json"), solo.dump());
+  awsJson({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("solo.json")});
+
+  const Json both = Json::array(
+      {"arn:aws:ecs:us-east-1:000000000000:service/demo/app", "arn:aws:ecs:us-east-1:000000000000:service/other/solo"});
+  EXPECT_EQ(awsJson({"ecs", "list-services-by-namespace", "--namespace", "internal"})["serviceArns"], both);
+  // --page-size 1: the CLI follows sccontrol's nextToken, one service per call.
+  EXPECT_EQ(awsJson({"ecs", "list-services-by-namespace", "--namespace", internal, "--page-size", "1"})["serviceArns"],
+            both);
+  Json first = awsJson({"ecs", "list-services-by-namespace", "--namespace", "internal", "--max-items", "1"});
+  EXPECT_EQ(first["serviceArns"], Json::array({both[0]}));
+  EXPECT_TRUE(first.contains("NextToken")) << first.dump();
+  ProcessResult r = aws({"ecs", "list-services-by-namespace", "--namespace", "nope"});
+  EXPECT_NE(r.err.find("An error occurred (NamespaceNotFoundException) when calling the ListServicesByNamespace "
+                       "operation: Namespace not found: nope"),
+            std::string::npos)
+      << r.err;
+
+  u = awsJson({"ecs", "update-cluster", "--cluster", "demo", "--service-connect-defaults", R"({"namespace": ""})"});
+  EXPECT_FALSE(u["cluster"].contains("serviceConnectDefaults")) << u.dump();
+  r = aws({"ecs", "update-cluster", "--cluster", "demo", "--settings", "name=containerInsights,value=on"});
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the UpdateCluster operation: "
+                       "settings[0].value: containerInsights is enabled, disabled or enhanced, got \"on\""),
+            std::string::npos)
+      << r.err;
+  r = aws({"ecs", "update-cluster", "--cluster", "nope", "--settings", "name=containerInsights,value=enabled"});
+  EXPECT_NE(r.err.find("An error occurred (ClusterNotFoundException) when calling the UpdateCluster operation"),
+            std::string::npos)
+      << r.err;
+}
+
+// Tags on both APIs as CDK, Terraform and CloudFormation-style tools use them: given at create
+// time, shown with --include TAGS, changed with tag-resource / untag-resource, the limits refused
+// with the models' errors.
+TEST_F(AwsCliE2eTest, TagsOnBothApisThroughTheRealCli) {
+  const std::string cluster = awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults",
+                                       "namespace=internal", "--tags", "key=team,value=a"})["cluster"]["clusterArn"];
+  EXPECT_FALSE(awsJson({"ecs", "describe-clusters", "--clusters", "demo"})["clusters"][0].contains("tags"));
+  EXPECT_EQ(awsJson({"ecs", "describe-clusters", "--clusters", "demo", "--include", "TAGS"})["clusters"][0]["tags"],
+            Json::parse(R"([{"key": "team", "value": "a"}])"));
+
+  Json td = Json::parse(testing::readSource("examples/seed-example/task-definition.json"));
+  td["tags"] = {{{"key", "tier"}, {"value", "web"}}};
+  testing::writeTestFile(dir_.file("td.json"), td.dump());
+  awsJson({"ecs", "register-task-definition", "--cli-input-json", "file://" + dir_.file("td.json")});
+  EXPECT_EQ(awsJson({"ecs", "describe-task-definition", "--task-definition", "app", "--include", "TAGS"})["tags"],
+            td["tags"]);
+  Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
+  svc["cluster"] = "demo";
+  svc["tags"] = {{{"key", "owner"}, {"value", "me"}}};
+  testing::writeTestFile(dir_.file("svc.json"), svc.dump());
+  const std::string service = awsJson(
+      {"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("svc.json")})["service"]["serviceArn"];
+  EXPECT_EQ(awsJson({"ecs", "describe-services", "--cluster", "demo", "--services", "app", "--include",
+                     "TAGS"})["services"][0]["tags"],
+            svc["tags"]);
+
+  agentRegister("host-a");
+  const std::string instance =
+      awsJson({"ecs", "list-container-instances", "--cluster", "demo"})["containerInstanceArns"][0];
+  for (const std::string& arn : {cluster, service, instance}) {
+    SCOPED_TRACE(arn);
+    EXPECT_EQ(aws({"ecs", "tag-resource", "--resource-arn", arn, "--tags", "key=env,value=prod"}).exit_code, 0);
+    EXPECT_EQ(aws({"ecs", "untag-resource", "--resource-arn", arn, "--tag-keys", "team", "owner"}).exit_code, 0);
+    EXPECT_EQ(awsJson({"ecs", "list-tags-for-resource", "--resource-arn", arn})["tags"],
+              Json::parse(R"([{"key": "env", "value": "prod"}])"));
+  }
+  ProcessResult r = aws({"ecs", "tag-resource", "--resource-arn", cluster, "--tags", "key=aws:x,value=v"});
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the TagResource operation: "
+                       "tags[0].key: the aws: prefix is reserved for AWS use"),
+            std::string::npos)
+      << r.err;
+  r = aws({"ecs", "tag-resource", "--resource-arn", "arn:aws:ecs:us-east-1:000000000000:service/demo/nope", "--tags",
+           "key=a,value=b"});
+  EXPECT_NE(r.err.find("An error occurred (ResourceNotFoundException) when calling the TagResource operation"),
+            std::string::npos)
+      << r.err;
+
+  Json op = awsJson({"servicediscovery", "create-http-namespace", "--name", "spare", "--tags", "Key=k,Value=v"});
+  const std::string ns_id = awsJson(
+      {"servicediscovery", "get-operation", "--operation-id", op["OperationId"]})["Operation"]["Targets"]["NAMESPACE"];
+  const std::string ns_arn = awsJson({"servicediscovery", "get-namespace", "--id", ns_id})["Namespace"]["Arn"];
+  EXPECT_EQ(awsJson({"servicediscovery", "list-tags-for-resource", "--resource-arn", ns_arn})["Tags"],
+            Json::parse(R"([{"Key": "k", "Value": "v"}])"));
+  const std::string srv_arn = awsJson({"servicediscovery", "list-services"})["Services"][0]["Arn"];
+  EXPECT_EQ(
+      aws({"servicediscovery", "tag-resource", "--resource-arn", srv_arn, "--tags", "Key=a,Value=1", "Key=b,Value=2"})
+          .exit_code,
+      0);
+  EXPECT_EQ(aws({"servicediscovery", "untag-resource", "--resource-arn", srv_arn, "--tag-keys", "a"}).exit_code, 0);
+  EXPECT_EQ(awsJson({"servicediscovery", "list-tags-for-resource", "--resource-arn", srv_arn})["Tags"],
+            Json::parse(R"([{"Key": "b", "Value": "2"}])"));
+  Json many = Json::array();
+  for (int i = 0; i < 51; ++i) many.push_back({{"Key", "k" + std::to_string(i)}, {"Value", "v"}});
+  r = aws({"servicediscovery", "tag-resource", "--resource-arn", ns_arn, "--tags", many.dump()});
+  EXPECT_NE(r.err.find("An error occurred (TooManyTagsException) when calling the TagResource operation"),
+            std::string::npos)
+      << r.err;
+  r = aws({"servicediscovery", "list-tags-for-resource", "--resource-arn",
+           "arn:aws:servicediscovery:us-east-1:000000000000:namespace/ns-nope"});
+  EXPECT_NE(r.err.find("An error occurred (ResourceNotFoundException) when calling the ListTagsForResource operation"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace sc

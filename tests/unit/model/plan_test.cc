@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "model/parse.h"
@@ -107,7 +108,7 @@ TEST_F(PlanTest, EgressUsesTheNamespaceVipsAndAddresses) {
   ASSERT_EQ(orders->addresses.size(), 1u);
   EXPECT_EQ(orders->addresses[0].ip, "10.88.0.7");
   EXPECT_EQ(vips.size(), 5u);  // the new names got fresh VIPs, none reused
-  EXPECT_EQ(p.hosts.size(), 5u);
+  EXPECT_EQ(p.hosts.size(), 9u);  // five names, and four of them (no dot) also as <name>.internal
 }
 
 TEST_F(PlanTest, SameDnsNameOnTwoPortsSharesOneVip) {
@@ -118,6 +119,30 @@ TEST_F(PlanTest, SameDnsNameOnTwoPortsSharesOneVip) {
   int db_lines = 0;
   for (const auto& h : p.hosts) db_lines += h.second == "db";
   EXPECT_EQ(db_lines, 1);
+}
+
+TEST_F(PlanTest, HostsNameEachShortAliasAlsoWithItsNamespace) {
+  TaskPlan p = plan();
+  std::map<std::string, std::string> vip_of;
+  for (const auto& [vip, name] : p.hosts) EXPECT_TRUE(vip_of.emplace(name, vip).second) << name << " twice";
+  ASSERT_EQ(p.namespace_name, "internal");
+  for (const char* n : {"http", "http-second", "db"}) {
+    ASSERT_TRUE(vip_of.contains(n)) << n;
+    EXPECT_EQ(vip_of[std::string(n) + ".internal"], vip_of[n]) << n;
+  }
+  EXPECT_TRUE(vip_of.contains("db.app"));
+  EXPECT_FALSE(vip_of.contains("db.app.internal"));  // an alias with a dot is taken as written
+  EXPECT_EQ(p.hosts.size(), 7u);
+}
+
+TEST_F(PlanTest, AnAliasThatIsAnotherAliasLongFormKeepsItsOwnVip) {
+  svc["serviceConnectConfiguration"]["services"][3]["clientAliases"][0]["dnsName"] = "db.internal";
+  TaskPlan p = plan();
+  std::map<std::string, std::vector<std::string>> vips_of;
+  for (const auto& [vip, name] : p.hosts) vips_of[name].push_back(vip);
+  ASSERT_EQ(vips_of["db.internal"].size(), 1u);
+  ASSERT_EQ(vips_of["db"].size(), 1u);
+  EXPECT_NE(vips_of["db.internal"][0], vips_of["db"][0]);
 }
 
 TEST_F(PlanTest, NonLoopbackVipRangeGetsEgressListenersToo) {
