@@ -57,6 +57,27 @@ std::optional<uint32_t> endpointIpv4(const std::string& s) {
   return v;
 }
 
+constexpr size_t kMaxServiceEvents = 100;
+
+// A service event, newest first, as ECS keeps them: the same message twice in a row is one event,
+// and only the newest 100 are kept.
+void addServiceEvent(Json& svc, const std::string& message, std::string id, double now) {
+  Json& events = svc["events"];
+  if (!events.is_array()) events = Json::array();
+  if (!events.empty() && events[0].value("message", "") == message) return;
+  events.insert(events.begin(), Json{{"id", std::move(id)}, {"createdAt", now}, {"message", message}});
+  if (events.size() > kMaxServiceEvents) events.erase(events.size() - 1);
+}
+
+// "(service web) has started 2 tasks: (task 1a2b...) (task 3c4d...)." and "... has stopped 1
+// running tasks: (task ...)." in ECS's words.
+std::string tasksEvent(const std::string& service, const std::string& verb, const std::string& noun,
+                       const std::vector<std::string>& ids) {
+  std::string m = "(service " + service + ") has " + verb + " " + std::to_string(ids.size()) + " " + noun + ":";
+  for (const std::string& id : ids) m += " (task " + id + ")";
+  return m + ".";
+}
+
 struct Cidr4 {
   uint32_t base = 0;
   int prefix = 0;
@@ -321,6 +342,7 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
       }
       std::vector<std::string> placed = placeTasks(candidates, mem, to_start);
       double now = nowSeconds();
+      std::vector<std::string> started;
       for (const std::string& inst_arn : placed) {
         std::string id = newId(32);
         Json containers = Json::array();
@@ -360,17 +382,16 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
         std::string tkey = "task/" + cname + "/" + id;
         b.put(tkey, t);
         tasks.push_back(b.list(tkey).front());
+        started.push_back(id);
       }
+      if (!started.empty()) addServiceEvent(svc, tasksEvent(name, "started", "tasks", started), newId(32), now);
       if (static_cast<int>(placed.size()) < to_start) {
         std::string msg = "(service " + name +
                           ") was unable to place a task because no container instance met all of its "
                           "requirements (ACTIVE, connected, " +
                           (needs_sc ? std::string(kServiceConnectCapability) + ", " : "") + std::to_string(mem) +
                           " MiB of memory free).";
-        if (svc["events"].empty() || svc["events"][0]["message"] != msg) {
-          svc["events"].insert(svc["events"].begin(), Json{{"id", newId(32)}, {"createdAt", now}, {"message", msg}});
-          if (svc["events"].size() > 100) svc["events"].erase(svc["events"].size() - 1);
-        }
+        addServiceEvent(svc, msg, newId(32), now);
       }
     }
   }
@@ -393,6 +414,7 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
   // Tasks that are not healthy first: stopping them costs no healthy capacity.
   std::stable_sort(stop_candidates.begin(), stop_candidates.end(),
                    [](const auto& a, const auto& b2) { return !healthyTask(a.second) && healthyTask(b2.second); });
+  std::vector<std::string> stopped;
   for (const auto& [k, t] : stop_candidates) {
     bool was_healthy = healthyTask(t);
     if (was_healthy && healthy - 1 < min_healthy && desired > 0) continue;
@@ -404,7 +426,9 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     auto inst = inst_by_arn.find(t.value("containerInstanceArn", ""));
     bool disconnected = inst == inst_by_arn.end() || !inst->second.value("agentConnected", false);
     stopTaskLocked(b, k, t, reason, disconnected);
+    stopped.push_back(t.value("_id", afterSlash(k)));
   }
+  if (!stopped.empty()) addServiceEvent(svc, tasksEvent(name, "stopped", "running tasks", stopped), newId(32), nowSeconds());
 
   // 3. Deployment and service counters; finished deployments leave.
   std::set<std::string> with_tasks;
@@ -438,10 +462,7 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     kept[0]["rolloutState"] = "COMPLETED";
     kept[0]["rolloutStateReason"] = "ECS deployment " + primary_id + " completed.";
     kept[0]["updatedAt"] = nowSeconds();
-    svc["events"].insert(svc["events"].begin(),
-                         Json{{"id", newId(32)},
-                              {"createdAt", nowSeconds()},
-                              {"message", "(service " + name + ") has reached a steady state."}});
+    addServiceEvent(svc, "(service " + name + ") has reached a steady state.", newId(32), nowSeconds());
   }
   if (kept.size() < deployments.size()) {
     // Cloud Map services only the drained deployments used go away with them (all of them when

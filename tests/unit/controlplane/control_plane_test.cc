@@ -150,6 +150,44 @@ TEST_F(ControlPlaneTest, PlacesOnlyOnCapableInstancesWithRoom) {
   EXPECT_NE(service()["events"][0]["message"].get<std::string>().find("unable to place a task"), std::string::npos);
 }
 
+// DescribeServices.events in ECS's words, newest first: starts and stops name their tasks, a
+// repeated message is one event, and only the newest 100 are kept.
+TEST_F(ControlPlaneTest, ServiceEventsNameTheTasksStartedAndStoppedAndAreBounded) {
+  registerInstance("a");
+  setup(2);
+  auto ids = [&] {
+    std::vector<std::string> out;
+    for (const Json& t : tasks()) out.push_back(t["taskArn"].get<std::string>().substr(t["taskArn"].get<std::string>().rfind('/') + 1));
+    return out;
+  };
+  const std::vector<std::string> first = ids();
+  ASSERT_EQ(first.size(), 2u);
+  Json events = service()["events"];
+  ASSERT_EQ(events.size(), 2u);
+  const std::string started = events[0]["message"].get<std::string>();
+  EXPECT_TRUE(started.starts_with("(service web) has started 2 tasks: (task ")) << started;
+  for (const std::string& id : first) EXPECT_NE(started.find("(task " + id + ")"), std::string::npos) << started;
+  EXPECT_EQ(events[1]["message"], "(service web) has been created.");
+  settle("a");
+  EXPECT_EQ(service()["events"][0]["message"], "(service web) has reached a steady state.");
+
+  ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"desiredCount", 1}});
+  const std::string stopped = service()["events"][0]["message"].get<std::string>();
+  EXPECT_TRUE(stopped.starts_with("(service web) has stopped 1 running tasks: (task ")) << stopped;
+  EXPECT_TRUE(stopped.ends_with(").")) << stopped;
+
+  for (int i = 0; i < 120; ++i) {
+    ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"desiredCount", i % 2 == 0 ? 2 : 1}});
+    settle("a");
+  }
+  events = service()["events"];
+  EXPECT_EQ(events.size(), 100u);
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_NE(events[i]["message"], events[i - 1]["message"]) << "a repeated message is one event";
+    EXPECT_GE(events[i - 1]["createdAt"].get<double>(), events[i]["createdAt"].get<double>()) << "newest first";
+  }
+}
+
 TEST_F(ControlPlaneTest, RollingDeploymentKeepsMinimumHealthy) {
   registerInstance("a");
   registerInstance("b");
