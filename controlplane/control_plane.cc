@@ -308,9 +308,11 @@ std::optional<ApiError> ControlPlane::applyClusterMembers(Batch& b, Json& cluste
     std::string ns_ref = str(in["serviceConnectDefaults"], "namespace");
     if (updating && ns_ref.empty()) {
       next.erase("serviceConnectDefaults");  // as ECS: "" removes the default, the namespace stays
+      next["attachments"] = Json::array();
     } else if (auto e = setDefaultNamespaceLocked(b, next, ns_ref)) {
       return e;
     }
+    next["attachmentsStatus"] = "UPDATE_COMPLETE";
   }
   cluster = std::move(next);
   return std::nullopt;
@@ -330,7 +332,15 @@ std::optional<ApiError> ControlPlane::setDefaultNamespaceLocked(Batch& b, Json& 
         b, ns_ref, "created by sccontrol for cluster " + cluster["clusterName"].get<std::string>(), "");
     ns_id = ns["Id"].get<std::string>();
   }
-  cluster["serviceConnectDefaults"] = {{"namespace", (*b.get("namespace/" + *ns_id))["Arn"]}};
+  const Json arn = (*b.get("namespace/" + *ns_id))["Arn"];
+  cluster["serviceConnectDefaults"] = {{"namespace", arn}};
+  // The seed: "an attachment in the status of the cluster that shows the status of the namespace".
+  // The namespace is made within the call, so the attachment is CREATED and the cluster ACTIVE.
+  const std::string h = newId(32);
+  const std::string id = h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+                         h.substr(20, 12);
+  cluster["attachments"] = Json::array(
+      {{{"id", id}, {"type", "sc"}, {"status", "CREATED"}, {"details", Json::array({{{"name", "namespace"}, {"value", arn}}})}}});
   return std::nullopt;
 }
 
@@ -379,7 +389,38 @@ static Json clusterView(const Json& cluster, const std::vector<ControlPlane::Bat
   c["runningTasksCount"] = running;
   c["pendingTasksCount"] = pending;
   c["registeredContainerInstancesCount"] = instances;
+  int draining = 0;
+  for (const auto& [k, s] : services) draining += s.value("status", "") == "DRAINING" ? 1 : 0;
+  Json stats = Json::array();
+  for (const auto& [n, v] : std::vector<std::pair<const char*, int>>{{"runningEC2TasksCount", running},
+                                                                     {"runningFargateTasksCount", 0},
+                                                                     {"pendingEC2TasksCount", pending},
+                                                                     {"pendingFargateTasksCount", 0},
+                                                                     {"activeEC2ServiceCount", active},
+                                                                     {"activeFargateServiceCount", 0},
+                                                                     {"drainingEC2ServiceCount", draining},
+                                                                     {"drainingFargateServiceCount", 0}}) {
+    stats.push_back({{"name", n}, {"value", std::to_string(v)}});
+  }
+  c["statistics"] = stats;
   return c;
+}
+
+// DescribeClusters' `include` (its values are checked against the model's enum before this): without
+// it, attachments, settings, configuration, statistics and tags are left out, as in ECS.
+static Json clusterIncluded(Json view, const Json& in) {
+  std::set<std::string> asked;
+  for (const Json& f : in.value("include", Json::array())) {
+    if (f.is_string()) asked.insert(f.get<std::string>());
+  }
+  if (!asked.contains("ATTACHMENTS")) {
+    view.erase("attachments");
+    view.erase("attachmentsStatus");
+  }
+  if (!asked.contains("SETTINGS")) view.erase("settings");
+  if (!asked.contains("CONFIGURATIONS")) view.erase("configuration");
+  if (!asked.contains("STATISTICS")) view["statistics"] = Json::array();
+  return tagsIfIncluded(std::move(view), in);
 }
 
 ApiResult ControlPlane::describeClusters(const Json& in) {
@@ -395,10 +436,10 @@ ApiResult ControlPlane::describeClusters(const Json& in) {
            {"reason", "MISSING"}});
       continue;
     }
-    out["clusters"].push_back(
-        tagsIfIncluded(clusterView(*c, b.list("service/" + name + "/"), b.list("task/" + name + "/"),
-                                   b.list("instance/" + name + "/").size()),
-                       in));
+    out["clusters"].push_back(clusterIncluded(clusterView(*c, b.list("service/" + name + "/"),
+                                                          b.list("task/" + name + "/"),
+                                                          b.list("instance/" + name + "/").size()),
+                                              in));
   }
   return out;
 }

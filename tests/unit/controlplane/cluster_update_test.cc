@@ -1,6 +1,8 @@
 // UpdateCluster (settings, configuration, the default namespace) and ListServicesByNamespace.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/unit/controlplane/control_plane_fixture.h"
 
 namespace sc::controlplane {
@@ -64,7 +66,7 @@ TEST_F(ClusterUpdateTest, UpdateClusterSettingsConfigurationAndErrors) {
   EXPECT_EQ(u["cluster"]["configuration"], cfg);
   u = ecs("UpdateCluster", {{"cluster", "c"}, {"settings", {{{"name", "containerInsights"}, {"value", "enhanced"}}}}});
   EXPECT_EQ(u["cluster"]["settings"], Json::parse(R"([{"name":"containerInsights","value":"enhanced"}])"));
-  Json d = ecs("DescribeClusters", {{"clusters", {"c"}}})["clusters"][0];
+  Json d = ecs("DescribeClusters", {{"clusters", {"c"}}, {"include", {"SETTINGS", "CONFIGURATIONS"}}})["clusters"][0];
   EXPECT_EQ(d["settings"][0]["value"], "enhanced");
   EXPECT_EQ(d["configuration"], cfg);
 
@@ -126,6 +128,43 @@ TEST_F(ClusterUpdateTest, ListServicesByNamespaceSpansClustersAndPages) {
             "InvalidParameterException");
   EXPECT_EQ(ecsError("ListServicesByNamespace", {{"namespace", "internal"}, {"nextToken", "garbage"}}).type,
             "InvalidParameterException");
+}
+
+// The seed: a cluster with a default namespace shows an `sc` attachment with `--include ATTACHMENTS`
+// (not by default); each include value adds its member, and an unknown one is refused.
+TEST_F(ClusterUpdateTest, IncludeAddsAttachmentsSettingsConfigurationsAndStatistics) {
+  ecs("CreateCluster", {{"clusterName", "c"}, {"serviceConnectDefaults", {{"namespace", "internal"}}}});
+  Json plain = ecs("DescribeClusters", {{"clusters", {"c"}}})["clusters"][0];
+  EXPECT_EQ(plain["status"], "ACTIVE");
+  for (const char* m : {"attachments", "attachmentsStatus", "settings", "configuration", "tags"})
+    EXPECT_FALSE(plain.contains(m)) << m;
+  EXPECT_EQ(plain["statistics"], Json::array());
+
+  Json all = ecs("DescribeClusters", {{"clusters", {"c"}}, {"include", {"ATTACHMENTS", "SETTINGS", "STATISTICS", "TAGS"}}})
+      ["clusters"][0];
+  ASSERT_EQ(all["attachments"].size(), 1u);
+  const Json& sc = all["attachments"][0];
+  EXPECT_EQ(sc["type"], "sc");
+  EXPECT_EQ(sc["status"], "CREATED");
+  EXPECT_EQ(sc["details"][0]["value"], namespaceArn("internal"));
+  EXPECT_EQ(sc["id"].get<std::string>().size(), 36u);  // a UUID
+  EXPECT_EQ(all["attachmentsStatus"], "UPDATE_COMPLETE");
+  EXPECT_EQ(all["settings"][0]["name"], "containerInsights");
+  EXPECT_EQ(all["tags"], Json::array());
+  std::map<std::string, std::string> stats;
+  for (const Json& kv : all["statistics"]) stats[kv["name"].get<std::string>()] = kv["value"].get<std::string>();
+  EXPECT_EQ(stats.size(), 8u);
+  EXPECT_EQ(stats["runningEC2TasksCount"], "0");
+  EXPECT_EQ(stats["activeEC2ServiceCount"], "0");
+
+  ecs("UpdateCluster", {{"cluster", "c"}, {"serviceConnectDefaults", {{"namespace", ""}}}});
+  Json removed = ecs("DescribeClusters", {{"clusters", {"c"}}, {"include", {"ATTACHMENTS"}}})["clusters"][0];
+  EXPECT_EQ(removed["attachments"], Json::array());
+
+  ApiError e = ecsError("DescribeClusters", {{"clusters", {"c"}}, {"include", {"EVERYTHING"}}});
+  EXPECT_EQ(e.type, "InvalidParameterException");
+  EXPECT_NE(e.message.find("expected one of ATTACHMENTS, CONFIGURATIONS, SETTINGS, STATISTICS, TAGS"), std::string::npos)
+      << e.message;
 }
 
 }  // namespace
