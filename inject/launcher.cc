@@ -270,7 +270,7 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   }
   std::optional<SeccompProgram> filter;
   if (spec.seccomp) {
-    SC_ASSIGN_OR_RETURN(filter, buildProxySeccomp());
+    SC_ASSIGN_OR_RETURN(filter, buildContainerSeccomp(spec.capabilities));
   }
   UniqueFd netns;
   if (!spec.netns_path.empty()) {

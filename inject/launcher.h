@@ -66,6 +66,7 @@ struct ContainerSpec {
   // The capabilities the program keeps (bounding, permitted, effective, inheritable, ambient), as a
   // mask of 1 << CAP_*. The default: NET_BIND_SERVICE only (the proxy).
   uint64_t capabilities = kNetBindServiceOnly;
+  // The allowlist of inject/seccomp_filter.h, built for `capabilities`; false only in tests (controls).
   bool seccomp = true;
   std::string cgroup;  // the task cgroup name (TaskCgroup); empty: none
 };

@@ -226,6 +226,51 @@ TEST_F(ProxyRootTest, SandboxCgroupSeccompCapabilitiesUidAndMounts) {
   EXPECT_TRUE(tmp_rw);
 }
 
+// The proxy's sandbox, as ProxyInstance launches HAProxy in it (uid 20000, NET_BIND_SERVICE only,
+// the host's root read-only, the task's network namespace, the same seccomp filter), refuses what
+// the apps' does: the static probe of the app sandbox tests (tests/support/clone_probe.cc) runs in
+// it with and without the filter; without it (the control) the kernel answers otherwise.
+TEST_F(ProxyRootTest, TheProxySandboxRefusesNamespacesIoUringBpfKeyctlAndUnlistedCalls) {
+  net_->addTask("probe", 20);
+  const std::string run_dir = "/run/scagent/tasks/" + net_->prefix() + "probe";
+  auto probe = [&](bool seccomp) {
+    inject::ContainerSpec cs;
+    cs.name = "probe in the proxy sandbox";
+    cs.netns_path = net_->netnsPath("probe");
+    cs.hostname = "probe";
+    cs.hosts_file = hosts_file_;
+    cs.run_dir = run_dir;
+    cs.log_file = run_dir + (seccomp ? "/filtered.log" : "/unfiltered.log");
+    cs.binary = std::string(SC_BINARY_DIR) + "/tests/root/sc_clone_probe";
+    cs.uid = inject::kProxyUid;
+    cs.gid = inject::kProxyGid;
+    cs.seccomp = seccomp;
+    auto c = inject::Container::launch(cs, {});
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    if (!c.ok()) return std::string();
+    if (!c->waitExit(20s)) {
+      ADD_FAILURE() << "the probe did not exit";
+      (void)c->signal(SIGKILL);
+      c->waitExit(5s);
+    }
+    c->reap(2s);
+    return orEmpty(readFile(cs.log_file));
+  };
+  const std::string out = probe(true);
+  const std::string control = probe(false);
+  std::filesystem::remove_all(run_dir);
+  for (const char* line : {"clone NEWUSER: EPERM", "clone NEWNET: EPERM", "clone plain: allowed",
+                           "clone3 NEWUSER: ENOSYS", "unshare NEWUSER: EPERM", "io_uring_setup: EPERM", "bpf: EPERM",
+                           "keyctl: EPERM", "get_mempolicy: EPERM", "probe done"}) {
+    EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
+  }
+  for (const char* line :
+       {"clone NEWUSER: allowed", "clone plain: allowed", "clone3 NEWUSER: allowed", "unshare NEWUSER: allowed",
+        "io_uring_setup: allowed", "bpf: EINVAL", "keyctl: allowed", "get_mempolicy: allowed", "probe done"}) {
+    EXPECT_NE(control.find(line), std::string::npos) << line << "\n" << control;
+  }
+}
+
 TEST_F(ProxyRootTest, MembershipChangesUnderLoadLoseNothingAndNeverRestart) {
   startServer("s1", 11);
   startServer("s2", 12);
