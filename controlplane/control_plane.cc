@@ -11,6 +11,7 @@
 #include "controlplane/json_fields.h"
 #include "controlplane/secure_random.h"
 #include "controlplane/sigv4.h"
+#include "controlplane/service_members.h"
 #include "controlplane/tags.h"
 #include "model/api_model.h"
 #include "model/parse.h"
@@ -741,6 +742,7 @@ ApiResult ControlPlane::createService(const Json& in) {
     return std::unexpected(invalid("capacityProviderStrategy is not supported; omit it"));
   if (str(in, "schedulingStrategy", "REPLICA") != "REPLICA")
     return std::unexpected(invalid("only the REPLICA scheduling strategy is supported"));
+  if (auto e = unsupportedServiceMember(in)) return std::unexpected(*e);
   if (auto e = tagsProblem(in.value("tags", Json::array()), kEcsTags, "tags")) return std::unexpected(*e);
   std::string td_ref = str(in, "taskDefinition");
   if (td_ref.empty()) return std::unexpected(invalid("TaskDefinition must be specified."));
@@ -781,6 +783,7 @@ ApiResult ControlPlane::createService(const Json& in) {
               {"enableExecuteCommand", false},
               {"healthCheckGracePeriodSeconds", in.value("healthCheckGracePeriodSeconds", 0)},
               {"tags", mergeTags(Json::array(), in.value("tags", Json::array()), kEcsTags)}};
+  applyServiceMembers(svc, in);
   Json deployment = {{"id", newDeploymentId()},
                      {"status", "PRIMARY"},
                      {"taskDefinition", (*td)["taskDefinitionArn"]},
@@ -822,7 +825,9 @@ ApiResult ControlPlane::updateService(const Json& in) {
   if (!cur) return std::unexpected(ApiError{"ServiceNotFoundException", "Service not found."});
   if ((*cur)["status"] != "ACTIVE")
     return std::unexpected(ApiError{"ServiceNotActiveException", "Service was not ACTIVE."});
+  if (auto e = unsupportedServiceMember(in)) return std::unexpected(*e);
   Json svc = *cur;
+  applyServiceMembers(svc, in);
   if (in.contains("desiredCount")) svc["desiredCount"] = in["desiredCount"];
   if (in.contains("deploymentConfiguration")) {
     const Json& dc = in["deploymentConfiguration"];

@@ -11,6 +11,7 @@
 #include "controlplane/json_fields.h"
 #include "controlplane/placement.h"
 #include "controlplane/secure_random.h"
+#include "controlplane/service_members.h"
 #include "controlplane/sigv4.h"
 #include "model/parse.h"
 
@@ -379,6 +380,7 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
                   {"_createdRevision", revision_ + 1},
                   {"_endpoints", Json::array()}};
         if (svc.contains("_sc")) t["_ns"] = svc["_sc"]["namespaceId"];
+        if (Json tags = newTaskTags(svc, *td, cname); !tags.empty()) t["tags"] = std::move(tags);
         std::string tkey = "task/" + cname + "/" + id;
         b.put(tkey, t);
         tasks.push_back(b.list(tkey).front());

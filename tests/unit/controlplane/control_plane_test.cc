@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <iostream>
 
 #include "controlplane/memory_store.h"
@@ -186,6 +188,45 @@ TEST_F(ControlPlaneTest, ServiceEventsNameTheTasksStartedAndStoppedAndAreBounded
     EXPECT_NE(events[i]["message"], events[i - 1]["message"]) << "a repeated message is one event";
     EXPECT_GE(events[i - 1]["createdAt"].get<double>(), events[i]["createdAt"].get<double>()) << "newest first";
   }
+}
+
+// Members beyond the core are honoured or refused by name, never dropped: propagateTags and
+// enableECSManagedTags tag the service's tasks; networkConfiguration and a spread strategy are kept;
+// load balancers, registries, ECS Exec, a platform version, constraints and other strategies are
+// refused and change nothing.
+TEST_F(ControlPlaneTest, ServiceMembersAreHonouredOrRefused) {
+  registerInstance("a");
+  Json net = {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}};
+  setup(1, {{"propagateTags", "SERVICE"},
+            {"enableECSManagedTags", true},
+            {"tags", {{{"key", "team"}, {"value", "db"}}}},
+            {"networkConfiguration", net},
+            {"placementStrategy", {{{"type", "spread"}, {"field", "instanceId"}}}}});
+  Json svc = service();
+  EXPECT_EQ(svc["propagateTags"], "SERVICE");
+  EXPECT_EQ(svc["enableECSManagedTags"], true);
+  EXPECT_EQ(svc["networkConfiguration"], net);
+  const std::string arn = tasks()[0]["taskArn"].get<std::string>();
+  Json t = ecs("DescribeTasks", {{"cluster", "c"}, {"tasks", {arn}}, {"include", {"TAGS"}}})["tasks"][0];
+  EXPECT_EQ(t["tags"], Json::parse(R"([{"key":"team","value":"db"},{"key":"aws:ecs:clusterName","value":"c"},
+                                      {"key":"aws:ecs:serviceName","value":"web"}])"));
+
+  const int64_t rev = cp_->revision();
+  for (const auto& [member, value, says] : std::vector<std::tuple<std::string, Json, std::string>>{
+           {"loadBalancers", Json::array({{{"targetGroupArn", "arn:tg"}}}), "no load balancers"},
+           {"serviceRegistries", Json::array({{{"registryArn", "arn:r"}}}), "serviceRegistries"},
+           {"enableExecuteCommand", true, "ECS Exec"},
+           {"platformVersion", "LATEST", "Fargate"},
+           {"placementConstraints", Json::array({{{"type", "distinctInstance"}}}), "placementConstraints"},
+           {"placementStrategy", Json::array({{{"type", "binpack"}, {"field", "memory"}}}), "binpack"}}) {
+    Json upd = {{"cluster", "c"}, {"service", "web"}, {member, value}};
+    ApiError e = ecsError("UpdateService", upd);
+    EXPECT_EQ(e.type, "InvalidParameterException") << member;
+    EXPECT_NE(e.message.find(says), std::string::npos) << e.message;
+    Json create = {{"cluster", "c"}, {"serviceName", "other"}, {"taskDefinition", "app"}, {member, value}};
+    EXPECT_EQ(ecsError("CreateService", create).type, "InvalidParameterException") << member;
+  }
+  EXPECT_EQ(cp_->revision(), rev) << "a refused member changes nothing";
 }
 
 TEST_F(ControlPlaneTest, RollingDeploymentKeepsMinimumHealthy) {
