@@ -161,8 +161,12 @@ int cmdPlan(const std::vector<std::string>& args, CliIo io) {
     if (!seed) return usageError(io, "plan", "--seed needs a non-negative integer", kPlanUsage);
   }
   bool failed = false;
-  auto td = loadInput<model::TaskDefinition>(io, "--task-definition", a.values["--task-definition"],
-                                             [](std::string_view t) { return model::parseTaskDefinition(t); });
+  auto td = loadInput<model::TaskDefinition>(
+      io, "--task-definition", a.values["--task-definition"], [](std::string_view t) -> Result<model::TaskDefinition> {
+        SC_ASSIGN_OR_RETURN(model::TaskDefinition parsed, model::parseTaskDefinition(t));
+        SC_TRY(model::checkHonouredMembers(model::Json::parse(t, nullptr, false)));
+        return parsed;
+      });
   failed |= !td;
   auto svc = loadInput<model::ServiceDefinition>(io, "--service", a.values["--service"],
                                                  [](std::string_view t) { return model::parseServiceDefinition(t); });

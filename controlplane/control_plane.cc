@@ -508,6 +508,8 @@ ApiResult ControlPlane::updateCluster(const Json& in) {
 ApiResult ControlPlane::registerTaskDefinition(const Json& in) {
   auto td = model::taskDefinitionFromJson(in);
   if (!td.ok()) return std::unexpected(clientError(td.error().message));
+  if (auto honoured = model::checkHonouredMembers(in); !honoured.ok())
+    return std::unexpected(clientError(honoured.error().message));
   if (auto e = tagsProblem(in.value("tags", Json::array()), kEcsTags, "tags")) return std::unexpected(*e);
   Batch b(docs_);
   auto existing = b.list("taskdef/" + td->family + "/");

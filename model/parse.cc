@@ -260,6 +260,77 @@ Result<TaskDefinition> taskDefinitionFromJson(const Json& in) {
   return td;
 }
 
+namespace {
+
+// Container members scagent does not implement, and what to do instead.
+struct Unhonoured {
+  const char* member;
+  const char* why;
+};
+constexpr Unhonoured kContainerMembers[] = {
+    {"healthCheck", "container health checks are not run by scagent yet; the task's health is its proxy's"},
+    {"dependsOn", "container start order is not supported; containers start together after the proxy"},
+    {"startTimeout", "goes with dependsOn, which is not supported"},
+    {"mountPoints", "volumes are not supported; an app writes to its own layer (or tmpfs)"},
+    {"volumesFrom", "volumes are not supported"},
+    {"secrets", "secrets are not fetched by scagent; pass them another way"},
+    {"environmentFiles", "environment files are not fetched by scagent; use environment"},
+    {"ulimits", "ulimits are not applied by scagent"},
+    {"extraHosts", "the hosts file is scagent's (Service Connect names); extra entries are not supported"},
+    {"dnsServers", "DNS settings are not supported"},
+    {"dnsSearchDomains", "DNS settings are not supported"},
+    {"links", "links are a bridge-mode Docker feature; use Service Connect names"},
+    {"systemControls", "namespaced sysctls are not applied by scagent"},
+    {"resourceRequirements", "GPUs and inference accelerators are not supported"},
+    {"repositoryCredentials", "registries are not supported; images come from the agent's imageDir"},
+    {"firelensConfiguration", "FireLens is not supported"},
+    {"dockerSecurityOptions", "Docker security options do not apply; scagent's own sandbox is used"},
+    {"credentialSpecs", "credential specs are not supported"},
+    {"restartPolicy", "container restart policies are not supported; an essential container's exit stops the task"},
+    {"interactive", "interactive containers are not supported"},
+    {"pseudoTerminal", "pseudo-terminals are not supported"},
+    {"disableNetworking", "a Service Connect task needs its network"},
+};
+constexpr Unhonoured kTaskMembers[] = {
+    {"volumes", "volumes are not supported"},
+    {"placementConstraints", "placement constraints are not supported; tasks are spread over instances"},
+    {"proxyConfiguration", "App Mesh proxy configuration does not apply; scagent injects its own proxy"},
+    {"inferenceAccelerators", "inference accelerators are not supported"},
+    {"ephemeralStorage", "applies to Fargate only"},
+};
+
+// Present and not empty: an empty list or object asks for nothing.
+bool present(const Json& j, const char* member) {
+  auto it = j.find(member);
+  if (it == j.end() || it->is_null()) return false;
+  if ((it->is_array() || it->is_object()) && it->empty()) return false;
+  if (it->is_boolean() && !it->get<bool>()) return false;
+  return true;
+}
+
+}  // namespace
+
+Result<void> checkHonouredMembers(const Json& td) {
+  if (!td.is_object()) return ok();
+  std::vector<ApiIssue> issues;
+  for (const Unhonoured& u : kTaskMembers) {
+    if (present(td, u.member)) issues.push_back({u.member, std::string("not supported by scagent: ") + u.why});
+  }
+  for (const char* mode : {"ipcMode", "pidMode"}) {
+    if (present(td, mode)) issues.push_back({mode, "not supported by scagent: each task has its own namespaces"});
+  }
+  const Json cds = td.value("containerDefinitions", Json::array());
+  for (size_t i = 0; i < cds.size(); ++i) {
+    const std::string path = "containerDefinitions[" + std::to_string(i) + "]";
+    for (const Unhonoured& u : kContainerMembers) {
+      if (present(cds[i], u.member))
+        issues.push_back({path + "." + u.member, std::string("not supported by scagent: ") + u.why});
+    }
+  }
+  if (!issues.empty()) return issuesError(issues);
+  return ok();
+}
+
 Result<TaskDefinition> parseTaskDefinition(std::string_view text) {
   SC_ASSIGN_OR_RETURN(Json j, parseJsonStrict(text, "task definition"));
   return taskDefinitionFromJson(j);

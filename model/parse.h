@@ -16,6 +16,11 @@ namespace sc::model {
 // RegisterTaskDefinition input, or DescribeTaskDefinition output ({"taskDefinition": {...}}).
 Result<TaskDefinition> parseTaskDefinition(std::string_view text);
 Result<TaskDefinition> taskDefinitionFromJson(const Json& j);
+// The members of a RegisterTaskDefinition input that scagent cannot honour (container health
+// checks, dependsOn, volumes and mount points, secrets, ulimits, extra hosts, ...): one problem per
+// member present, with its path. RegisterTaskDefinition and `scagent plan` refuse them rather than
+// run the task without them. Task definitions registered before stay readable (parseTaskDefinition).
+Result<void> checkHonouredMembers(const Json& task_definition);
 
 // CreateService input. UpdateService input is accepted too: its `service` names the service.
 Result<ServiceDefinition> parseServiceDefinition(std::string_view text);

@@ -43,6 +43,19 @@ TEST(CliE2eTest, PlanInputErrorsExitTwoAndNameFileAndPath) {
                        "got \"81\"\n");
 }
 
+TEST(CliE2eTest, PlanRefusesATaskDefinitionMemberScagentCannotHonour) {
+  testing::TempDir d;
+  auto td = nlohmann::json::parse(testing::readSource("examples/seed-example/task-definition.json"));
+  td["containerDefinitions"][0]["ulimits"] = {{{"name", "nofile"}, {"softLimit", 1024}, {"hardLimit", 2048}}};
+  testing::writeTestFile(d.file("td.json"), td.dump());
+  ProcessResult r = scagent({"plan", "--task-definition", d.file("td.json"), "--service", seed("service.json")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "scagent plan: --task-definition '" + d.file("td.json") +
+                       "': containerDefinitions[0].ulimits: not supported by scagent: ulimits are not applied by "
+                       "scagent\n");
+}
+
 TEST(CliE2eTest, PlanRuleViolationsListEveryError) {
   testing::TempDir d;
   testing::writeTestFile(d.file("svc.json"), R"({"serviceName": "app", "deploymentController": {"type": "EXTERNAL"},

@@ -229,6 +229,17 @@ TEST_F(ControlPlaneTest, ServiceMembersAreHonouredOrRefused) {
   EXPECT_EQ(cp_->revision(), rev) << "a refused member changes nothing";
 }
 
+TEST_F(ControlPlaneTest, ATaskDefinitionWithAMemberScagentCannotHonourIsRefused) {
+  Json td = Json::parse(kTd);
+  td["containerDefinitions"][0]["healthCheck"] = {{"command", {"CMD-SHELL", "true"}}};
+  const int64_t rev = cp_->revision();
+  ApiError e = ecsError("RegisterTaskDefinition", td);
+  EXPECT_EQ(e.type, "ClientException");
+  EXPECT_NE(e.message.find("containerDefinitions[0].healthCheck: not supported by scagent"), std::string::npos)
+      << e.message;
+  EXPECT_EQ(cp_->revision(), rev);
+}
+
 TEST_F(ControlPlaneTest, RollingDeploymentKeepsMinimumHealthy) {
   registerInstance("a");
   registerInstance("b");

@@ -139,5 +139,31 @@ TEST(ParseTest, NamespaceSnapshotErrors) {
             "services[0].addresses[0].ip: expected an IP address, got \"x\"");
 }
 
+// Members scagent cannot honour are refused by name (RegisterTaskDefinition, scagent plan) rather
+// than dropped; empty values and the members it runs pass.
+TEST(ParseTest, TaskDefinitionMembersScagentCannotHonourAreNamed) {
+  Json td = Json::parse(R"({"family": "app", "volumes": [{"name": "data"}], "pidMode": "host",
+    "containerDefinitions": [
+      {"name": "a", "image": "busybox", "memory": 64, "healthCheck": {"command": ["CMD", "true"]},
+       "mountPoints": [], "essential": true, "dependsOn": [{"containerName": "b", "condition": "START"}]},
+      {"name": "b", "image": "busybox", "memory": 64, "secrets": [{"name": "X", "valueFrom": "arn:s"}],
+       "interactive": false}]})");
+  auto r = checkHonouredMembers(td);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "volumes: not supported by scagent: volumes are not supported\n"
+            "pidMode: not supported by scagent: each task has its own namespaces\n"
+            "containerDefinitions[0].healthCheck: not supported by scagent: container health checks are not run by "
+            "scagent yet; the task's health is its proxy's\n"
+            "containerDefinitions[0].dependsOn: not supported by scagent: container start order is not supported; "
+            "containers start together after the proxy\n"
+            "containerDefinitions[1].secrets: not supported by scagent: secrets are not fetched by scagent; pass them "
+            "another way");
+  Json plain = Json::parse(R"({"family": "app", "volumes": [], "containerDefinitions": [
+      {"name": "a", "image": "busybox", "memory": 64, "mountPoints": [], "interactive": false,
+       "environment": [{"name": "A", "value": "1"}], "portMappings": [{"containerPort": 80, "name": "http"}]}]})");
+  EXPECT_TRUE(checkHonouredMembers(plain).ok());
+}
+
 }  // namespace
 }  // namespace sc::model
