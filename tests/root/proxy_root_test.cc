@@ -233,6 +233,13 @@ TEST_F(ProxyRootTest, SandboxCgroupSeccompCapabilitiesUidAndMounts) {
 TEST_F(ProxyRootTest, TheProxySandboxRefusesNamespacesIoUringBpfKeyctlAndUnlistedCalls) {
   net_->addTask("probe", 20);
   const std::string run_dir = "/run/scagent/tasks/" + net_->prefix() + "probe";
+  // The sandbox's /tmp is its own tmpfs, so a build tree under /tmp (a clean clone there) is not
+  // visible inside: the probe runs from the run directory, which is.
+  std::filesystem::create_directories(run_dir);
+  const std::string probe_bin = run_dir + "/sc_clone_probe";
+  std::filesystem::copy_file(std::string(SC_BINARY_DIR) + "/tests/root/sc_clone_probe", probe_bin,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(probe_bin, std::filesystem::perms(0755));
   auto probe = [&](bool seccomp) {
     inject::ContainerSpec cs;
     cs.name = "probe in the proxy sandbox";
@@ -241,7 +248,7 @@ TEST_F(ProxyRootTest, TheProxySandboxRefusesNamespacesIoUringBpfKeyctlAndUnliste
     cs.hosts_file = hosts_file_;
     cs.run_dir = run_dir;
     cs.log_file = run_dir + (seccomp ? "/filtered.log" : "/unfiltered.log");
-    cs.binary = std::string(SC_BINARY_DIR) + "/tests/root/sc_clone_probe";
+    cs.binary = probe_bin;
     cs.uid = inject::kProxyUid;
     cs.gid = inject::kProxyGid;
     cs.seccomp = seccomp;
