@@ -215,9 +215,13 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"ListClusters", &ControlPlane::listClusters},
       {"DeleteCluster", &ControlPlane::deleteCluster},
       {"UpdateCluster", &ControlPlane::updateCluster},
+      {"UpdateClusterSettings", &ControlPlane::updateClusterSettings},
+      {"PutClusterCapacityProviders", &ControlPlane::putClusterCapacityProviders},
       {"RegisterTaskDefinition", &ControlPlane::registerTaskDefinition},
       {"DescribeTaskDefinition", &ControlPlane::describeTaskDefinition},
       {"ListTaskDefinitions", &ControlPlane::listTaskDefinitions},
+      {"ListTaskDefinitionFamilies", &ControlPlane::listTaskDefinitionFamilies},
+      {"DeleteTaskDefinitions", &ControlPlane::deleteTaskDefinitions},
       {"DeregisterTaskDefinition", &ControlPlane::deregisterTaskDefinition},
       {"CreateService", &ControlPlane::createService},
       {"UpdateService", &ControlPlane::updateService},
@@ -487,6 +491,26 @@ ApiResult ControlPlane::deleteCluster(const Json& in) {
 
 // settings and configuration are stored; serviceConnectDefaults sets, changes or ("") removes the
 // default namespace, creating it as CreateCluster does. Services keep the namespace they resolved.
+// UpdateClusterSettings is UpdateCluster with settings only; the answer is the same.
+ApiResult ControlPlane::updateClusterSettings(const Json& in) {
+  return updateCluster(Json{{"cluster", in.value("cluster", "")}, {"settings", in.value("settings", Json::array())}});
+}
+
+// Capacity providers need Auto Scaling groups or Fargate; instances register with scagent instead.
+// The empty lists (no capacity providers, the EC2 default) are accepted; anything else is refused.
+ApiResult ControlPlane::putClusterCapacityProviders(const Json& in) {
+  if (!in.value("capacityProviders", Json::array()).empty() ||
+      !in.value("defaultCapacityProviderStrategy", Json::array()).empty()) {
+    return std::unexpected(invalid("capacity providers are not supported by sccontrol; container instances "
+                                   "register with scagent. Give empty capacityProviders and "
+                                   "defaultCapacityProviderStrategy"));
+  }
+  Batch b(docs_);
+  auto cluster = b.get("cluster/" + clusterName(in));
+  if (!cluster) return std::unexpected(clusterNotFound());
+  return updateCluster(Json{{"cluster", in.value("cluster", "")}});
+}
+
 ApiResult ControlPlane::updateCluster(const Json& in) {
   Batch b(docs_);
   const std::string name = clusterName(in);
@@ -564,6 +588,60 @@ ApiResult ControlPlane::listTaskDefinitions(const Json& in) {
   }
   if (str(in, "sort") == "DESC") std::reverse(arns.begin(), arns.end());
   return Json{{"taskDefinitionArns", arns}};
+}
+
+// Families with an ACTIVE revision (status ACTIVE, the default), with none (INACTIVE), or all;
+// sorted, paged by maxResults (1-100, default 100) and nextToken (the last family of the page).
+ApiResult ControlPlane::listTaskDefinitionFamilies(const Json& in) {
+  Batch b(docs_);
+  const std::string status = str(in, "status", "ACTIVE"), after = str(in, "nextToken");
+  std::map<std::string, bool> active;  // family -> has an ACTIVE revision
+  for (const auto& [k, td] : b.list("taskdef/" + str(in, "familyPrefix"))) {
+    active[td["family"].get<std::string>()] |= td.value("status", "") == "ACTIVE";
+  }
+  const size_t max = static_cast<size_t>(std::clamp(in.value("maxResults", 100), 1, 100));
+  Json out = {{"families", Json::array()}};
+  for (const auto& [family, has_active] : active) {
+    if (!after.empty() && family <= after) continue;
+    if ((status == "ACTIVE" && !has_active) || (status == "INACTIVE" && has_active)) continue;
+    if (out["families"].size() == max) {
+      out["nextToken"] = out["families"].back();
+      break;
+    }
+    out["families"].push_back(family);
+  }
+  return out;
+}
+
+// Only INACTIVE revisions, and none a live task or a service's deployment still runs: the desired
+// state agents read carries the task definition. A deleted revision is gone at once (ECS answers
+// DELETE_IN_PROGRESS and removes it later).
+ApiResult ControlPlane::deleteTaskDefinitions(const Json& in) {
+  Batch b(docs_);
+  std::set<std::string> in_use;
+  for (const auto& [k, t] : b.list("task/")) {
+    if (t.value("lastStatus", "") != "STOPPED") in_use.insert(t.value("taskDefinitionArn", ""));
+  }
+  for (const auto& [k, s] : b.list("service/")) {
+    for (const Json& d : s.value("deployments", Json::array())) in_use.insert(d.value("taskDefinition", ""));
+  }
+  Json out = {{"taskDefinitions", Json::array()}, {"failures", Json::array()}};
+  for (const Json& ref : in.value("taskDefinitions", Json::array())) {
+    auto td = findTaskDefinition(b, ref.get<std::string>());
+    const std::string arn = td ? (*td)["taskDefinitionArn"].get<std::string>() : ref.get<std::string>();
+    const char* why = !td                              ? "The specified task definition does not exist."
+                      : (*td)["status"] == "ACTIVE"    ? "The specified task definition is ACTIVE; deregister it first."
+                      : in_use.contains(arn)           ? "The specified task definition is in use by a task or service."
+                                                       : nullptr;
+    if (why) {
+      out["failures"].push_back({{"arn", arn}, {"reason", why}});
+      continue;
+    }
+    (*td)["status"] = "DELETE_IN_PROGRESS";
+    out["taskDefinitions"].push_back(*td);
+    b.del("taskdef/" + (*td)["family"].get<std::string>() + "/" + pad8((*td)["revision"].get<int64_t>()));
+  }
+  return finish(b, out);
 }
 
 ApiResult ControlPlane::deregisterTaskDefinition(const Json& in) {
@@ -734,6 +812,9 @@ ApiResult ControlPlane::createService(const Json& in) {
   std::string name = str(in, "serviceName");
   std::string key = "service/" + cname + "/" + name;
   if (auto s = b.get(key); s && (*s)["status"] != "INACTIVE") {
+    // The same clientToken again (a client retrying its create): the service it made.
+    const std::string token = str(in, "clientToken");
+    if (!token.empty() && s->value("_clientToken", "") == token) return Json{{"service", *s}};
     return std::unexpected(invalid("Creation of service was not idempotent."));
   }
   if (str(in, "launchType", "EC2") != "EC2") {
@@ -786,6 +867,7 @@ ApiResult ControlPlane::createService(const Json& in) {
               {"healthCheckGracePeriodSeconds", in.value("healthCheckGracePeriodSeconds", 0)},
               {"tags", mergeTags(Json::array(), in.value("tags", Json::array()), kEcsTags)}};
   applyServiceMembers(svc, in);
+  if (in.contains("clientToken")) svc["_clientToken"] = in["clientToken"];
   Json deployment = {{"id", newDeploymentId()},
                      {"status", "PRIMARY"},
                      {"taskDefinition", (*td)["taskDefinitionArn"]},

@@ -121,9 +121,13 @@ class ControlPlane {
   ApiResult listClusters(const Json& in);
   ApiResult deleteCluster(const Json& in);
   ApiResult updateCluster(const Json& in);
+  ApiResult updateClusterSettings(const Json& in);
+  ApiResult putClusterCapacityProviders(const Json& in);
   ApiResult registerTaskDefinition(const Json& in);
   ApiResult describeTaskDefinition(const Json& in);
   ApiResult listTaskDefinitions(const Json& in);
+  ApiResult listTaskDefinitionFamilies(const Json& in);
+  ApiResult deleteTaskDefinitions(const Json& in);
   ApiResult deregisterTaskDefinition(const Json& in);
   ApiResult createService(const Json& in);
   ApiResult updateService(const Json& in);

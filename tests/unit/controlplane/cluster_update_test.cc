@@ -167,5 +167,55 @@ TEST_F(ClusterUpdateTest, IncludeAddsAttachmentsSettingsConfigurationsAndStatist
       << e.message;
 }
 
+TEST_F(ClusterUpdateTest, UpdateClusterSettingsAndTheEc2DefaultCapacityProviders) {
+  ecs("CreateCluster", {{"clusterName", "c"}});
+  Json u = ecs("UpdateClusterSettings", {{"cluster", "c"}, {"settings", {{{"name", "containerInsights"}, {"value", "enabled"}}}}});
+  EXPECT_EQ(u["cluster"]["settings"], Json::parse(R"([{"name":"containerInsights","value":"enabled"}])"));
+  Json p = ecs("PutClusterCapacityProviders",
+               {{"cluster", "c"}, {"capacityProviders", Json::array()}, {"defaultCapacityProviderStrategy", Json::array()}});
+  EXPECT_EQ(p["cluster"]["clusterName"], "c");
+  const int64_t rev = cp_->revision();
+  ApiError e = ecsError("PutClusterCapacityProviders", {{"cluster", "c"},
+                                                        {"capacityProviders", {"FARGATE"}},
+                                                        {"defaultCapacityProviderStrategy", Json::array()}});
+  EXPECT_EQ(e.type, "InvalidParameterException");
+  EXPECT_NE(e.message.find("capacity providers are not supported"), std::string::npos) << e.message;
+  EXPECT_EQ(cp_->revision(), rev);
+  EXPECT_EQ(ecsError("PutClusterCapacityProviders", {{"cluster", "nope"},
+                                                     {"capacityProviders", Json::array()},
+                                                     {"defaultCapacityProviderStrategy", Json::array()}})
+                .type,
+            "ClusterNotFoundException");
+}
+
+// Families by status and prefix, paged; DeleteTaskDefinitions takes only INACTIVE revisions nothing
+// runs, and answers the others as failures.
+TEST_F(ClusterUpdateTest, TaskDefinitionFamiliesAndDeletion) {
+  Json td = Json::parse(kTd);
+  ecs("RegisterTaskDefinition", td);  // app:1
+  ecs("RegisterTaskDefinition", td);  // app:2
+  td["family"] = "batch";
+  ecs("RegisterTaskDefinition", td);  // batch:1
+  td["family"] = "old";
+  ecs("RegisterTaskDefinition", td);  // old:1
+  ecs("DeregisterTaskDefinition", {{"taskDefinition", "old:1"}});
+  EXPECT_EQ(ecs("ListTaskDefinitionFamilies", Json::object())["families"], Json::parse(R"(["app","batch"])"));
+  EXPECT_EQ(ecs("ListTaskDefinitionFamilies", {{"status", "INACTIVE"}})["families"], Json::parse(R"(["old"])"));
+  EXPECT_EQ(ecs("ListTaskDefinitionFamilies", {{"status", "ALL"}, {"familyPrefix", "b"}})["families"],
+            Json::parse(R"(["batch"])"));
+  Json page = ecs("ListTaskDefinitionFamilies", {{"status", "ALL"}, {"maxResults", 2}});
+  EXPECT_EQ(page["families"], Json::parse(R"(["app","batch"])"));
+  EXPECT_EQ(ecs("ListTaskDefinitionFamilies", {{"status", "ALL"}, {"nextToken", page["nextToken"]}})["families"],
+            Json::parse(R"(["old"])"));
+
+  Json del = ecs("DeleteTaskDefinitions", {{"taskDefinitions", {"old:1", "app:2", "nope:1"}}});
+  ASSERT_EQ(del["taskDefinitions"].size(), 1u);
+  EXPECT_EQ(del["taskDefinitions"][0]["status"], "DELETE_IN_PROGRESS");
+  ASSERT_EQ(del["failures"].size(), 2u);
+  EXPECT_NE(del["failures"][0]["reason"].get<std::string>().find("is ACTIVE"), std::string::npos);
+  EXPECT_NE(del["failures"][1]["reason"].get<std::string>().find("does not exist"), std::string::npos);
+  EXPECT_EQ(ecs("ListTaskDefinitionFamilies", {{"status", "ALL"}})["families"], Json::parse(R"(["app","batch"])"));
+}
+
 }  // namespace
 }  // namespace sc::controlplane

@@ -240,6 +240,23 @@ TEST_F(ControlPlaneTest, ATaskDefinitionWithAMemberScagentCannotHonourIsRefused)
   EXPECT_EQ(cp_->revision(), rev);
 }
 
+// A task definition a running service uses cannot be deleted, even once deregistered; a create
+// retried with the same clientToken answers the service it made.
+TEST_F(ControlPlaneTest, InUseTaskDefinitionsStayAndClientTokensMakeCreateIdempotent) {
+  registerInstance("a");
+  setup(1, {{"clientToken", "tok-1"}});
+  const std::string arn = service()["taskDefinition"].get<std::string>();
+  ecs("DeregisterTaskDefinition", {{"taskDefinition", arn}});
+  Json del = ecs("DeleteTaskDefinitions", {{"taskDefinitions", {arn}}});
+  EXPECT_EQ(del["taskDefinitions"], Json::array());
+  EXPECT_NE(del["failures"][0]["reason"].get<std::string>().find("in use"), std::string::npos) << del.dump();
+
+  Json again = {{"cluster", "c"}, {"serviceName", "web"}, {"taskDefinition", "app"}, {"clientToken", "tok-1"}};
+  EXPECT_EQ(ecs("CreateService", again)["service"]["serviceArn"], service()["serviceArn"]);
+  again["clientToken"] = "tok-2";
+  EXPECT_EQ(ecsError("CreateService", again).message, "Creation of service was not idempotent.");
+}
+
 TEST_F(ControlPlaneTest, RollingDeploymentKeepsMinimumHealthy) {
   registerInstance("a");
   registerInstance("b");
