@@ -325,6 +325,40 @@ TEST_F(AwsCliE2eTest, ReplayedRequestAndTargetAddedAfterSigningAreRefused) {
 
 // The seed's "or by updating the cluster": a cluster's default namespace set later, changed and
 // removed through update-cluster; list-services-by-namespace across clusters, paged by the CLI.
+// Task-definition families and deletion, cluster settings and the EC2 default capacity providers,
+// through the real CLI (its parsing of each answer is part of the test).
+TEST_F(AwsCliE2eTest, TaskDefinitionFamiliesDeletionAndClusterSettingsThroughTheRealCli) {
+  awsJson({"ecs", "create-cluster", "--cluster-name", "demo"});
+  // Two revisions; the second request differs from the first, since an identical one signed in the
+  // same second would carry the same signature, which sccontrol refuses as a replay.
+  Json td = Json::parse(testing::readSource("examples/seed-example/task-definition.json"));
+  for (const char* cpu : {"256", "512"}) {
+    td["cpu"] = cpu;
+    testing::writeTestFile(dir_.file("td.json"), td.dump());
+    awsJson({"ecs", "register-task-definition", "--cli-input-json", "file://" + dir_.file("td.json")});
+  }
+  EXPECT_EQ(awsJson({"ecs", "list-task-definition-families"})["families"], Json::parse(R"(["app"])"));
+  awsJson({"ecs", "deregister-task-definition", "--task-definition", "app:1"});
+  Json del = awsJson({"ecs", "delete-task-definitions", "--task-definitions", "app:1", "app:2"});
+  ASSERT_EQ(del["taskDefinitions"].size(), 1u);
+  EXPECT_EQ(del["taskDefinitions"][0]["status"], "DELETE_IN_PROGRESS");
+  ASSERT_EQ(del["failures"].size(), 1u);
+  EXPECT_NE(del["failures"][0]["arn"].get<std::string>().find("app:2"), std::string::npos);
+  EXPECT_EQ(awsJson({"ecs", "list-task-definitions"})["taskDefinitionArns"].size(), 1u);
+  EXPECT_EQ(awsJson({"ecs", "list-task-definitions", "--status", "INACTIVE"})["taskDefinitionArns"], Json::array());
+
+  Json s = awsJson({"ecs", "update-cluster-settings", "--cluster", "demo", "--settings",
+                    "name=containerInsights,value=enabled"});
+  EXPECT_EQ(s["cluster"]["settings"][0]["value"], "enabled");
+  Json p = awsJson({"ecs", "put-cluster-capacity-providers", "--cluster", "demo", "--capacity-providers", "[]",
+                    "--default-capacity-provider-strategy", "[]"});
+  EXPECT_EQ(p["cluster"]["clusterName"], "demo");
+  ProcessResult refused = aws({"ecs", "put-cluster-capacity-providers", "--cluster", "demo", "--capacity-providers",
+                               "FARGATE", "--default-capacity-provider-strategy", "[]"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("InvalidParameterException"), std::string::npos) << refused.err;
+}
+
 TEST_F(AwsCliE2eTest, UpdateClusterAndListServicesByNamespaceThroughTheRealCli) {
   awsJson({"ecs", "create-cluster", "--cluster-name", "demo"});
   Json u = awsJson({"ecs", "update-cluster", "--cluster", "demo", "--service-connect-defaults", "namespace=internal",
