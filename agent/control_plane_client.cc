@@ -23,8 +23,8 @@ void putAttributes(Json& body, const std::map<std::string, std::string>& attrs) 
   body["capabilities"] = caps;
 }
 
-// Turns a non-2xx answer into the error its body names.
-Error httpError(const std::string& what, const HttpResponse& resp) {
+// Turns a non-2xx answer of `endpoint` into the error its body names.
+Error httpError(const std::string& what, const std::string& endpoint, const HttpResponse& resp) {
   std::string message = "HTTP " + std::to_string(resp.status);
   auto j = Json::parse(resp.body, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {
@@ -37,7 +37,7 @@ Error httpError(const std::string& what, const HttpResponse& resp) {
                    : resp.status == 410                     ? ErrorCode::kNotFound
                    : resp.status >= 500                     ? ErrorCode::kUnavailable
                                                             : ErrorCode::kInvalidArgument;
-  return makeError(code, what, "sccontrol", message);
+  return makeError(code, what, endpoint, message);
 }
 
 Result<Json> call(const std::string& endpoint, const std::string& method, const std::string& path,
@@ -57,7 +57,7 @@ Result<Json> call(const std::string& endpoint, const std::string& method, const 
   if (!resp.ok()) return std::move(resp).error().context(what, endpoint);
   *status = resp->status;
   if (resp->status == 304) return Json();
-  if (resp->status < 200 || resp->status >= 300) return httpError(what, *resp);
+  if (resp->status < 200 || resp->status >= 300) return httpError(what, endpoint, *resp);
   auto j = Json::parse(resp->body, nullptr, false);
   if (j.is_discarded()) return makeError(ErrorCode::kUnavailable, what, endpoint, "the answer is not JSON");
   return j;

@@ -505,10 +505,7 @@ ApiResult ControlPlane::putClusterCapacityProviders(const Json& in) {
                                    "register with scagent. Give empty capacityProviders and "
                                    "defaultCapacityProviderStrategy"));
   }
-  Batch b(docs_);
-  auto cluster = b.get("cluster/" + clusterName(in));
-  if (!cluster) return std::unexpected(clusterNotFound());
-  return updateCluster(Json{{"cluster", in.value("cluster", "")}});
+  return updateCluster(Json{{"cluster", in.value("cluster", "")}});  // ClusterNotFoundException there
 }
 
 ApiResult ControlPlane::updateCluster(const Json& in) {

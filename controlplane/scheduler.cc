@@ -492,9 +492,8 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
 // instance TTL from when sccontrol first sees it so: its agent, refused, registers again and adopts
 // it (adoptTasksLocked). After that it counts as on a draining instance and is replaced.
 bool ControlPlane::withinOrphanGraceLocked(const std::string& instance_arn) {
-  auto [it, fresh] = orphaned_since_.try_emplace(instance_arn, clock_.now());
-  (void)fresh;
-  return clock_.now() - it->second < options_.instance_ttl;
+  const auto since = orphaned_since_.try_emplace(instance_arn, clock_.now()).first->second;
+  return clock_.now() - since < options_.instance_ttl;
 }
 
 std::vector<InstanceLoss> ControlPlane::tick() {

@@ -48,6 +48,29 @@ class AgentTest : public ::testing::Test {
         cfg, std::map<std::string, std::string>{{"sc.capability.service-connect-v1", "true"}},
         AgentDeps{cp, *store, {&sandbox, &proxy, &apps}, membership, notifier, metrics, clock});
   }
+  void TearDown() override { stopLoop(); }
+  // Agent::run() on a thread of its own, until stopLoop().
+  void startLoop(Agent& agent) {
+    agent_ = &agent;
+    loop = std::thread([this] { agent_->run(stop); });
+  }
+  void stopLoop() {
+    if (!loop.joinable()) return;
+    stop = true;
+    agent_->wake();
+    loop.join();
+  }
+  template <class Pred>
+  bool waitFor(Pred pred, int tenths = 100) {
+    for (int i = 0; i < tenths * 10 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  }
+  bool reportedRunning() {
+    std::lock_guard lock(cp.mu);
+    for (const auto& r : cp.reports)
+      if (r.last_status == "RUNNING") return true;
+    return false;
+  }
   const TaskReport* lastReport(const std::string& id) {
     const TaskReport* found = nullptr;
     for (const auto& r : cp.reports)
@@ -66,6 +89,9 @@ class AgentTest : public ::testing::Test {
   FakeNotifier notifier;
   MetricsRegistry metrics;
   FakeClock clock;
+  std::atomic<bool> stop{false};
+  std::thread loop;
+  Agent* agent_ = nullptr;
 };
 
 TEST_F(AgentTest, StartsDesiredTasksAndReportsTheirEndpoints) {
@@ -354,18 +380,8 @@ TEST_F(AgentTest, TickChecksTheHostAtOnceAndThenEveryInterval) {
 TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
   auto agent = make();
   cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { agent->run(stop); });
-  auto waitFor = [&](auto pred) {
-    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return pred();
-  };
-  ASSERT_TRUE(waitFor([&] {
-    std::lock_guard lock(cp.mu);
-    for (const auto& r : cp.reports)
-      if (r.last_status == "RUNNING") return true;
-    return false;
-  }));
+  startLoop(*agent);
+  ASSERT_TRUE(waitFor([&] { return reportedRunning(); }));
   {
     std::lock_guard lock(cp.mu);
     cp.polls_fail = 2;  // the control plane goes away for two polls
@@ -374,9 +390,7 @@ TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
     std::lock_guard lock(cp.mu);
     return cp.polls_fail == 0;
   }));
-  stop = true;
-  agent->wake();
-  loop.join();
+  stopLoop();
   EXPECT_EQ(notifier.lines.front().rfind("STATUS recovering", 0), 0u);
   bool ready = false;
   for (const auto& l : notifier.lines) ready = ready || l.starts_with("READY registered as arn:");
@@ -390,18 +404,8 @@ TEST_F(AgentTest, RunRidesOutAnOutageAndLeavesTasksRunningOnStop) {
 TEST_F(AgentTest, ADeregisteredInstanceStopsItsTasksAndDoesNotRegisterAgain) {
   auto agent = make();
   cp.script.push_back({"e1", 1, "ACTIVE", {dbTask("t1")}});
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { agent->run(stop); });
-  auto waitFor = [&](auto pred) {
-    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return pred();
-  };
-  ASSERT_TRUE(waitFor([&] {
-    std::lock_guard lock(cp.mu);
-    for (const auto& r : cp.reports)
-      if (r.last_status == "RUNNING") return true;
-    return false;
-  }));
+  startLoop(*agent);
+  ASSERT_TRUE(waitFor([&] { return reportedRunning(); }));
   ASSERT_TRUE(std::filesystem::exists(cfg.state_dir + "/instance.json"));
   {
     std::lock_guard lock(cp.mu);
@@ -414,9 +418,7 @@ TEST_F(AgentTest, ADeregisteredInstanceStopsItsTasksAndDoesNotRegisterAgain) {
     polls_then = cp.polls;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  stop = true;
-  agent->wake();
-  loop.join();
+  stopLoop();
   std::lock_guard lock(cp.mu);
   EXPECT_EQ(cp.registered.size(), 1u) << "a deregistered instance does not register again";
   EXPECT_EQ(cp.polls, polls_then) << "nor keep polling";
@@ -426,7 +428,7 @@ TEST_F(AgentTest, ADeregisteredInstanceStopsItsTasksAndDoesNotRegisterAgain) {
   EXPECT_TRUE(said);
 }
 
-// A poll loop over the fake control plane, with every log line's msg kept.
+// AgentTest with every log line's msg kept.
 class AgentRunTest : public AgentTest {
  protected:
   void SetUp() override {
@@ -440,27 +442,6 @@ class AgentRunTest : public AgentTest {
     stopLoop();
     log::setSinkForTest({});
   }
-  void startLoop(Agent& agent) {
-    agent_ = &agent;
-    loop = std::thread([this] { agent_->run(stop); });
-  }
-  void stopLoop() {
-    if (!loop.joinable()) return;
-    stop = true;
-    agent_->wake();
-    loop.join();
-  }
-  template <class Pred>
-  bool waitFor(Pred pred, int tenths = 100) {
-    for (int i = 0; i < tenths * 10 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return pred();
-  }
-  bool reportedRunning() {
-    std::lock_guard lock(cp.mu);
-    for (const auto& r : cp.reports)
-      if (r.last_status == "RUNNING") return true;
-    return false;
-  }
   long count(const std::string& msg) {
     std::lock_guard lock(log_mu);
     return std::count(logged.begin(), logged.end(), msg);
@@ -470,9 +451,6 @@ class AgentRunTest : public AgentTest {
       if (l.starts_with("down")) return true;
     return false;
   }
-  std::atomic<bool> stop{false};
-  std::thread loop;
-  Agent* agent_ = nullptr;
   std::mutex log_mu;
   std::vector<std::string> logged;
 };
