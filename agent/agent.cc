@@ -296,9 +296,10 @@ void Agent::onDeregistered(const Error& e) {
     arn = registration_.container_instance_arn;
     registration_ = {};
   }
-  log::error("this instance was deregistered from its cluster; stopping its tasks and not registering again until "
-             "scagent restarts",
-             {{"containerInstanceArn", arn}, {"error", e.message}});
+  log::error(
+      "this instance was deregistered from its cluster; stopping its tasks and not registering again until "
+      "scagent restarts",
+      {{"containerInstanceArn", arn}, {"error", e.message}});
   deps_.notifier.status("deregistered from cluster " + config_.cluster + "; restart scagent to register again");
   ::unlink(instanceFile().c_str());
   deregistered_ = true;

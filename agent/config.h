@@ -13,8 +13,8 @@ namespace sc::agent {
 
 struct ControlPlaneConfig {
   std::vector<std::string> endpoints;  // sccontrol replicas, tried in turn; required by `scagent run`
-  std::string bootstrap_token_file;  // read at registration; the token itself never sits in config.json
-  int poll_timeout_s = 30;           // long-poll length the agent asks for
+  std::string bootstrap_token_file;    // read at registration; the token itself never sits in config.json
+  int poll_timeout_s = 30;             // long-poll length the agent asks for
 };
 
 struct NetworkSettings {

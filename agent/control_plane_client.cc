@@ -214,9 +214,8 @@ Result<Json> HttpControlPlaneClient::callAny(const Call& c, long* status) {
 Result<Registration> HttpControlPlaneClient::registerInstance(const RegisterRequest& request) {
   long status = 0;
   Json body = registerRequestToJson(request);
-  SC_ASSIGN_OR_RETURN(Json j, callAny({"POST", "/v1/agent/register", "", &body, std::chrono::seconds(10),
-                                       "register with"},
-                                      &status));
+  SC_ASSIGN_OR_RETURN(
+      Json j, callAny({"POST", "/v1/agent/register", "", &body, std::chrono::seconds(10), "register with"}, &status));
   return registrationFromJson(j);
 }
 
@@ -225,9 +224,9 @@ Result<void> HttpControlPlaneClient::heartbeat(const std::string& token,
   long status = 0;
   Json body = Json::object();
   putAttributes(body, attributes);
-  SC_ASSIGN_OR_RETURN(Json j, callAny({"POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10),
-                                       "send a heartbeat to"},
-                                      &status));
+  SC_ASSIGN_OR_RETURN(
+      Json j,
+      callAny({"POST", "/v1/agent/heartbeat", token, &body, std::chrono::seconds(10), "send a heartbeat to"}, &status));
   (void)j;
   return ok();
 }
@@ -248,9 +247,9 @@ Result<std::optional<DesiredState>> HttpControlPlaneClient::desired(const std::s
 Result<void> HttpControlPlaneClient::report(const std::string& token, const std::vector<TaskReport>& tasks) {
   long status = 0;
   Json body = taskReportsToJson(tasks);
-  SC_ASSIGN_OR_RETURN(Json j, callAny({"POST", "/v1/agent/status", token, &body, std::chrono::seconds(10),
-                                       "report task status to"},
-                                      &status));
+  SC_ASSIGN_OR_RETURN(
+      Json j,
+      callAny({"POST", "/v1/agent/status", token, &body, std::chrono::seconds(10), "report task status to"}, &status));
   (void)j;
   return ok();
 }

@@ -15,8 +15,9 @@ namespace sc::agent {
 SandboxStep::SandboxStep(netns::SandboxManager& sandboxes, std::string host_address, MetricsRegistry* metrics)
     : sandboxes_(sandboxes), host_address_(std::move(host_address)), metrics_(metrics) {
   if (metrics_) {
-    metrics_->describe("scagent_host_rules_repairs_total", "counter",
-                       "Times the host's shared iptables rules had drifted (a flush, a firewall reload) and were put back.");
+    metrics_->describe(
+        "scagent_host_rules_repairs_total", "counter",
+        "Times the host's shared iptables rules had drifted (a flush, a firewall reload) and were put back.");
     metrics_->add("scagent_host_rules_repairs_total", {}, 0);
   }
 }

@@ -10,8 +10,8 @@
 #include "controlplane/batch.h"
 #include "controlplane/json_fields.h"
 #include "controlplane/secure_random.h"
-#include "controlplane/sigv4.h"
 #include "controlplane/service_members.h"
+#include "controlplane/sigv4.h"
 #include "controlplane/tags.h"
 #include "model/api_model.h"
 #include "model/parse.h"
@@ -342,10 +342,12 @@ std::optional<ApiError> ControlPlane::setDefaultNamespaceLocked(Batch& b, Json& 
   // The seed: "an attachment in the status of the cluster that shows the status of the namespace".
   // The namespace is made within the call, so the attachment is CREATED and the cluster ACTIVE.
   const std::string h = newId(32);
-  const std::string id = h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
-                         h.substr(20, 12);
-  cluster["attachments"] = Json::array(
-      {{{"id", id}, {"type", "sc"}, {"status", "CREATED"}, {"details", Json::array({{{"name", "namespace"}, {"value", arn}}})}}});
+  const std::string id =
+      h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
+  cluster["attachments"] = Json::array({{{"id", id},
+                                         {"type", "sc"},
+                                         {"status", "CREATED"},
+                                         {"details", Json::array({{{"name", "namespace"}, {"value", arn}}})}}});
   return std::nullopt;
 }
 
@@ -441,10 +443,10 @@ ApiResult ControlPlane::describeClusters(const Json& in) {
            {"reason", "MISSING"}});
       continue;
     }
-    out["clusters"].push_back(clusterIncluded(clusterView(*c, b.list("service/" + name + "/"),
-                                                          b.list("task/" + name + "/"),
-                                                          b.list("instance/" + name + "/").size()),
-                                              in));
+    out["clusters"].push_back(
+        clusterIncluded(clusterView(*c, b.list("service/" + name + "/"), b.list("task/" + name + "/"),
+                                    b.list("instance/" + name + "/").size()),
+                        in));
   }
   return out;
 }
@@ -501,9 +503,10 @@ ApiResult ControlPlane::updateClusterSettings(const Json& in) {
 ApiResult ControlPlane::putClusterCapacityProviders(const Json& in) {
   if (!in.value("capacityProviders", Json::array()).empty() ||
       !in.value("defaultCapacityProviderStrategy", Json::array()).empty()) {
-    return std::unexpected(invalid("capacity providers are not supported by sccontrol; container instances "
-                                   "register with scagent. Give empty capacityProviders and "
-                                   "defaultCapacityProviderStrategy"));
+    return std::unexpected(
+        invalid("capacity providers are not supported by sccontrol; container instances "
+                "register with scagent. Give empty capacityProviders and "
+                "defaultCapacityProviderStrategy"));
   }
   return updateCluster(Json{{"cluster", in.value("cluster", "")}});  // ClusterNotFoundException there
 }
@@ -626,10 +629,10 @@ ApiResult ControlPlane::deleteTaskDefinitions(const Json& in) {
   for (const Json& ref : in.value("taskDefinitions", Json::array())) {
     auto td = findTaskDefinition(b, ref.get<std::string>());
     const std::string arn = td ? (*td)["taskDefinitionArn"].get<std::string>() : ref.get<std::string>();
-    const char* why = !td                              ? "The specified task definition does not exist."
-                      : (*td)["status"] == "ACTIVE"    ? "The specified task definition is ACTIVE; deregister it first."
-                      : in_use.contains(arn)           ? "The specified task definition is in use by a task or service."
-                                                       : nullptr;
+    const char* why = !td                           ? "The specified task definition does not exist."
+                      : (*td)["status"] == "ACTIVE" ? "The specified task definition is ACTIVE; deregister it first."
+                      : in_use.contains(arn)        ? "The specified task definition is in use by a task or service."
+                                                    : nullptr;
     if (why) {
       out["failures"].push_back({{"arn", arn}, {"reason", why}});
       continue;
@@ -1212,9 +1215,9 @@ ApiResult ControlPlane::deregisterContainerInstance(const Json& in) {
   (*inst)["_deregisteredAt"] = nowSeconds();
   b.put(key, *inst);
   log::info("container instance deregistered", {{"instance", id},
-                                               {"cluster", cname},
-                                               {"hostname", inst->value("ec2InstanceId", "")},
-                                               {"tasksStopped", std::to_string(on_it.size())}});
+                                                {"cluster", cname},
+                                                {"hostname", inst->value("ec2InstanceId", "")},
+                                                {"tasksStopped", std::to_string(on_it.size())}});
   if (auto done = finish(b, Json()); !done) return done;
   return Json{{"containerInstance", describeInstanceLocked(b, *b.get(key))}};
 }

@@ -46,8 +46,8 @@ struct ControlPlaneOptions {
   std::string vip_cidr = "127.255.0.0/16";  // for namespaces the control plane creates
   std::chrono::seconds instance_ttl{30};    // an instance silent this long is lost
   std::chrono::seconds heartbeat_interval{10};
-  std::string bootstrap_token;                  // a token agents register with, known as "default"
-  std::vector<BootstrapToken> bootstrap_tokens;  // and these (the credentials file's list)
+  std::string bootstrap_token;                        // a token agents register with, known as "default"
+  std::vector<BootstrapToken> bootstrap_tokens;       // and these (the credentials file's list)
   std::chrono::seconds stopped_task_retention{3600};  // also how long a deregistered instance is described
   // A lost instance (no heartbeat for instance_ttl) is removed after this long: its token no
   // longer works and its agent registers again if it comes back.
@@ -214,7 +214,7 @@ class ControlPlane {
   mutable std::mutex mu_;
   std::map<std::string, Doc> docs_;
   int64_t revision_ = 0;
-  std::map<std::string, Clock::MonoTime> last_seen_;     // instance key -> last heartbeat
+  std::map<std::string, Clock::MonoTime> last_seen_;       // instance key -> last heartbeat
   std::map<std::string, Clock::MonoTime> orphaned_since_;  // unknown instance ARN a task names -> first seen
   bool withinOrphanGraceLocked(const std::string& instance_arn);
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key

@@ -86,11 +86,20 @@ std::optional<int64_t> parseDuration(const std::string& text) {
   const int64_t n = std::stoll(digits);
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return std::nullopt;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return std::nullopt;
   }
   const int64_t s = n * unit;
   if (s < 1 || s > int64_t{3650} * 86400) return std::nullopt;
@@ -147,8 +156,8 @@ Result<Credentials> loadOrCreateCredentials(const std::string& path, const std::
   return parseCredentials(path, j.dump());
 }
 
-Result<NewBootstrapToken> addBootstrapToken(const std::string& path, std::optional<int64_t> expires_at,
-                                            bool single_use, const std::string& description) {
+Result<NewBootstrapToken> addBootstrapToken(const std::string& path, std::optional<int64_t> expires_at, bool single_use,
+                                            const std::string& description) {
   if (description.size() > 256)
     return makeError(ErrorCode::kInvalidArgument, "add a bootstrap token to", path, "description: over 256 characters");
   SC_ASSIGN_OR_RETURN(Json j, readJson(path));

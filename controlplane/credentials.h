@@ -21,8 +21,8 @@
 namespace sc::controlplane {
 
 struct BootstrapToken {
-  std::string id;      // names the token in logs, `sccontrol token list` and revocation
-  std::string sha256;  // lower-case hex SHA-256 of the token
+  std::string id;                     // names the token in logs, `sccontrol token list` and revocation
+  std::string sha256;                 // lower-case hex SHA-256 of the token
   std::optional<int64_t> expires_at;  // epoch seconds; none: valid until revoked
   bool single_use = false;            // one registration, ever (recorded in the store)
   std::string description;
@@ -49,8 +49,8 @@ struct NewBootstrapToken {
 };
 
 // `sccontrol token create`: adds a token to the file (atomically, mode 0600).
-Result<NewBootstrapToken> addBootstrapToken(const std::string& path, std::optional<int64_t> expires_at,
-                                            bool single_use, const std::string& description);
+Result<NewBootstrapToken> addBootstrapToken(const std::string& path, std::optional<int64_t> expires_at, bool single_use,
+                                            const std::string& description);
 // `sccontrol token revoke`: removes token `id` (kNotFound when the file has none by that id).
 Result<void> revokeBootstrapToken(const std::string& path, const std::string& id);
 

@@ -83,10 +83,10 @@ std::optional<std::string> textProblem(const Json& body, const char* name, size_
 }  // namespace
 
 std::optional<ApiError> ControlPlane::registrationProblem(const Json& body) {
-  for (auto problem : {integerProblem(body, "memoryMiB", kMaxMemoryMiB, true),
-                       integerProblem(body, "cpuUnits", kMaxCpuUnits, false), textProblem(body, "hostname", 255),
-                       textProblem(body, "agentVersion", 64), textProblem(body, "cluster", 255),
-                       attributesProblem(body), adoptionProblem(body)}) {
+  for (auto problem :
+       {integerProblem(body, "memoryMiB", kMaxMemoryMiB, true), integerProblem(body, "cpuUnits", kMaxCpuUnits, false),
+        textProblem(body, "hostname", 255), textProblem(body, "agentVersion", 64), textProblem(body, "cluster", 255),
+        attributesProblem(body), adoptionProblem(body)}) {
     if (problem) return invalidAgent(*problem);
   }
   return std::nullopt;
@@ -170,11 +170,10 @@ Json ControlPlane::adoptTasksLocked(Batch& b, const Json& body, const std::strin
 
 void ControlPlane::forgetInstanceLocked(Batch& b, const std::string& key, const Json& inst, const char* why) {
   b.del(key);
-  log::info("container instance removed",
-            {{"instance", afterSlash(key)},
-             {"cluster", afterSlash(inst["clusterArn"].get<std::string>())},
-             {"hostname", inst.value("ec2InstanceId", "")},
-             {"reason", why}});
+  log::info("container instance removed", {{"instance", afterSlash(key)},
+                                           {"cluster", afterSlash(inst["clusterArn"].get<std::string>())},
+                                           {"hostname", inst.value("ec2InstanceId", "")},
+                                           {"reason", why}});
 }
 
 void ControlPlane::removeGoneInstancesLocked(Batch& b) {

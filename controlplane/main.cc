@@ -42,7 +42,8 @@ constexpr const char* kUsage =
     "          credentials: DIR/credentials, generated on first start, mode 0600)\n"
     "--config reads the same settings from JSON (listen, dataDir, store, etcdCa, etcdCert, etcdKey,\n"
     "credentials, region,\n"
-    "workers, ttlSeconds, lostInstanceRetentionSeconds (default 86400), logLevel, and the HTTP limits maxHeaderBytes, maxHeaders, maxBodyBytes,\n"
+    "workers, ttlSeconds, lostInstanceRetentionSeconds (default 86400), logLevel, and the HTTP limits maxHeaderBytes, "
+    "maxHeaders, maxBodyBytes,\n"
     "headerTimeoutMs, requestTimeoutMs, idleTimeoutSeconds, maxConnections, maxConnectionsPerPeer,\n"
     "maxParkedPolls; as flags --max-header-bytes N, --max-headers N, --max-body-bytes N,\n"
     "--header-timeout-ms N, --request-timeout-ms N, --idle-timeout SECONDS, --max-connections N,\n"
@@ -94,7 +95,7 @@ struct Flags {
   int workers = 4;
   int ttl = 30;
   int64_t lost_retention = 86400;  // --lost-instance-retention
-  HttpServerOptions http;  // the limits below; address, port and workers are set from the rest
+  HttpServerOptions http;          // the limits below; address, port and workers are set from the rest
 };
 
 // The HTTP server's limits: config member, flag, range, and where the value goes.
@@ -178,7 +179,8 @@ Result<void> applyConfigFile(const std::string& path, Flags& f) {
       (k == "workers" ? f.workers : f.ttl) = it->get<int>();
     } else if (k == "lostInstanceRetentionSeconds") {
       if (!it->is_number_integer() || it->get<int64_t>() < kMinLostRetention || it->get<int64_t>() > kMaxLostRetention)
-        return bad(k, "expected an integer " + std::to_string(kMinLostRetention) + "-" + std::to_string(kMaxLostRetention));
+        return bad(
+            k, "expected an integer " + std::to_string(kMinLostRetention) + "-" + std::to_string(kMaxLostRetention));
       f.lost_retention = it->get<int64_t>();
     } else {
       return bad(k, "unknown member");
@@ -238,7 +240,8 @@ void logLosses(const std::vector<InstanceLoss>& losses) {
               {{"instance", l.instance_id},
                {"hostname", l.hostname},
                {"cluster", l.cluster},
-               {"lastHeartbeat", l.last_heartbeat ? formatUtc(std::chrono::system_clock::to_time_t(*l.last_heartbeat)) : "none since sccontrol started"},
+               {"lastHeartbeat", l.last_heartbeat ? formatUtc(std::chrono::system_clock::to_time_t(*l.last_heartbeat))
+                                                  : "none since sccontrol started"},
                {"tasksStopped", std::to_string(l.tasks_stopped.size())},
                {"tasks", join(l.tasks_stopped, ",")}});
   }
@@ -271,7 +274,8 @@ Result<std::unique_ptr<Store>> openStore(const Flags& f) {
 }
 
 int run(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "token") return runTokenCommand(argc - 1, argv + 1, "/var/lib/sccontrol/credentials");
+  if (argc > 1 && std::string(argv[1]) == "token")
+    return runTokenCommand(argc - 1, argv + 1, "/var/lib/sccontrol/credentials");
   if (auto done = helpOrVersion(argc, argv)) return *done;
   Flags f;
   // The config file first, so flags override it.
