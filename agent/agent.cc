@@ -366,7 +366,32 @@ void Agent::waitIdle() {
     if (f.valid()) f.wait();
 }
 
+void Agent::applyPeers(const std::vector<PeerInstance>& all) {
+  std::vector<PeerInstance> others;
+  for (const PeerInstance& p : all) {
+    if (p.container_instance_arn != registration_.container_instance_arn) others.push_back(p);
+  }
+  if (deps_.peers == nullptr || applied_peers_ == others) return;
+  auto findings = deps_.peers->setPeers(others);
+  if (!findings.ok()) {
+    log::error("routes to other hosts not set; retrying at the next desired state",
+               {{"error", findings.error().message}});
+    applied_peers_.reset();
+    return;
+  }
+  applied_peers_ = others;
+  if (*findings != peer_findings_) {
+    for (const std::string& f : *findings) log::warn("peer host not routed", {{"problem", f}});
+    peer_findings_ = *findings;
+  }
+  log::info("routes to other hosts set",
+            {{"peers", std::to_string(others.size())}, {"problems", std::to_string(findings->size())}});
+  const size_t unrouted = std::min(findings->size(), others.size());
+  deps_.metrics.set("scagent_peer_hosts_routed", {}, static_cast<double>(others.size() - unrouted));
+}
+
 void Agent::applyDesired(const DesiredState& desired) {
+  if (desired.peers) applyPeers(*desired.peers);
   const auto t0 = deps_.clock.now();
   std::vector<DesiredTask> wanted;
   std::map<std::string, const DesiredTaskPayload*> payloads;

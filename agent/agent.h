@@ -39,6 +39,14 @@ Result<TaskRecord> taskFromPayload(const DesiredTaskPayload& payload);
 // The report the control plane gets for a task; endpoints only while it is RUNNING and HEALTHY.
 TaskReport reportOf(const TaskRecord& task);
 
+// The host's routes to the other instances' task subnets (SandboxStep over SandboxManager::setPeers).
+class PeerNetwork {
+ public:
+  virtual ~PeerNetwork() = default;
+  // `peers`: the other instances. Returns the peers left out and why, one line each.
+  virtual Result<std::vector<std::string>> setPeers(const std::vector<PeerInstance>& peers) = 0;
+};
+
 struct AgentDeps {
   ControlPlaneClient& control_plane;
   TaskStore& store;
@@ -47,6 +55,7 @@ struct AgentDeps {
   ServiceNotifier& notifier;
   MetricsRegistry& metrics;
   Clock& clock;
+  PeerNetwork* peers = nullptr;  // null: no routes to other hosts (tests)
 };
 
 class Agent final : private TaskStatusSink {
@@ -97,6 +106,10 @@ class Agent final : private TaskStatusSink {
   // `changed` when there were any). A revision is done once every task waiting for it is.
   void notePropagated(const std::string& task_id, const std::string& ns, int64_t revision, bool changed);
   void sweepPropagations();
+  // Hands the other instances to deps_.peers when they changed (or the last hand-over failed).
+  void applyPeers(const std::vector<PeerInstance>& all);
+  std::optional<std::vector<PeerInstance>> applied_peers_;  // poll thread only
+  std::vector<std::string> peer_findings_;
   void tickTask(TaskRecord& task);
   // The parsed form of a namespace snapshot from a desired state; mu_ held.
   std::shared_ptr<const model::NamespaceSnapshot> parsedNamespaceLocked(const model::Json& j);

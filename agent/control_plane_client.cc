@@ -147,6 +147,15 @@ Result<DesiredState> desiredStateFromJson(const Json& j) {
     }
     d.tasks.push_back(std::move(p));
   }
+  if (auto peers = j.find("peers"); peers != j.end()) {
+    if (!peers->is_array())
+      return makeError(ErrorCode::kUnavailable, "read desired tasks from", "sccontrol", "peers is not an array");
+    d.peers.emplace();
+    for (const Json& p : *peers) {
+      if (!p.is_object()) continue;
+      d.peers->push_back({str(p, "containerInstanceArn"), str(p, "hostAddress"), str(p, "taskCidr")});
+    }
+  }
   return d;
 }
 

@@ -55,11 +55,22 @@ struct DesiredTaskPayload {
   std::shared_ptr<const model::Json> ns;
 };
 
+// Another registered instance's task subnet and the host address it is reached at (host-gw routes).
+struct PeerInstance {
+  std::string container_instance_arn;
+  std::string host_address;
+  std::string task_cidr;
+  auto operator<=>(const PeerInstance&) const = default;
+};
+
 struct DesiredState {
   std::string etag;
   int64_t revision = 0;
   std::string instance_status;  // ACTIVE or DRAINING
   std::vector<DesiredTaskPayload> tasks;
+  // Every registered instance with a subnet and host address, this one included; absent from an
+  // older sccontrol (then nullopt: the routes stay as they are).
+  std::optional<std::vector<PeerInstance>> peers;
 };
 
 struct EndpointReport {

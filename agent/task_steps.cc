@@ -37,6 +37,25 @@ void SandboxStep::checkHost() {
   noteRepairs(*r, "periodic check");
 }
 
+Result<std::vector<std::string>> SandboxStep::setPeers(const std::vector<PeerInstance>& peers) {
+  std::vector<std::string> findings;
+  std::vector<netns::PeerSubnet> subnets;
+  for (const PeerInstance& p : peers) {
+    const std::string name = p.container_instance_arn.substr(p.container_instance_arn.rfind('/') + 1);
+    auto subnet = Cidr::parse(p.task_cidr);
+    auto via = IpAddress::parse(p.host_address);
+    if (!subnet.ok() || !via.ok() || via->family != 4 || subnet->base.family != 4) {
+      findings.push_back("peer " + name + " is not routed: task CIDR '" + p.task_cidr + "' or host address '" +
+                         p.host_address + "' is not IPv4");
+      continue;
+    }
+    subnets.push_back({name, *subnet, *via});
+  }
+  SC_ASSIGN_OR_RETURN(std::vector<std::string> more, sandboxes_.setPeers(std::move(subnets)));
+  findings.insert(findings.end(), more.begin(), more.end());
+  return findings;
+}
+
 void SandboxStep::recordFacts(TaskRecord& task, const netns::SandboxInfo& info) const {
   task.facts["task_ip"] = info.address.toString();
   task.facts["netns_path"] = info.netns_path;

@@ -20,7 +20,7 @@ namespace sc::agent {
 
 // PROVISIONING: namespace, veth, address, rules, hosts file. Records task_ip, netns_path,
 // hosts_path and, per listener, where other tasks reach it (endpoint_ip:/endpoint_port:<listener>).
-class SandboxStep final : public TaskStep {
+class SandboxStep final : public TaskStep, public PeerNetwork {
  public:
   // `host_address`: the address bridge-mode endpoints are published on; empty: the bridge gateway.
   // With `metrics`, repairs of the shared rules count in scagent_host_rules_repairs_total.
@@ -32,6 +32,8 @@ class SandboxStep final : public TaskStep {
   Result<void> down(TaskRecord& task) override;
   Result<bool> adopt(TaskRecord& task) override;
   void checkHost() override;
+  // PeerNetwork
+  Result<std::vector<std::string>> setPeers(const std::vector<PeerInstance>& peers) override;
 
  private:
   void recordFacts(TaskRecord& task, const netns::SandboxInfo& info) const;

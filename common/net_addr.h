@@ -36,6 +36,10 @@ struct Cidr {
   IpAddress at(uint64_t n) const;
   bool isLoopback() const { return base.isLoopback(); }
   std::string toString() const;
+  auto operator<=>(const Cidr&) const = default;
 };
+
+// Whether two ranges share an address.
+inline bool overlaps(const Cidr& a, const Cidr& b) { return a.contains(b.base) || b.contains(a.base); }
 
 }  // namespace sc

@@ -238,6 +238,10 @@ class ControlPlane {
     std::string text;
   };
   const SnapshotCache& snapshotTextLocked(const std::string& ns_id);
+  // Every registered instance's task subnet and host address (ACTIVE or DRAINING, both set): the
+  // routes each agent keeps to the others' tasks (host-gw). Cached per store revision.
+  const SnapshotCache& peersTextLocked();
+  SnapshotCache peers_cache_;
   // Drops cache entries whose task stopped or whose instance or namespace is gone; tick() runs it.
   void pruneCachesLocked();
   std::map<std::string, SnapshotCache> snapshot_cache_;

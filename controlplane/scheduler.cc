@@ -712,6 +712,28 @@ const ControlPlane::SnapshotCache& ControlPlane::snapshotTextLocked(const std::s
   return c;
 }
 
+const ControlPlane::SnapshotCache& ControlPlane::peersTextLocked() {
+  SnapshotCache& c = peers_cache_;
+  if (c.computed_at == revision_) return c;
+  Json peers = Json::array();
+  for (auto it = docs_.lower_bound("instance/"); it != docs_.end() && it->first.starts_with("instance/"); ++it) {
+    const Json& i = it->second.value;
+    const std::string status = i.value("status", "");
+    const std::string cidr = i.value("_taskCidr", ""), host = i.value("_hostAddress", "");
+    if ((status != "ACTIVE" && status != "DRAINING") || cidr.empty() || host.empty()) continue;
+    peers.push_back({{"containerInstanceArn", i["containerInstanceArn"]}, {"hostAddress", host}, {"taskCidr", cidr}});
+  }
+  std::string text = peers.dump();
+  std::string hash = sha256Hex(text);
+  if (hash != c.content_hash) {
+    c.content_hash = std::move(hash);
+    c.content_revision = revision_;
+  }
+  c.text = std::move(text);
+  c.computed_at = revision_;
+  return c;
+}
+
 std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredText(const std::string& token,
                                                                                    const std::string& etag) {
   // Runs for every parked long-poll after every change: reads documents in place through the
@@ -727,7 +749,8 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
   const std::set<std::string> none;
   const std::set<std::string>& task_keys = idx == tasks_by_instance_.end() ? none : idx->second;
 
-  std::string fingerprint = std::to_string(inst_doc.mod_revision);
+  const SnapshotCache& peers = peersTextLocked();
+  std::string fingerprint = std::to_string(inst_doc.mod_revision) + "/peers@" + std::to_string(peers.content_revision);
   struct Piece {
     const std::string* view;
     std::string ns_id;  // empty: the task has no namespace
@@ -794,7 +817,7 @@ std::expected<std::optional<std::string>, ApiError> ControlPlane::agentDesiredTe
         body += v;
       }
     }
-    body += "],\"namespaces\":{";
+    body += "],\"peers\":" + peers.text + ",\"namespaces\":{";
     for (auto it = snapshots.begin(); it != snapshots.end(); ++it) {
       if (it != snapshots.begin()) body += ",";
       body += jsonQuote(it->first) + ":" + it->second->text;

@@ -23,6 +23,16 @@ struct VethRequest {
   std::string bridge;
 };
 
+// A route on the host to another host's task subnet (host-gw): `dst via <via>`, on-link.
+struct HostRoute {
+  Cidr dst;
+  IpAddress via;
+  auto operator<=>(const HostRoute&) const = default;
+};
+// The routing protocol number the agent's host routes carry (`ip route show proto 83`), so they
+// are told apart from every other route and removed by that tag alone.
+inline constexpr int kRouteProtocol = 83;
+
 struct TaskAddress {
   std::string netns_name;
   std::string ifname;  // eth0
@@ -58,6 +68,12 @@ class NetworkKernel {
   virtual Result<void> configureTask(const TaskAddress& address) = 0;
   // The IPv4 addresses on `ifname` inside the namespace ("a.b.c.d/p").
   virtual Result<std::vector<std::string>> taskAddresses(const std::string& netns_name, const std::string& ifname) = 0;
+
+  // Host routes tagged kRouteProtocol in the main table.
+  virtual Result<std::vector<HostRoute>> listHostRoutes() = 0;
+  // Adds or replaces the route to `route.dst` (tagged); the next hop must be on-link.
+  virtual Result<void> replaceHostRoute(const HostRoute& route) = 0;
+  virtual Result<Outcome> deleteHostRoute(const HostRoute& route) = 0;
 };
 
 }  // namespace sc::netns

@@ -23,6 +23,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "common/file.h"
@@ -109,6 +110,31 @@ Result<void> setUp(nl_sock* sock, rtnl_link* link, const std::string& name) {
   rtnl_link_set_flags(change.get(), IFF_UP);
   if (int err = rtnl_link_change(sock, link, change.get(), 0); err < 0) return nlError(err, "bring up", name);
   return ok();
+}
+
+// `route.dst via route.via`, tagged kRouteProtocol, in the main table.
+Result<Route> hostRoute(const HostRoute& r) {
+  Route route(rtnl_route_alloc());
+  if (!route) return makeError(ErrorCode::kInternal, "allocate", "route", "out of memory");
+  SC_ASSIGN_OR_RETURN(NlAddr dst, v4Addr(r.dst.base, r.dst.prefix));
+  SC_ASSIGN_OR_RETURN(NlAddr via, v4Addr(r.via, 32));
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+  rtnl_route_set_protocol(route.get(), kRouteProtocol);
+  if (int err = rtnl_route_set_dst(route.get(), dst.get()); err < 0) return nlError(err, "set route", r.dst.toString());
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  if (nh == nullptr) return makeError(ErrorCode::kInternal, "allocate", "next hop", "out of memory");
+  rtnl_route_nh_set_gateway(nh, via.get());
+  rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
+  return route;
+}
+
+std::optional<IpAddress> ipv4Of(nl_addr* a) {
+  if (a == nullptr || nl_addr_get_family(a) != AF_INET || nl_addr_get_len(a) != 4) return std::nullopt;
+  IpAddress ip;
+  std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), 4);
+  return ip;
 }
 
 bool isNsfsMount(const std::string& path) {
@@ -334,6 +360,42 @@ Result<void> NetlinkKernel::configureTask(const TaskAddress& a) {
       return nlError(err, "add default route via " + a.gateway.toString() + " in", a.netns_name);
     return ok();
   });
+}
+
+Result<std::vector<HostRoute>> NetlinkKernel::listHostRoutes() {
+  std::lock_guard lock(mu_);
+  nl_cache* raw = nullptr;
+  if (int err = rtnl_route_alloc_cache(impl_->host.get(), AF_INET, 0, &raw); err < 0)
+    return nlError(err, "list", "routes");
+  Cache cache(raw);
+  std::vector<HostRoute> out;
+  for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
+    auto* r = reinterpret_cast<rtnl_route*>(o);
+    if (rtnl_route_get_protocol(r) != kRouteProtocol || rtnl_route_get_table(r) != RT_TABLE_MAIN) continue;
+    if (rtnl_route_get_nnexthops(r) != 1) continue;
+    auto dst = ipv4Of(rtnl_route_get_dst(r));
+    auto via = ipv4Of(rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(r, 0)));
+    if (!dst || !via) continue;
+    out.push_back({Cidr{*dst, static_cast<int>(nl_addr_get_prefixlen(rtnl_route_get_dst(r)))}, *via});
+  }
+  return out;
+}
+
+Result<void> NetlinkKernel::replaceHostRoute(const HostRoute& r) {
+  std::lock_guard lock(mu_);
+  SC_ASSIGN_OR_RETURN(Route route, hostRoute(r));
+  if (int err = rtnl_route_add(impl_->host.get(), route.get(), NLM_F_REPLACE); err < 0)
+    return nlError(err, "add route to " + r.dst.toString() + " via", r.via.toString());
+  return ok();
+}
+
+Result<Outcome> NetlinkKernel::deleteHostRoute(const HostRoute& r) {
+  std::lock_guard lock(mu_);
+  SC_ASSIGN_OR_RETURN(Route route, hostRoute(r));
+  int err = rtnl_route_delete(impl_->host.get(), route.get(), 0);
+  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NOADDR) return Outcome::kAbsent;
+  if (err < 0) return nlError(err, "delete route to " + r.dst.toString() + " via", r.via.toString());
+  return Outcome::kRemoved;
 }
 
 Result<std::vector<std::string>> NetlinkKernel::taskAddresses(const std::string& netns_name,

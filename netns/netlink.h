@@ -34,6 +34,9 @@ class NetlinkKernel final : public NetworkKernel {
   Result<void> createVeth(const VethRequest& request) override;
   Result<void> configureTask(const TaskAddress& address) override;
   Result<std::vector<std::string>> taskAddresses(const std::string& netns_name, const std::string& ifname) override;
+  Result<std::vector<HostRoute>> listHostRoutes() override;
+  Result<void> replaceHostRoute(const HostRoute& route) override;
+  Result<Outcome> deleteHostRoute(const HostRoute& route) override;
 
  private:
   struct Impl;

@@ -116,6 +116,9 @@ Result<std::string> renderRuleSpec(const Rule& r, int family) {
       if (r.table != Table::kFilter) return badRule(r, "DROP lives in the filter table");
       t.insert(t.end(), {"-j", "DROP"});
       break;
+    case TargetKind::kReturn:
+      t.insert(t.end(), {"-j", "RETURN"});
+      break;
   }
   // Defence in depth: no token may carry whitespace, quotes or be empty.
   for (const std::string& tok : t) {

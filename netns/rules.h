@@ -38,7 +38,7 @@ struct Match {
   bool ctstate_reply = false;  // `-m conntrack --ctstate RELATED,ESTABLISHED,DNAT`: replies and port mappings
 };
 
-enum class TargetKind { kJump, kRedirect, kDnat, kMasquerade, kAccept, kDrop };
+enum class TargetKind { kJump, kRedirect, kDnat, kMasquerade, kAccept, kDrop, kReturn };
 
 struct Target {
   TargetKind kind = TargetKind::kAccept;
@@ -52,6 +52,7 @@ struct Target {
   static Target masquerade() { return {TargetKind::kMasquerade, "", 0, {}}; }
   static Target accept() { return {TargetKind::kAccept, "", 0, {}}; }
   static Target drop() { return {TargetKind::kDrop, "", 0, {}}; }
+  static Target ret() { return {TargetKind::kReturn, "", 0, {}}; }
 };
 
 struct Rule {

@@ -486,6 +486,8 @@ Result<void> SandboxManager::setupHost() {
       SC_TRY(deps_.rules.restore("", base.family, text));
     }
   }
+  // A peer that cannot be routed does not fail the task; setPeers() and verifyHost() name it.
+  if (!peers_.empty()) (void)syncPeersLocked();
   return ok();
 }
 
@@ -494,12 +496,20 @@ HostBase SandboxManager::hostBase() const {
   auto j = ordered_json::parse(text.ok() ? *text : std::string("{}"), nullptr, false);
   const bool ours = j.is_object() && j.contains("ipForwardPrevious") && j["ipForwardPrevious"].is_string() &&
                     !j["ipForwardPrevious"].get<std::string>().empty();
-  return {cidr_, config_.bridge, ours};
+  HostBase base{cidr_, config_.bridge, ours, {}};
+  for (const PeerSubnet& p : recordedPeers()) base.peer_subnets.push_back(p.subnet);
+  return base;
 }
 
 Result<std::vector<std::string>> SandboxManager::verifyHost() {
   std::lock_guard lock(mu_);
   return verifyHostLocked();
+}
+
+Result<std::vector<std::string>> SandboxManager::setPeers(std::vector<PeerSubnet> peers) {
+  std::lock_guard guard(mu_);
+  FileLock held(lock_fd_.get());
+  return setPeersLocked(std::move(peers));
 }
 
 Result<std::vector<std::string>> SandboxManager::verifyHostLocked() {
@@ -519,6 +529,8 @@ Result<std::vector<std::string>> SandboxManager::verifyHostLocked() {
   }
   SC_ASSIGN_OR_RETURN(HostRepair repair, planHostRepair(expected, saved));
   if (!repair.restore.empty()) SC_TRY(deps_.rules.restore("", expected.family, repair.restore));
+  std::vector<std::string> routes = verifyRoutesLocked();
+  repair.findings.insert(repair.findings.end(), routes.begin(), routes.end());
   return std::move(repair.findings);
 }
 
@@ -578,6 +590,7 @@ Result<void> SandboxManager::teardownHostIfIdle() {
   if (!prev.empty()) {
     if (auto r = deps_.system.sysctlSet(SysNet::kIpv4Forward, prev); !r.ok()) errors.push_back(r.error().message);
   }
+  for (std::string& e : removeRoutes()) errors.push_back(std::move(e));
   if (j.value("bridgeCreated", false)) {
     if (auto r = deps_.kernel.deleteLink(config_.bridge); !r.ok()) errors.push_back(r.error().message);
   }

@@ -82,6 +82,13 @@ struct ApplyResult {
   std::vector<std::string> host_repairs;  // the shared rules had drifted and were put back (verifyHost())
 };
 
+// Another host's task subnet, reached through that host's address on a shared link (host-gw).
+struct PeerSubnet {
+  std::string name;  // the instance, for findings
+  Cidr subnet;
+  IpAddress via;
+};
+
 struct RecoveryReport {
   std::vector<std::string> findings;  // one line each: what did not match, and what was done
   size_t removed = 0;
@@ -107,6 +114,14 @@ class SandboxManager {
   // deleted chain). Returns what had drifted (empty: nothing, or no task on the host). apply()
   // runs it too before each task that is not the host's first.
   Result<std::vector<std::string>> verifyHost();
+  // The other hosts' task subnets: a route to each via its host address (tagged kRouteProtocol)
+  // and rules that let their tasks reach this host's tasks, and ours theirs, with the tasks' own
+  // addresses (no masquerade between task subnets). A peer whose subnet overlaps this host's task
+  // CIDR or an earlier peer's, whose address lies in this host's CIDR, or whose route the kernel
+  // refuses (next hop not on-link) is left out and named in the returned findings. With no task
+  // on the host the peers are kept and set up with the first task; the last task's removal
+  // removes the routes. host.json records the subnets applied; verifyHost() puts back a missing route.
+  Result<std::vector<std::string>> setPeers(std::vector<PeerSubnet> peers);
 
   // The rules of a live task, rendered (renderAllRules()).
   Result<std::string> renderRules(const SandboxInfo& info) const;
@@ -127,6 +142,13 @@ class SandboxManager {
   Result<void> removeTaskHostRulesByTag(const std::string& task_id);
   Result<void> removeBase();
   Result<std::vector<std::string>> verifyHostLocked();
+  // Routes and rules for peers_ (host set up); returns the peers left out and why.
+  Result<std::vector<std::string>> setPeersLocked(std::vector<PeerSubnet> peers);
+  Result<std::vector<std::string>> syncPeersLocked();
+  Result<void> recordPeers(const std::vector<PeerSubnet>& routed);
+  std::vector<PeerSubnet> recordedPeers() const;  // host.json's "peers"
+  std::vector<std::string> verifyRoutesLocked();
+  std::vector<std::string> removeRoutes();
   // The shared rules' inputs, with whether the agent turned ip_forward on (from host.json).
   HostBase hostBase() const;
   Result<std::optional<SandboxInfo>> loadRecord(const std::string& task_id) const;
@@ -144,6 +166,7 @@ class SandboxManager {
   UniqueFd lock_fd_;
   std::mutex mu_;
   RemoveTimings last_remove_;
+  std::vector<PeerSubnet> peers_;  // as last given to setPeers(), those that can be routed
 };
 
 // Spec <-> JSON (the task record; `scagent net show`).

@@ -58,7 +58,8 @@ Rule agentRule(Table table, std::string chain, Target target) {
 
 // The nat side: port mappings for traffic to the host's own addresses, masquerade out of the CIDR
 // and for hairpinned mappings.
-void addNatBase(RuleDocument& doc, const ChainNames& chains, const Cidr& cidr) {
+void addNatBase(RuleDocument& doc, const ChainNames& chains, const HostBase& base) {
+  const Cidr& cidr = base.task_cidr;
   Rule pre = agentRule(Table::kNat, "PREROUTING", Target::jump(chains.portmap));
   pre.match.dst_type_local = true;
   Rule out = agentRule(Table::kNat, "OUTPUT", Target::jump(chains.portmap));
@@ -66,6 +67,13 @@ void addNatBase(RuleDocument& doc, const ChainNames& chains, const Cidr& cidr) {
   out.match.not_dst = true;
   out.match.dst_type_local = true;
   Rule post = agentRule(Table::kNat, "POSTROUTING", Target::jump(chains.postrouting));
+  std::vector<Rule> keep;  // to another host's tasks: routed, not masqueraded
+  for (const Cidr& peer : base.peer_subnets) {
+    Rule r = agentRule(Table::kNat, chains.postrouting, Target::ret());
+    r.match.src = cidr;
+    r.match.dst = peer;
+    keep.push_back(r);
+  }
   Rule masq = agentRule(Table::kNat, chains.postrouting, Target::masquerade());
   masq.match.src = cidr;
   masq.match.dst = cidr;
@@ -74,7 +82,9 @@ void addNatBase(RuleDocument& doc, const ChainNames& chains, const Cidr& cidr) {
   hairpin.match.src = cidr;
   hairpin.match.dst = cidr;
   hairpin.match.ctstate_dnat = true;
-  doc.rules.insert(doc.rules.end(), {pre, out, post, masq, hairpin});
+  doc.rules.insert(doc.rules.end(), {pre, out, post});
+  doc.rules.insert(doc.rules.end(), keep.begin(), keep.end());
+  doc.rules.insert(doc.rules.end(), {masq, hairpin});
 }
 
 // The filter side: what the host forwards for the tasks, and nothing more.
@@ -88,9 +98,17 @@ void addForwardBase(RuleDocument& doc, const ChainNames& chains, const HostBase&
   to.match.out_iface = base.bridge;
   to.match.dst = base.task_cidr;
   to.match.ctstate_reply = true;
+  doc.rules.insert(doc.rules.end(), {jump, from, to});
+  for (const Cidr& peer : base.peer_subnets) {  // another host's tasks, routed to ours
+    Rule r = agentRule(Table::kFilter, chains.forward, Target::accept());
+    r.match.src = peer;
+    r.match.out_iface = base.bridge;
+    r.match.dst = base.task_cidr;
+    doc.rules.push_back(r);
+  }
   Rule unasked = agentRule(Table::kFilter, chains.forward, Target::drop());
   unasked.match.dst = base.task_cidr;
-  doc.rules.insert(doc.rules.end(), {jump, from, to, unasked});
+  doc.rules.push_back(unasked);
   if (base.forwarding_is_ours) doc.rules.push_back(agentRule(Table::kFilter, chains.forward, Target::drop()));
 }
 
@@ -99,8 +117,19 @@ void addForwardBase(RuleDocument& doc, const ChainNames& chains, const HostBase&
 RuleDocument hostBaseRules(const ChainNames& chains, const HostBase& base) {
   RuleDocument doc;
   doc.chains = {{Table::kNat, chains.portmap}, {Table::kNat, chains.postrouting}, {Table::kFilter, chains.forward}};
-  addNatBase(doc, chains, base.task_cidr);
+  addNatBase(doc, chains, base);
   addForwardBase(doc, chains, base);
+  return doc;
+}
+
+RuleDocument hostPeerChains(const ChainNames& chains, const HostBase& base) {
+  const RuleDocument all = hostBaseRules(chains, base);
+  RuleDocument doc;
+  doc.family = all.family;
+  doc.chains = {{Table::kNat, chains.postrouting}, {Table::kFilter, chains.forward}};
+  for (const Rule& r : all.rules) {
+    if (r.chain == chains.postrouting || r.chain == chains.forward) doc.rules.push_back(r);
+  }
   return doc;
 }
 

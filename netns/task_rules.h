@@ -11,11 +11,13 @@
 //   nat PREROUTING -m addrtype --dst-type LOCAL -j <P>_PORTMAP
 //   nat OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j <P>_PORTMAP
 //   nat POSTROUTING -j <P>_POSTROUTING
+//   <P>_POSTROUTING -s <task CIDR> -d <peer subnet> -j RETURN          (per peer host: keep the task's address)
 //   <P>_POSTROUTING -s <task CIDR> ! -d <task CIDR> -j MASQUERADE
 //   <P>_POSTROUTING -s <task CIDR> -d <task CIDR> -m conntrack --ctstate DNAT -j MASQUERADE  (hairpin)
 //   filter -I FORWARD -j <P>_FORWARD
 //   <P>_FORWARD -i <bridge> -s <task CIDR> -j ACCEPT                    (from the tasks)
 //   <P>_FORWARD -o <bridge> -d <task CIDR> -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT
+//   <P>_FORWARD -s <peer subnet> -o <bridge> -d <task CIDR> -j ACCEPT  (per peer host: its tasks)
 //   <P>_FORWARD -d <task CIDR> -j DROP      (a new connection to a task port, not through a mapping)
 //   <P>_FORWARD -j DROP                      (only when the agent turned ip_forward on: the host
 //                                             forwards nothing else because of the agent)
@@ -42,12 +44,17 @@ RuleDocument taskNamespaceRules(const SandboxSpec& spec, const ChainNames& chain
 RuleDocument hostTaskRules(const SandboxSpec& spec, const TaskAddressing& addressing, const ChainNames& chains);
 // What the shared rules depend on: the task CIDR, the agent's bridge, and whether the agent turned
 // ip_forward on (host.json's ipForwardPrevious is set).
+// `peer_subnets`: the other hosts' task subnets this host routes to (SandboxManager::setPeers).
 struct HostBase {
   Cidr task_cidr;
   std::string bridge;
   bool forwarding_is_ours = false;
+  std::vector<Cidr> peer_subnets;
 };
 RuleDocument hostBaseRules(const ChainNames& chains, const HostBase& base);
+// The part of the base the peers change: the <P>_POSTROUTING and <P>_FORWARD chains declared and
+// refilled (no jumps), for one atomic replacement when a peer comes or goes.
+RuleDocument hostPeerChains(const ChainNames& chains, const HostBase& base);
 
 // Every document of a task as one readable text (golden files, `scagent net show`).
 Result<std::string> renderAllRules(const SandboxSpec& spec, const TaskAddressing& addressing, const HostBase& base,

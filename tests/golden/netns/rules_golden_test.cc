@@ -56,5 +56,19 @@ TEST(NetnsRulesGoldenTest, NonLoopbackVipRange) {
   testing::expectGolden("netns/non-loopback-vip.rules", *text);
 }
 
+// The shared base of a lab host with two peer hosts (host-gw): their tasks' traffic is neither
+// masqueraded nor dropped.
+TEST(NetnsRulesGoldenTest, HostBaseWithPeerHosts) {
+  HostBase base{*Cidr::parse("10.222.1.0/24"), "scbr0", true, {*Cidr::parse("10.222.2.0/24"), *Cidr::parse("10.222.3.0/24")}};
+  const RuleDocument doc = hostBaseRules(ChainNames::of("SC"), base);
+  std::string out;
+  for (Table t : tablesOf(doc)) {
+    auto text = renderInstall(doc, t);
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    out += *text;
+  }
+  testing::expectGolden("netns/host-base-peers.rules", out);
+}
+
 }  // namespace
 }  // namespace sc::netns

@@ -67,6 +67,24 @@ class FakeNetworkKernel final : public netns::NetworkKernel {
   Result<std::vector<std::string>> taskAddresses(const std::string&, const std::string&) override {
     return std::vector<std::string>{};
   }
+  std::set<netns::HostRoute> routes;  // tagged host routes
+  std::string unreachable_via;        // replaceHostRoute via this address fails (not on-link)
+  Result<std::vector<netns::HostRoute>> listHostRoutes() override {
+    return std::vector<netns::HostRoute>(routes.begin(), routes.end());
+  }
+  Result<void> replaceHostRoute(const netns::HostRoute& r) override {
+    ops.push_back("replaceHostRoute " + r.dst.toString() + " via " + r.via.toString());
+    if (r.via.toString() == unreachable_via)
+      return makeError(ErrorCode::kFailedPrecondition, "add route to " + r.dst.toString() + " via",
+                       r.via.toString(), "Network is unreachable");
+    std::erase_if(routes, [&](const netns::HostRoute& x) { return x.dst == r.dst; });
+    routes.insert(r);
+    return ok();
+  }
+  Result<netns::Outcome> deleteHostRoute(const netns::HostRoute& r) override {
+    ops.push_back("deleteHostRoute " + r.dst.toString() + " via " + r.via.toString());
+    return routes.erase(r) ? netns::Outcome::kRemoved : netns::Outcome::kAbsent;
+  }
 };
 
 class FakeRuleApplier final : public netns::RuleApplier {

@@ -94,6 +94,45 @@ class AgentTest : public ::testing::Test {
   Agent* agent_ = nullptr;
 };
 
+struct FakePeers final : PeerNetwork {
+  std::vector<std::vector<PeerInstance>> calls;
+  bool fail = false;
+  Result<std::vector<std::string>> setPeers(const std::vector<PeerInstance>& peers) override {
+    calls.push_back(peers);
+    if (fail) return makeError(ErrorCode::kUnavailable, "list", "routes", "netlink busy");
+    return std::vector<std::string>{};
+  }
+};
+
+TEST_F(AgentTest, OtherInstancesGoToThePeerNetworkOnlyWhenTheyChange) {
+  FakePeers peers;
+  Agent agent(cfg, {}, AgentDeps{cp, *store, {&sandbox, &proxy, &apps}, membership, notifier, metrics, clock, &peers});
+  ASSERT_TRUE(agent.ensureRegistered().ok());
+  const PeerInstance self{agent.instanceArn(), "192.168.7.1", "10.1.0.0/24"};
+  const PeerInstance b{"arn:aws:ecs:us-east-1:000000000000:container-instance/c/b", "192.168.7.2", "10.2.0.0/24"};
+  DesiredState d{"e1", 1, "ACTIVE", {}, std::vector<PeerInstance>{self, b}};
+  agent.applyDesired(d);
+  ASSERT_EQ(peers.calls.size(), 1u);
+  EXPECT_EQ(peers.calls[0], std::vector<PeerInstance>{b});  // never a route to itself
+  agent.applyDesired(d);
+  EXPECT_EQ(peers.calls.size(), 1u);  // unchanged: nothing to do
+  // An answer without peers (an older sccontrol) leaves the routes alone.
+  agent.applyDesired({"e2", 2, "ACTIVE", {}});
+  EXPECT_EQ(peers.calls.size(), 1u);
+  // A failure is retried with the next desired state even when the peers did not change.
+  peers.fail = true;
+  d.peers = std::vector<PeerInstance>{self};
+  agent.applyDesired(d);
+  agent.applyDesired(d);
+  EXPECT_EQ(peers.calls.size(), 3u);
+  peers.fail = false;
+  agent.applyDesired(d);
+  agent.applyDesired(d);
+  ASSERT_EQ(peers.calls.size(), 4u);
+  EXPECT_TRUE(peers.calls[3].empty());
+  agent.waitIdle();
+}
+
 TEST_F(AgentTest, StartsDesiredTasksAndReportsTheirEndpoints) {
   auto agent = make();
   ASSERT_TRUE(agent->ensureRegistered().ok());

@@ -39,6 +39,7 @@ TEST(ControlPlaneClientTest, DesiredStateShape) {
   EXPECT_EQ(d->etag, "e1");
   EXPECT_EQ(d->revision, 9);
   ASSERT_EQ(d->tasks.size(), 1u);
+  EXPECT_FALSE(d->peers.has_value()) << "an older sccontrol sends no peers";
   EXPECT_EQ(d->tasks[0].task_definition["family"], "db");
   ASSERT_NE(d->tasks[0].ns, nullptr);
   EXPECT_EQ((*d->tasks[0].ns)["name"], "demo");
@@ -55,6 +56,11 @@ TEST(ControlPlaneClientTest, DesiredStateShape) {
   EXPECT_EQ((*shared->tasks[0].ns)["revision"], 3);
   EXPECT_EQ(shared->tasks[0].ns.get(), shared->tasks[1].ns.get()) << "one copy shared by both tasks";
   EXPECT_EQ(shared->tasks[2].ns, nullptr);
+  auto peers = desiredStateFromJson(Json::parse(
+      R"({"tasks": [], "peers": [{"containerInstanceArn": "arn:b", "hostAddress": "192.168.7.2", "taskCidr": "10.2.0.0/24"}]})"));
+  ASSERT_TRUE(peers.ok() && peers->peers.has_value());
+  EXPECT_EQ(*peers->peers, (std::vector<PeerInstance>{{"arn:b", "192.168.7.2", "10.2.0.0/24"}}));
+  EXPECT_FALSE(desiredStateFromJson(Json::parse(R"({"tasks": [], "peers": {}})")).ok());
   auto dangling = desiredStateFromJson(Json::parse(
       R"({"tasks": [{"taskId": "t1", "desiredStatus": "RUNNING", "namespaceRef": "ns-9"}], "namespaces": {}})"));
   ASSERT_FALSE(dangling.ok());

@@ -587,6 +587,36 @@ TEST_F(AgentReportTest, AnotherInstancesTaskIsNotTouched) {
   EXPECT_EQ(t["lastStatus"], "RUNNING");
 }
 
+Json registerHost(ControlPlane& cp, const std::string& host, const std::string& cidr, const std::string& address) {
+  auto r = cp.agentRegister({{"bootstrapToken", "boot"},
+                             {"cluster", "c"},
+                             {"hostname", host},
+                             {"memoryMiB", 1024},
+                             {"taskCidr", cidr},
+                             {"hostAddress", address}});
+  EXPECT_TRUE(r.has_value());
+  return r.has_value() ? *r : Json();
+}
+
+TEST_F(AgentReportTest, EveryDesiredStateNamesTheInstancesWithASubnetAndAnAddress) {
+  Json b = registerHost(*cp_, "b", "10.2.0.0/24", "192.168.7.2");
+  registerHost(*cp_, "nowhere", "10.3.0.0/24", "");  // no host address: nothing to route through
+  tokens_["b"] = b["token"].get<std::string>();
+  Json d = desired("a");
+  ASSERT_TRUE(d.contains("peers")) << d.dump();
+  EXPECT_EQ(d["peers"], Json::array({{{"containerInstanceArn", b["containerInstanceArn"]},
+                                      {"hostAddress", "192.168.7.2"},
+                                      {"taskCidr", "10.2.0.0/24"}}}));
+  // b sees itself too (the agent leaves its own instance out).
+  EXPECT_EQ(desired("b")["peers"], d["peers"]);
+  // A parked poll of a wakes when b leaves: the answer changes, b is gone from it.
+  const std::string etag = d["etag"].get<std::string>();
+  ecs("DeregisterContainerInstance", {{"cluster", "c"}, {"containerInstance", b["containerInstanceArn"]}});
+  auto after = cp_->agentDesired(tokens_["a"], etag);
+  ASSERT_TRUE(after.has_value() && after->has_value());
+  EXPECT_EQ((**after)["peers"], Json::array());
+}
+
 TEST_F(AgentReportTest, RegistrationAddressesAreChecked) {
   Json body = {{"bootstrapToken", "boot"}, {"cluster", "c"}, {"memoryMiB", 1024}, {"taskCidr", "10.0.0.0/33"}};
   auto r = cp_->agentRegister(body);

@@ -169,5 +169,88 @@ TEST_F(SandboxTest, ConfigIsChecked) {
   EXPECT_FALSE(validateConfig(c).ok());
 }
 
+PeerSubnet peer(const std::string& name, const std::string& subnet, const std::string& via) {
+  return {name, *Cidr::parse(subnet), *IpAddress::parse(via)};
+}
+
+std::string lastRestore(const testing::FakeRuleApplier& rules) { return rules.ops.empty() ? "" : rules.ops.back(); }
+
+TEST_F(SandboxTest, PeersAreRoutedWithTheFirstTaskChangedInOneRestoreAndRemovedWithTheLast) {
+  // Before any task: nothing on the host, the peers are kept for the first task.
+  auto early = mgr_->setPeers({peer("b", "10.9.1.0/24", "192.168.5.12"), peer("c", "10.9.2.0/24", "192.168.5.13")});
+  ASSERT_TRUE(early.ok()) << early.error().message;
+  EXPECT_TRUE(early->empty());
+  EXPECT_TRUE(kernel_.routes.empty());
+  EXPECT_TRUE(rules_.ops.empty());
+
+  ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
+  EXPECT_EQ(kernel_.routes.size(), 2u);
+  EXPECT_TRUE(kernel_.routes.contains({*Cidr::parse("10.9.1.0/24"), *IpAddress::parse("192.168.5.12")}));
+  // The peers' chains refilled once, both tables in one input: no masquerade to a peer's tasks,
+  // and its tasks may open connections to ours.
+  const std::string* refill = nullptr;
+  for (const std::string& op : rules_.ops) {
+    if (op.find("-j RETURN") != std::string::npos) refill = &op;
+  }
+  ASSERT_NE(refill, nullptr);
+  EXPECT_NE(refill->find(":SC_POSTROUTING - [0:0]"), std::string::npos);
+  EXPECT_NE(refill->find(":SC_FORWARD - [0:0]"), std::string::npos);
+  EXPECT_EQ(refill->find(":SC_PORTMAP"), std::string::npos);  // the task mappings are not flushed
+  EXPECT_NE(refill->find("-A SC_POSTROUTING -s 10.9.0.0/24 -d 10.9.2.0/24 -m comment --comment sc:agent -j RETURN"),
+            std::string::npos);
+  EXPECT_NE(refill->find("-A SC_FORWARD -s 10.9.1.0/24 -d 10.9.0.0/24 -o scbr0 -m comment --comment sc:agent -j ACCEPT"),
+            std::string::npos);
+  EXPECT_LT(refill->find("-j RETURN"), refill->find("-j MASQUERADE"));
+
+  // One peer leaves, another moves: its route is replaced, the chains refilled without the first.
+  rules_.ops.clear();
+  auto moved = mgr_->setPeers({peer("c", "10.9.2.0/24", "192.168.5.99")});
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(kernel_.routes, (std::set<HostRoute>{{*Cidr::parse("10.9.2.0/24"), *IpAddress::parse("192.168.5.99")}}));
+  ASSERT_EQ(rules_.ops.size(), 1u);
+  EXPECT_EQ(rules_.ops[0].find("10.9.1.0/24"), std::string::npos);
+  // The same peers again change nothing.
+  rules_.ops.clear();
+  kernel_.ops.clear();
+  ASSERT_TRUE(mgr_->setPeers({peer("c", "10.9.2.0/24", "192.168.5.99")}).ok());
+  EXPECT_TRUE(rules_.ops.empty());
+  EXPECT_TRUE(kernel_.ops.empty());
+
+  // A route deleted by hand is put back by the periodic check.
+  kernel_.routes.clear();
+  auto drift = mgr_->verifyHost();
+  ASSERT_TRUE(drift.ok()) << drift.error().message;
+  EXPECT_NE(join(*drift, "|").find("host route to 10.9.2.0/24 via 192.168.5.99 was missing"), std::string::npos);
+  EXPECT_EQ(kernel_.routes.size(), 1u);
+
+  ASSERT_TRUE(mgr_->remove("t1").ok());
+  EXPECT_TRUE(kernel_.routes.empty());
+  EXPECT_NE(join(rules_.ops, "\n").find("-X SC_POSTROUTING"), std::string::npos);
+  EXPECT_EQ(system_.ip_forward, "0");
+}
+
+TEST_F(SandboxTest, PeersThatCannotBeRoutedAreNamedAndLeftOut) {
+  ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
+  kernel_.unreachable_via = "172.16.0.9";
+  auto r = mgr_->setPeers({
+      peer("same", "10.9.0.0/16", "192.168.5.12"),    // overlaps ours (10.9.0.0/24)
+      peer("inside", "10.8.0.0/24", "10.9.0.77"),     // next hop in our task CIDR
+      peer("ok", "10.7.0.0/24", "192.168.5.13"),
+      peer("twin", "10.7.0.128/25", "192.168.5.14"),  // overlaps "ok"
+      peer("far", "10.6.0.0/24", "172.16.0.9"),       // not on-link
+  });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const std::string all = join(*r, "|");
+  EXPECT_EQ(r->size(), 4u) << all;
+  EXPECT_NE(all.find("peer same (10.9.0.0/16) is not routed: its task CIDR overlaps this host's 10.9.0.0/24"),
+            std::string::npos);
+  EXPECT_NE(all.find("peer inside (10.8.0.0/24) is not routed: its host address 10.9.0.77"), std::string::npos);
+  EXPECT_NE(all.find("peer twin (10.7.0.128/25) is not routed: its task CIDR overlaps that of ok"), std::string::npos);
+  EXPECT_NE(all.find("peer far (10.6.0.0/24) is not routed: "), std::string::npos);
+  EXPECT_EQ(kernel_.routes, (std::set<HostRoute>{{*Cidr::parse("10.7.0.0/24"), *IpAddress::parse("192.168.5.13")}}));
+  EXPECT_EQ(lastRestore(rules_).find("10.6.0.0/24"), std::string::npos);
+  EXPECT_NE(lastRestore(rules_).find("-d 10.7.0.0/24"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sc::netns
