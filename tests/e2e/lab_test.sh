@@ -18,15 +18,9 @@ set -uo pipefail
 src=$1 build=$2
 lab_dir=/var/lib/scagent-lab
 
-if [ "$(id -u)" -ne 0 ]; then
-  if [ -n "${CI:-}" ] || { [ -n "${SC_REQUIRE_ROOT:-}" ] && [ "${SC_REQUIRE_ROOT}" != 0 ]; }; then
-    echo "FAIL: root test cannot run in CI: not running as root" >&2; exit 1
-  fi
-  echo "SKIPPED: needs root (run the suite with sudo scripts/test)"; exit 77
-fi
-if [ -e "$lab_dir" ] || ip netns list | grep -q '^lab-'; then
-  echo "FAIL: a lab runs on this host; stop it first: scripts/lab down" >&2; exit 1
-fi
+. "$src/tests/support/lab_host.sh"
+require_root
+refuse_beside_a_lab
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -35,15 +29,7 @@ lab() { SC_LAB_BUILD=$build "$src/scripts/lab" "$@"; }
 tmp=$(mktemp -d)
 trap 'lab down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 
-snapshot() {
-  ip netns list | awk '{print $1}' | sort
-  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
-  ip route show table all | grep -v 'table local' | sort
-  iptables-save | grep -c -e 'SC_' -e 'sc:' || true
-  find /sys/fs/cgroup -maxdepth 4 -name 'scagent*' | sort
-  pgrep -x 'haproxy|scagent|sccontrol|etcd' | sort || true
-}
-snapshot >"$tmp/before"
+host_snapshot >"$tmp/before"
 
 # Which tasks answered `curl URL` from the web task, N times: their ids, sorted, unique.
 answers() {
@@ -127,7 +113,7 @@ after=$(lab status --json | jq -r '.tasks[] | select(.host == "h2" and .lastStat
   pass "each of h2's tasks was adopted" || fail "adoptions: $(grep -c '"msg":"task adopted"' "$lab_dir/h2.log")"
 
 if lab down >"$tmp/down.log" 2>&1; then pass "lab down"; else cat "$tmp/down.log" >&2; fail "scripts/lab down"; fi
-snapshot >"$tmp/after"
+host_snapshot >"$tmp/after"
 if diff "$tmp/before" "$tmp/after" >"$tmp/diff"; then pass "the host is as before"; else fail "left behind: $(cat "$tmp/diff")"; fi
 
 [ "$failures" = 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
