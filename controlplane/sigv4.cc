@@ -102,7 +102,11 @@ std::optional<std::chrono::system_clock::time_point> parseAmzDate(std::string_vi
   t.tm_min = static_cast<int>(*mi);
   t.tm_sec = static_cast<int>(*se);
   time_t tt = timegm(&t);
-  if (tt == -1) return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits (years 1678-2262): a date outside, such as year
+  // 9999, would overflow on conversion. Keep an hour's room for the skew window's arithmetic.
+  constexpr time_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 3600;
+  if (tt == -1 || tt > kLimit || tt < -kLimit) return std::nullopt;
   return std::chrono::system_clock::from_time_t(tt);
 }
 

@@ -369,7 +369,7 @@ OrderedJson taskPlanToJson(const TaskPlan& p) {
     o["dnsName"] = a.dns_name;
     o["port"] = a.port;
     o["vip"] = a.vip;
-    o["listenerPort"] = a.listener_port;
+    if (a.listener_port != 0) o["listenerPort"] = a.listener_port;  // 0: a record from before the redirect
     o["discoveryName"] = a.discovery_name;
     o["appProtocol"] = appProtocolName(a.app_protocol);
     o["timeouts"] = timeoutsJson(a.timeouts);

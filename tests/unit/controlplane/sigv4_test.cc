@@ -91,6 +91,20 @@ TEST(SigV4Test, SkewBeyondFiveMinutesIsExpired) {
   EXPECT_TRUE(verifySigV4(r, kKeys, kNow - std::chrono::minutes(6)).has_value());
 }
 
+// Found by tests/fuzz (sigv4): a date past 2262 or before 1678 overflowed system_clock's 64-bit
+// nanoseconds on conversion (signed overflow, before the signature was checked).
+TEST(SigV4Test, ADateTheClockCannotHoldIsNotAValidDate) {
+  for (const char* date : {"40301660T123600Z", "99991231T235959Z", "00000101T000000Z"}) {
+    HttpRequest r = request();
+    signSigV4(r, kKey, "us-east-1", "ecs", kNow);
+    r.headers["x-amz-date"] = date;
+    auto f = verifySigV4(r, kKeys, kNow);
+    ASSERT_TRUE(f.has_value()) << date;
+    EXPECT_EQ(f->type, "IncompleteSignatureException") << date;
+    EXPECT_EQ(f->message, "Authorization header requires existence of a valid X-Amz-Date header") << date;
+  }
+}
+
 TEST(SigV4Test, MalformedHeaderIsIncompleteSignature) {
   HttpRequest r = request();
   r.headers["authorization"] = "AWS4-HMAC-SHA256 Credential=SCKEY";
