@@ -217,6 +217,14 @@ class ControlPlane {
   std::map<std::string, Clock::MonoTime> last_seen_;       // instance key -> last heartbeat
   std::map<std::string, Clock::MonoTime> orphaned_since_;  // unknown instance ARN a task names -> first seen
   bool withinOrphanGraceLocked(const std::string& instance_arn);
+  // An agent call from the instance `key`: it is alive now. The first one after every instance was
+  // silent (deaf_) restarts every instance's TTL.
+  void noteHeardLocked(const std::string& key);
+  // Two or more connected instances, none heard for half the TTL: sccontrol itself was likely cut
+  // off (a partition, a stalled store), so tick() declares none lost (Kubernetes' node lifecycle
+  // controller stops evictions when every zone is disrupted, for the same reason).
+  bool everyInstanceSilentLocked(Batch& b, Clock::MonoTime now);
+  bool deaf_ = false;
   std::unordered_map<std::string, std::string> tokens_;  // sha256(token) -> instance key
   std::mutex bootstrap_mu_;                              // guards bootstrap_tokens_
   std::vector<BootstrapToken> bootstrap_tokens_;

@@ -496,6 +496,29 @@ bool ControlPlane::withinOrphanGraceLocked(const std::string& instance_arn) {
   return clock_.now() - since < options_.instance_ttl;
 }
 
+void ControlPlane::noteHeardLocked(const std::string& key) {
+  const auto now = clock_.now();
+  if (deaf_) {
+    // Every instance went silent at once: sccontrol was the one cut off (or stalled). The instances
+    // could not report meanwhile, so each gets a full TTL from now to be heard again.
+    for (auto& [k, seen] : last_seen_) seen = now;
+    deaf_ = false;
+    log::info("container instances heard again after all were silent; every instance's TTL starts again");
+  }
+  last_seen_[key] = now;
+}
+
+bool ControlPlane::everyInstanceSilentLocked(Batch& b, Clock::MonoTime now) {
+  size_t connected = 0;
+  for (const auto& [k, i] : b.list("instance/")) {
+    if (!i.value("agentConnected", false)) continue;
+    ++connected;
+    auto seen = last_seen_.find(k);
+    if (seen != last_seen_.end() && now - seen->second <= options_.instance_ttl / 2) return false;
+  }
+  return connected >= 2;
+}
+
 std::vector<InstanceLoss> ControlPlane::tick() {
   bool changed = false;
   std::vector<InstanceLoss> lost;
@@ -504,7 +527,14 @@ std::vector<InstanceLoss> ControlPlane::tick() {
     int64_t before = revision_;
     Batch b(docs_);
     auto now = clock_.now();
-    for (const auto& [k, i] : b.list("instance/")) {
+    if (!deaf_ && everyInstanceSilentLocked(b, now)) {
+      deaf_ = true;
+      log::warn("no container instance heard for half the TTL; declaring none lost until one is heard (sccontrol "
+                "may be the one cut off)",
+                {{"ttlSeconds", std::to_string(options_.instance_ttl.count())}});
+    }
+    const std::vector<Batch::Entry> instances = deaf_ ? std::vector<Batch::Entry>{} : b.list("instance/");
+    for (const auto& [k, i] : instances) {
       auto seen = last_seen_.find(k);
       bool silent = seen == last_seen_.end() || now - seen->second > options_.instance_ttl;
       if (!silent || !i.value("agentConnected", false)) continue;
@@ -624,7 +654,7 @@ ApiResult ControlPlane::agentRegister(const Json& body) {
     const Json adopted = adoptTasksLocked(b, body, cname, inst["containerInstanceArn"].get<std::string>());
     if (auto c = commitLocked(b); !c.ok()) return std::unexpected(ApiError{"ServerException", c.error().message, 500});
     tokens_[sha256Hex(token)] = key;
-    last_seen_[key] = clock_.now();
+    noteHeardLocked(key);
     log::info("container instance registered", {{"instance", id},
                                                 {"cluster", cname},
                                                 {"hostname", inst["ec2InstanceId"].get<std::string>()},
@@ -661,7 +691,7 @@ ApiResult ControlPlane::agentHeartbeat(const std::string& token, const Json& bod
     auto key = instanceForToken(token);
     if (!key) return std::unexpected(key.error());
     if (auto problem = heartbeatProblem(body)) return std::unexpected(*problem);
-    last_seen_[*key] = clock_.now();
+    noteHeardLocked(*key);
     Batch b(docs_);
     Json inst = *b.get(*key);
     bool dirty = false;
@@ -853,7 +883,7 @@ ApiResult ControlPlane::agentStatus(const std::string& token, const Json& body) 
     std::lock_guard lock(mu_);
     auto key = instanceForToken(token);
     if (!key) return std::unexpected(key.error());
-    last_seen_[*key] = clock_.now();
+    noteHeardLocked(*key);
     Batch b(docs_);
     Json inst = *b.get(*key);
     std::string cname = afterSlash(inst["clusterArn"].get<std::string>());

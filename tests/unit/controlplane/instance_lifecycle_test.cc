@@ -121,25 +121,58 @@ TEST_F(InstanceLifecycleTest, LostInstancesAreRemovedAfterTheRetentionUnlessThey
   restart(o);
   std::string a = registerInstance("a");
   std::string b = registerInstance("b");
+  std::string k = registerInstance("k");  // heard before every sweep: sccontrol is not the one cut off
+  auto keep = [&] { EXPECT_EQ(statusOf("k"), 200); };
   clock_.advance(seconds(31));
-  EXPECT_EQ(cp_->tick().size(), 2u);  // both lost
+  keep();
+  EXPECT_EQ(cp_->tick().size(), 2u);  // a and b lost
   clock_.advance(seconds(300));
   EXPECT_EQ(statusOf("b"), 200) << "b comes back within the retention";
   clock_.advance(seconds(301));
   EXPECT_EQ(statusOf("b"), 200);
+  keep();
   cp_->tick();
   EXPECT_EQ(describeInstance(a)["failures"][0]["reason"], "MISSING");
   EXPECT_EQ(statusOf("a"), 401) << "a's token went with its registration; its agent registers again";
   EXPECT_EQ(describeInstance(b)["containerInstances"][0]["agentConnected"], true);
-  EXPECT_EQ(listInstances(), Json::array({b}));
+  Json listed = listInstances();
+  std::sort(listed.begin(), listed.end());
+  Json want = Json::array({b, k});
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(listed, want);
   // A restart keeps the time of the loss: b is lost again, then removed after the retention.
   clock_.advance(seconds(31));
+  keep();
   cp_->tick();
   clock_.advance(seconds(400));
   restart(o);
   clock_.advance(seconds(201));
   cp_->tick();
-  EXPECT_TRUE(listInstances().empty());
+  EXPECT_EQ(listInstances(), Json::array({k})) << "k, silent since the restart, is lost but kept";
+}
+
+TEST_F(InstanceLifecycleTest, WhenEveryInstanceFallsSilentAtOnceNoneIsLostAndEachGetsAFullTtlOnceOneIsHeard) {
+  std::string a = registerInstance("a");
+  std::string b = registerInstance("b");
+  clock_.advance(seconds(16));  // half the TTL: sccontrol assumes it is the one cut off
+  EXPECT_TRUE(cp_->tick().empty());
+  clock_.advance(seconds(60));  // long past the TTL, still nobody heard
+  EXPECT_TRUE(cp_->tick().empty());
+  EXPECT_EQ(statusOf("a"), 200);  // the partition heals: a is heard first
+  clock_.advance(seconds(25));    // b comes back within a full TTL of that
+  EXPECT_EQ(statusOf("b"), 200);
+  EXPECT_TRUE(cp_->tick().empty());
+  // From now on silence counts as before: b goes quiet while a is heard, and b alone is lost.
+  clock_.advance(seconds(20));
+  EXPECT_EQ(statusOf("a"), 200);
+  clock_.advance(seconds(12));
+  EXPECT_EQ(statusOf("a"), 200);
+  auto lost = cp_->tick();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].container_instance_arn, b);
+  // A single instance cannot tell its host's death from sccontrol's isolation: lost after the TTL.
+  clock_.advance(seconds(31));
+  EXPECT_EQ(cp_->tick().size(), 1u);
 }
 
 TEST_F(InstanceLifecycleTest, SeveralBootstrapTokensExpireAndSingleUseOnesWorkOnce) {
