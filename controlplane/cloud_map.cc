@@ -1,10 +1,10 @@
 // The Cloud Map (servicediscovery) subset: HTTP namespaces, their services and instances.
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <set>
-#include <cctype>
-#include <cmath>
 
 #include "common/strings.h"
 #include "controlplane/batch.h"
@@ -29,7 +29,9 @@ ApiError serviceNotFound(const std::string& ref) { return {"ServiceNotFound", "S
 
 // The operation IDs, instance IDs and page tokens sccontrol hands out: 32 lowercase hex digits.
 bool isOurId(const std::string& s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
 }
 
 }  // namespace
@@ -240,8 +242,9 @@ ApiResult ControlPlane::getInstance(const Json& in) {
   auto instances = instancesOf(b, *b.get(*key));
   auto it = instances.find(id);
   if (it == instances.end()) {
-    return std::unexpected(ApiError{"InstanceNotFound", "Instance not found: " + id + " (sccontrol registers a task's "
-                                                        "endpoint while the task is RUNNING and HEALTHY)"});
+    return std::unexpected(ApiError{"InstanceNotFound", "Instance not found: " + id +
+                                                            " (sccontrol registers a task's "
+                                                            "endpoint while the task is RUNNING and HEALTHY)"});
   }
   it->second["CreatedByAccount"] = options_.account;
   return Json{{"ResourceOwner", options_.account}, {"Instance", it->second}};
@@ -358,13 +361,8 @@ ApiResult ControlPlane::updateHttpNamespace(const Json& in) {
   b.put("namespace/" + *id, ns);
   const double now = nowSeconds();
   const std::string op_id = newId(32);
-  Json op = {{"Id", op_id},
-             {"Type", "UPDATE_NAMESPACE"},
-             {"Status", "SUCCESS"},
-             {"CreateDate", now},
-             {"UpdateDate", now},
-             {"Targets", {{"NAMESPACE", *id}}},
-             {"_description", description}};
+  Json op = {{"Id", op_id},       {"Type", "UPDATE_NAMESPACE"},      {"Status", "SUCCESS"},        {"CreateDate", now},
+             {"UpdateDate", now}, {"Targets", {{"NAMESPACE", *id}}}, {"_description", description}};
   if (!request.empty()) op["_requestId"] = request;
   b.put("operation/" + op_id, op);
   return finish(b, Json{{"OperationId", op_id}});
@@ -382,8 +380,8 @@ ApiResult ControlPlane::cmDeleteService(const Json& in) {
   if (auto svc = b.find(owner); svc != nullptr && svc->value("status", "") != "INACTIVE") {
     return std::unexpected(ApiError{"ResourceInUse", "Service " + cm["Id"].get<std::string>() +
                                                          " is the Service Connect endpoint " +
-                                                         jsonQuote(cm["Name"].get<std::string>()) +
-                                                         " of ECS service " + svc->value("serviceArn", owner) +
+                                                         jsonQuote(cm["Name"].get<std::string>()) + " of ECS service " +
+                                                         svc->value("serviceArn", owner) +
                                                          "; delete the ECS service or update its "
                                                          "serviceConnectConfiguration instead"});
   }
@@ -412,8 +410,8 @@ void ControlPlane::releaseCloudMapServiceLocked(Batch& b, const std::string& key
 namespace {
 
 const std::set<std::string> kOperationStatuses = {"SUBMITTED", "PENDING", "SUCCESS", "FAIL"};
-const std::set<std::string> kOperationTypes = {"CREATE_NAMESPACE",  "DELETE_NAMESPACE",  "UPDATE_NAMESPACE",
-                                               "UPDATE_SERVICE",    "REGISTER_INSTANCE", "DEREGISTER_INSTANCE"};
+const std::set<std::string> kOperationTypes = {"CREATE_NAMESPACE", "DELETE_NAMESPACE",  "UPDATE_NAMESPACE",
+                                               "UPDATE_SERVICE",   "REGISTER_INSTANCE", "DEREGISTER_INSTANCE"};
 
 // A ListOperations filter as a predicate, or the InvalidInput that refuses it. The conditions each
 // filter takes are the model's: EQ (one value) for NAMESPACE_ID, SERVICE_ID, STATUS and TYPE; IN

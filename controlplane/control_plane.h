@@ -258,13 +258,13 @@ class ControlPlane {
   // Drops cache entries whose task stopped or whose instance or namespace is gone; tick() runs it.
   void pruneCachesLocked();
   std::map<std::string, SnapshotCache> snapshot_cache_;
+  std::unordered_map<std::string, TextCache> task_view_cache_;  // task key
+  std::unordered_map<std::string, TextCache> desired_cache_;    // instance key (text = body, etag in fingerprint)
   struct InstancesRevision {
     int64_t revision = 0;  // the store revision at which `content` was first seen
     std::string content;   // the instance list
   };
   std::map<std::string, InstancesRevision> instances_revision_cache_;  // Cloud Map service key
-  std::unordered_map<std::string, TextCache> task_view_cache_;  // task key
-  std::unordered_map<std::string, TextCache> desired_cache_;    // instance key (text = body, etag in fingerprint)
 };
 
 }  // namespace sc::controlplane

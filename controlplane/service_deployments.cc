@@ -103,7 +103,8 @@ Json deploymentView(const Json& svc, const Json& r, const ServiceNames& n, ArnFn
     counts["arn"] = arn("service-revision/" + n.cluster + "/" + n.service + "/" + serviceDeploymentId(dep_id));
     return counts;
   };
-  Json v = {{"serviceDeploymentArn", arn("service-deployment/" + n.cluster + "/" + n.service + "/" + serviceDeploymentId(id))},
+  Json v = {{"serviceDeploymentArn",
+             arn("service-deployment/" + n.cluster + "/" + n.service + "/" + serviceDeploymentId(id))},
             {"serviceArn", svc["serviceArn"]},
             {"clusterArn", svc["clusterArn"]},
             {"createdAt", r["createdAt"]},
@@ -144,11 +145,11 @@ ApiResult ControlPlane::describeServiceDeployments(const Json& in) {
   Json out = {{"serviceDeployments", Json::array()}, {"failures", Json::array()}};
   for (const Json& a : arns) {
     const std::string arn = a.get<std::string>();
-    const std::vector<std::string> parts = startsWith(arn, prefix) ? split(arn.substr(prefix.size()), '/')
-                                                                   : std::vector<std::string>{};
+    const std::vector<std::string> parts =
+        startsWith(arn, prefix) ? split(arn.substr(prefix.size()), '/') : std::vector<std::string>{};
     if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
-      return std::unexpected(invalid("serviceDeploymentArns: expected " + prefix +
-                                     "<cluster>/<service>/<id>, got " + jsonQuote(arn)));
+      return std::unexpected(
+          invalid("serviceDeploymentArns: expected " + prefix + "<cluster>/<service>/<id>, got " + jsonQuote(arn)));
     }
     const Json* svc = b.find("service/" + parts[0] + "/" + parts[1]);
     const Json* found = nullptr;
@@ -160,8 +161,8 @@ ApiResult ControlPlane::describeServiceDeployments(const Json& in) {
       out["failures"].push_back({{"arn", arn}, {"reason", "MISSING"}});
       continue;
     }
-    out["serviceDeployments"].push_back(deploymentView(*svc, *found, {parts[0], parts[1]},
-                                                       [&](const std::string& rest) { return ecsArn(rest); }));
+    out["serviceDeployments"].push_back(
+        deploymentView(*svc, *found, {parts[0], parts[1]}, [&](const std::string& rest) { return ecsArn(rest); }));
   }
   return out;
 }

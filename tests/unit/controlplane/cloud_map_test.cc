@@ -28,7 +28,8 @@ class CloudMapTest : public ControlPlaneTest {
   }
   std::string nsId() { return cm("ListNamespaces", Json::object())["Namespaces"][0]["Id"]; }
   int64_t revision() {
-    return cm("DiscoverInstancesRevision", {{"NamespaceName", "internal"}, {"ServiceName", "http"}})["InstancesRevision"];
+    return cm("DiscoverInstancesRevision",
+              {{"NamespaceName", "internal"}, {"ServiceName", "http"}})["InstancesRevision"];
   }
 };
 
@@ -124,9 +125,10 @@ TEST_F(CloudMapTest, UpdateHttpNamespaceChangesTheDescriptionOnce) {
   EXPECT_EQ(cm("UpdateHttpNamespace",
                {{"Id", id}, {"UpdaterRequestId", "r1"}, {"Namespace", {{"Description", "the shop's services"}}}}),
             op);
-  EXPECT_EQ(cmError("UpdateHttpNamespace", {{"Id", id}, {"UpdaterRequestId", "r1"}, {"Namespace", {{"Description", "x"}}}})
-                .type,
-            "DuplicateRequest");
+  EXPECT_EQ(
+      cmError("UpdateHttpNamespace", {{"Id", id}, {"UpdaterRequestId", "r1"}, {"Namespace", {{"Description", "x"}}}})
+          .type,
+      "DuplicateRequest");
   EXPECT_EQ(cmError("UpdateHttpNamespace", {{"Id", "internal"}, {"Namespace", {{"Description", "x"}}}}).type,
             "NamespaceNotFound");  // a name is not an ID or ARN
   EXPECT_EQ(cmError("UpdateHttpNamespace", {{"Id", id}, {"Namespace", Json::object()}}).message,
@@ -161,7 +163,8 @@ TEST_F(CloudMapTest, DeleteServiceIsRefusedWhileAnEcsServiceUsesIt) {
                  {"_owner", "service/c/gone"},
                  {"_dnsName", "old"},
                  {"_vip", "127.255.0.9"}});
-  auto put = store_.txn({}, {TxnOp::put("cmservice/" + orphan["NamespaceId"].get<std::string>() + "/old", orphan.dump())});
+  auto put =
+      store_.txn({}, {TxnOp::put("cmservice/" + orphan["NamespaceId"].get<std::string>() + "/old", orphan.dump())});
   ASSERT_TRUE(put.ok() && put->succeeded);
   restart(defaultOptions());
   EXPECT_EQ(cm("DeleteService", {{"Id", orphan["Arn"]}}), Json::object());
@@ -185,19 +188,24 @@ TEST_F(CloudMapTest, ListOperationsFiltersAndPages) {
   EXPECT_EQ(ids(Json::object()), (Set{a, b, del}));
   EXPECT_EQ(cm("ListOperations", Json::object())["Operations"][0]["Status"], "SUCCESS");
   EXPECT_EQ(ids({{"Filters", {{{"Name", "TYPE"}, {"Values", {"DELETE_NAMESPACE"}}}}}}), (Set{del}));
-  EXPECT_EQ(ids({{"Filters", {{{"Name", "TYPE"}, {"Condition", "IN"}, {"Values", {"CREATE_NAMESPACE", "UPDATE_SERVICE"}}}}}}),
-            (Set{a, b}));
+  EXPECT_EQ(
+      ids({{"Filters", {{{"Name", "TYPE"}, {"Condition", "IN"}, {"Values", {"CREATE_NAMESPACE", "UPDATE_SERVICE"}}}}}}),
+      (Set{a, b}));
   EXPECT_EQ(ids({{"Filters", {{{"Name", "NAMESPACE_ID"}, {"Condition", "EQ"}, {"Values", {a_id}}}}}}), (Set{a, del}));
-  EXPECT_EQ(ids({{"Filters",
-                  {{{"Name", "NAMESPACE_ID"}, {"Values", {a_id}}}, {{"Name", "TYPE"}, {"Values", {"CREATE_NAMESPACE"}}}}}}),
-            (Set{a}));  // every filter must match
+  EXPECT_EQ(
+      ids({{"Filters",
+            {{{"Name", "NAMESPACE_ID"}, {"Values", {a_id}}}, {{"Name", "TYPE"}, {"Values", {"CREATE_NAMESPACE"}}}}}}),
+      (Set{a}));  // every filter must match
   EXPECT_EQ(ids({{"Filters", {{{"Name", "STATUS"}, {"Condition", "IN"}, {"Values", {"PENDING", "FAIL"}}}}}}), Set{});
   EXPECT_EQ(ids({{"Filters", {{{"Name", "SERVICE_ID"}, {"Values", {"srv-x"}}}}}}), Set{});
   const double t0 = 1795000000;
-  EXPECT_EQ(ids({{"Filters", {{{"Name", "UPDATE_DATE"}, {"Condition", "BETWEEN"}, {"Values", {"1795000000", "1795000050"}}}}}}),
+  EXPECT_EQ(ids({{"Filters",
+                  {{{"Name", "UPDATE_DATE"}, {"Condition", "BETWEEN"}, {"Values", {"1795000000", "1795000050"}}}}}}),
             (Set{a}));
   EXPECT_EQ(ids({{"Filters",
-                  {{{"Name", "UPDATE_DATE"}, {"Condition", "BETWEEN"}, {"Values", {std::to_string(t0 + 99.5), "1795000100"}}}}}}),
+                  {{{"Name", "UPDATE_DATE"},
+                    {"Condition", "BETWEEN"},
+                    {"Values", {std::to_string(t0 + 99.5), "1795000100"}}}}}}),
             (Set{b, del}));
 
   Json first = cm("ListOperations", {{"MaxResults", 2}});
@@ -230,7 +238,8 @@ TEST_F(CloudMapTest, ListOperationsFiltersAndPages) {
   EXPECT_EQ(refused({{"Name", "UPDATE_DATE"}, {"Condition", "BETWEEN"}, {"Values", {"x", "1"}}}),
             "Filters[0]: Values[0]: expected a date in Unix seconds, got \"x\"");
   EXPECT_EQ(refused({{"Name", "OWNER"}, {"Values", {"x"}}}).rfind("Filters[0].Name: ", 0), 0u);
-  EXPECT_EQ(cmError("ListOperations", {{"NextToken", "nope"}}).message, "NextToken: not a token ListOperations returned");
+  EXPECT_EQ(cmError("ListOperations", {{"NextToken", "nope"}}).message,
+            "NextToken: not a token ListOperations returned");
   EXPECT_EQ(cp_->revision(), rev);
 }
 
@@ -285,10 +294,9 @@ TEST_F(CloudMapTest, UnsupportedOperationsAnswerAnErrorTheirModelLists) {
   EXPECT_EQ(counts[Api::kEcs], 77 - 31);
   EXPECT_EQ(counts[Api::kCloudMap], 30 - 18);
   EXPECT_EQ(refused, counts[Api::kEcs] + counts[Api::kCloudMap]);
-  EXPECT_EQ(cp_->call(Api::kEcs, "CreateTaskSet", {{"cluster", "c"}, {"service", "s"}, {"taskDefinition", "t"}})
-                .error()
-                .type,
-            "UnsupportedFeatureException");
+  EXPECT_EQ(
+      cp_->call(Api::kEcs, "CreateTaskSet", {{"cluster", "c"}, {"service", "s"}, {"taskDefinition", "t"}}).error().type,
+      "UnsupportedFeatureException");
   EXPECT_EQ(cp_->call(Api::kEcs, "ListAccountSettings", Json::object()).error().type, "ClientException");
   EXPECT_EQ(cp_->call(Api::kCloudMap, "CreatePrivateDnsNamespace", {{"Name", "x"}, {"Vpc", "v"}}).error().type,
             "InvalidInput");

@@ -48,8 +48,9 @@ TEST_F(ServiceDeploymentsTest, ARolloutItsReplacementAndADeletionAsEcsReportsThe
   EXPECT_EQ(d["status"], "SUCCESSFUL");
   EXPECT_EQ(d["finishedAt"], 1795000010.0);
   EXPECT_EQ(d["createdAt"], 1795000000.0);
-  EXPECT_EQ(d["targetServiceRevision"],
-            Json({{"arn", revisionArn(first)}, {"requestedTaskCount", 1}, {"runningTaskCount", 1}, {"pendingTaskCount", 0}}));
+  EXPECT_EQ(
+      d["targetServiceRevision"],
+      Json({{"arn", revisionArn(first)}, {"requestedTaskCount", 1}, {"runningTaskCount", 1}, {"pendingTaskCount", 0}}));
   EXPECT_EQ(d["sourceServiceRevisions"], Json::array());
   EXPECT_EQ(d["deploymentConfiguration"], Json({{"maximumPercent", 200}, {"minimumHealthyPercent", 100}}));
   EXPECT_EQ(d["deploymentCircuitBreaker"]["status"], "DISABLED");
@@ -85,8 +86,8 @@ TEST_F(ServiceDeploymentsTest, ARolloutItsReplacementAndADeletionAsEcsReportsThe
   EXPECT_EQ(list({{"status", {"STOPPED"}}})["serviceDeployments"].size(), 1u);
   EXPECT_EQ(list({{"status", {"SUCCESSFUL", "IN_PROGRESS"}}})["serviceDeployments"].size(), 2u);
   EXPECT_EQ(list({{"createdAt", {{"after", 1795000005}}}})["serviceDeployments"].size(), 2u);
-  EXPECT_EQ(list({{"createdAt", {{"after", 1795000005}, {"before", 1795000025}}}})["serviceDeployments"][0]
-                ["serviceDeploymentArn"],
+  EXPECT_EQ(list({{"createdAt",
+                   {{"after", 1795000005}, {"before", 1795000025}}}})["serviceDeployments"][0]["serviceDeploymentArn"],
             deploymentArn(second));
   Json page = list({{"maxResults", 2}});
   ASSERT_EQ(page["serviceDeployments"].size(), 2u);
@@ -114,9 +115,10 @@ TEST_F(ServiceDeploymentsTest, ARolloutItsReplacementAndADeletionAsEcsReportsThe
             "nextToken: not a token ListServiceDeployments returned");
   EXPECT_EQ(ecsError("ListServiceDeployments", {{"cluster", "c"}, {"service", "web"}, {"status", {"DONE"}}}).type,
             "InvalidParameterException");
-  EXPECT_EQ(ecsError("DescribeServiceDeployments", {{"serviceDeploymentArns", {std::string(kPrefix) + "service/c/web"}}})
-                .type,
-            "InvalidParameterException");
+  EXPECT_EQ(
+      ecsError("DescribeServiceDeployments", {{"serviceDeploymentArns", {std::string(kPrefix) + "service/c/web"}}})
+          .type,
+      "InvalidParameterException");
   EXPECT_EQ(ecsError("DescribeServiceDeployments",
                      {{"serviceDeploymentArns", std::vector<std::string>(21, deploymentArn(first))}})
                 .message,
