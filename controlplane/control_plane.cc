@@ -10,6 +10,7 @@
 #include "controlplane/batch.h"
 #include "controlplane/json_fields.h"
 #include "controlplane/secure_random.h"
+#include "controlplane/service_deployments.h"
 #include "controlplane/service_members.h"
 #include "controlplane/sigv4.h"
 #include "controlplane/tags.h"
@@ -69,6 +70,20 @@ std::string pad8(int64_t n) {
 ApiError invalid(std::string message) { return {"InvalidParameterException", std::move(message)}; }
 ApiError clientError(std::string message) { return {"ClientException", std::move(message)}; }
 ApiError clusterNotFound() { return {"ClusterNotFoundException", "Cluster not found."}; }
+
+// An operation of the models that sccontrol does not implement, refused with an error the
+// operation's model lists, so SDKs raise one of its declared exceptions: ECS's
+// UnsupportedFeatureException where the operation lists it, else ClientException (every ECS
+// operation lists it: "an action ... that isn't valid"); Cloud Map's InvalidInput (every Cloud Map
+// operation lists it).
+ApiError unsupportedOperation(const ApiModel& m, Api api, std::string_view op) {
+  std::string type = api == Api::kEcs ? "ClientException" : "InvalidInput";
+  if (api == Api::kEcs) {
+    for (const Json& e : m.operations()[std::string(op)].value("errors", Json::array()))
+      if (e.value("shape", "") == "UnsupportedFeatureException") type = "UnsupportedFeatureException";
+  }
+  return {type, std::string(op) + " is not supported by sccontrol; see docs/api.md"};
+}
 
 }  // namespace
 
@@ -229,6 +244,8 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"DescribeServices", &ControlPlane::describeServices},
       {"ListServices", &ControlPlane::listServices},
       {"ListServicesByNamespace", &ControlPlane::listServicesByNamespace},
+      {"DescribeServiceDeployments", &ControlPlane::describeServiceDeployments},
+      {"ListServiceDeployments", &ControlPlane::listServiceDeployments},
       {"TagResource", &ControlPlane::tagResource},
       {"UntagResource", &ControlPlane::untagResource},
       {"ListTagsForResource", &ControlPlane::listTagsForResource},
@@ -250,16 +267,19 @@ ApiResult ControlPlane::call(Api api, std::string_view op, const Json& input) {
       {"GetService", &ControlPlane::cmGetService},
       {"ListInstances", &ControlPlane::listInstances},
       {"DiscoverInstances", &ControlPlane::discoverInstances},
+      {"DiscoverInstancesRevision", &ControlPlane::discoverInstancesRevision},
+      {"GetInstance", &ControlPlane::getInstance},
+      {"GetInstancesHealthStatus", &ControlPlane::getInstancesHealthStatus},
+      {"UpdateHttpNamespace", &ControlPlane::updateHttpNamespace},
+      {"DeleteService", &ControlPlane::cmDeleteService},
+      {"ListOperations", &ControlPlane::listOperations},
       {"TagResource", &ControlPlane::cmTagResource},
       {"UntagResource", &ControlPlane::cmUntagResource},
       {"ListTagsForResource", &ControlPlane::cmListTagsForResource},
   };
   const auto& table = api == Api::kEcs ? kEcs : kCloudMap;
   auto fn = table.find(op);
-  if (fn == table.end()) {
-    return std::unexpected(
-        ApiError{"UnsupportedOperationException", std::string(op) + " is not supported by sccontrol; see docs/api.md"});
-  }
+  if (fn == table.end()) return std::unexpected(unsupportedOperation(m, api, op));
   ApiResult r;
   bool changed;
   {
@@ -890,6 +910,7 @@ ApiResult ControlPlane::createService(const Json& in) {
       deployment["serviceConnectResources"] = svc["_sc"]["resources"];
     }
   }
+  recordServiceDeployment(svc, deployment);
   svc["deployments"] = Json::array({deployment});
   svc["events"].push_back(
       {{"id", newId(32)}, {"createdAt", now}, {"message", "(service " + name + ") has been created."}});
@@ -946,12 +967,14 @@ ApiResult ControlPlane::updateService(const Json& in) {
   }
   double now = nowSeconds();
   if (new_deployment) {
+    const std::string id = newDeploymentId();
+    closeServiceDeployments(svc, now, "ECS deployment " + id + " replaced it.");
     svc["taskDefinition"] = td["taskDefinitionArn"];
     for (Json& d : svc["deployments"]) {
       d["status"] = "ACTIVE";
       d["updatedAt"] = now;
     }
-    Json deployment = {{"id", newDeploymentId()},
+    Json deployment = {{"id", id},
                        {"status", "PRIMARY"},
                        {"taskDefinition", td["taskDefinitionArn"]},
                        {"desiredCount", svc["desiredCount"]},
@@ -967,6 +990,7 @@ ApiResult ControlPlane::updateService(const Json& in) {
       deployment["serviceConnectConfiguration"] = svc["_sc"]["config"];
       deployment["serviceConnectResources"] = svc["_sc"]["resources"];
     }
+    recordServiceDeployment(svc, deployment);
     svc["deployments"].insert(svc["deployments"].begin(), deployment);
   }
   b.put(key, svc);
@@ -987,6 +1011,7 @@ ApiResult ControlPlane::deleteService(const Json& in) {
   if (svc["desiredCount"].get<int>() > 0 && !in.value("force", false)) {
     return std::unexpected(invalid("The service cannot be stopped while it is scaled above 0."));
   }
+  closeServiceDeployments(svc, nowSeconds(), "The service was deleted.");
   svc["status"] = "DRAINING";
   svc["desiredCount"] = 0;
   b.put(key, svc);

@@ -135,6 +135,9 @@ class ControlPlane {
   ApiResult describeServices(const Json& in);
   ApiResult listServices(const Json& in);
   ApiResult listServicesByNamespace(const Json& in);
+  // Service deployments (controlplane/service_deployments.cc): the history of a service's deployments.
+  ApiResult describeServiceDeployments(const Json& in);
+  ApiResult listServiceDeployments(const Json& in);
   // Tags (controlplane/tags.cc): clusters, services, tasks, task definitions, container instances.
   ApiResult tagResource(const Json& in);
   ApiResult untagResource(const Json& in);
@@ -156,6 +159,12 @@ class ControlPlane {
   ApiResult cmGetService(const Json& in);
   ApiResult listInstances(const Json& in);
   ApiResult discoverInstances(const Json& in);
+  ApiResult discoverInstancesRevision(const Json& in);
+  ApiResult getInstance(const Json& in);
+  ApiResult getInstancesHealthStatus(const Json& in);
+  ApiResult updateHttpNamespace(const Json& in);
+  ApiResult cmDeleteService(const Json& in);
+  ApiResult listOperations(const Json& in);
   // Cloud Map tags (controlplane/tags.cc): namespaces and services.
   ApiResult cmTagResource(const Json& in);
   ApiResult cmUntagResource(const Json& in);
@@ -170,6 +179,14 @@ class ControlPlane {
   std::string newDeploymentId();  // "ecs-svc/" + 19 decimal digits, as ECS
   double nowSeconds() const;
   std::optional<std::string> namespaceIdByRef(Batch& b, const std::string& ref);
+  // The store key of the Cloud Map service `ref` names (its ID or ARN).
+  std::optional<std::string> cmServiceKeyByRef(Batch& b, const std::string& ref);
+  // The Cloud Map service a DiscoverInstances-style request names (NamespaceName, ServiceName).
+  std::expected<std::string, ApiError> discoveredServiceKey(Batch& b, const Json& in);
+  // InstancesRevision of a Cloud Map service (controlplane/cloud_map.cc says what it promises).
+  int64_t instancesRevisionLocked(Batch& b, const std::string& cm_key);
+  // Deletes a Cloud Map service; its VIP is released unless another service has the same dnsName.
+  void releaseCloudMapServiceLocked(Batch& b, const std::string& key, const Json& cm);
   Json createNamespaceLocked(Batch& b, const std::string& name, const std::string& description,
                              const std::string& creator_request_id);
   // Sets cluster["serviceConnectDefaults"] to the namespace `ref` names (name, ID or ARN); a name
@@ -255,6 +272,11 @@ class ControlPlane {
   std::map<std::string, SnapshotCache> snapshot_cache_;
   std::unordered_map<std::string, TextCache> task_view_cache_;  // task key
   std::unordered_map<std::string, TextCache> desired_cache_;    // instance key (text = body, etag in fingerprint)
+  struct InstancesRevision {
+    int64_t revision = 0;  // the store revision at which `content` was first seen
+    std::string content;   // the instance list
+  };
+  std::map<std::string, InstancesRevision> instances_revision_cache_;  // Cloud Map service key
 };
 
 }  // namespace sc::controlplane

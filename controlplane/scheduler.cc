@@ -254,16 +254,7 @@ void ControlPlane::releaseServiceConnectLocked(Batch& b, const std::string& serv
                                                const std::set<std::string>& keep) {
   for (const auto& [k, cm] : b.list("cmservice/")) {
     if (cm.value("_owner", "") != service_key || keep.contains(k)) continue;
-    std::string vkey = "vip/" + cm["NamespaceId"].get<std::string>() + "/" + cm["_dnsName"].get<std::string>();
-    bool still_used = false;
-    for (const auto& [k2, other] : b.list("cmservice/" + cm["NamespaceId"].get<std::string>() + "/")) {
-      if (k2 != k && other.value("_dnsName", "") == cm["_dnsName"]) still_used = true;
-    }
-    if (auto v = b.get(vkey); v && !still_used) {
-      (*v)["releasedAt"] = revision_ + 1;
-      b.put(vkey, *v);
-    }
-    b.del(k);
+    releaseCloudMapServiceLocked(b, k, cm);
   }
 }
 

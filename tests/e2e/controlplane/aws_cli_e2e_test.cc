@@ -231,8 +231,8 @@ TEST_F(AwsCliE2eTest, DeregisterContainerInstanceThenDeleteClusterThroughTheReal
                        "operation: Found running tasks on the instance (1)"),
             std::string::npos)
       << r.err;
-  Json out = awsJson({"ecs", "deregister-container-instance", "--cluster", "demo", "--container-instance", arn,
-                      "--force"});
+  Json out =
+      awsJson({"ecs", "deregister-container-instance", "--cluster", "demo", "--container-instance", arn, "--force"});
   EXPECT_EQ(out["containerInstance"]["status"], "INACTIVE");
   Json stopped = awsJson({"ecs", "list-tasks", "--cluster", "demo", "--desired-status", "STOPPED"})["taskArns"];
   EXPECT_EQ(stopped.size(), 1u);
@@ -244,7 +244,8 @@ TEST_F(AwsCliE2eTest, DeregisterContainerInstanceThenDeleteClusterThroughTheReal
   EXPECT_NE(d->body.find("was deregistered"), std::string::npos) << d->body;
 
   // The service has nowhere to run now; deleted, it goes INACTIVE at once, and so can the cluster.
-  awsJson({"ecs", "delete-service", "--cluster", "demo", "--service", svc["serviceName"].get<std::string>(), "--force"});
+  awsJson(
+      {"ecs", "delete-service", "--cluster", "demo", "--service", svc["serviceName"].get<std::string>(), "--force"});
   EXPECT_EQ(awsJson({"ecs", "delete-cluster", "--cluster", "demo"})["cluster"]["status"], "INACTIVE");
   EXPECT_TRUE(awsJson({"ecs", "list-clusters"})["clusterArns"].empty());
 }
@@ -347,8 +348,8 @@ TEST_F(AwsCliE2eTest, TaskDefinitionFamiliesDeletionAndClusterSettingsThroughThe
   EXPECT_EQ(awsJson({"ecs", "list-task-definitions"})["taskDefinitionArns"].size(), 1u);
   EXPECT_EQ(awsJson({"ecs", "list-task-definitions", "--status", "INACTIVE"})["taskDefinitionArns"], Json::array());
 
-  Json s = awsJson({"ecs", "update-cluster-settings", "--cluster", "demo", "--settings",
-                    "name=containerInsights,value=enabled"});
+  Json s = awsJson(
+      {"ecs", "update-cluster-settings", "--cluster", "demo", "--settings", "name=containerInsights,value=enabled"});
   EXPECT_EQ(s["cluster"]["settings"][0]["value"], "enabled");
   Json p = awsJson({"ecs", "put-cluster-capacity-providers", "--cluster", "demo", "--capacity-providers", "[]",
                     "--default-capacity-provider-strategy", "[]"});
@@ -488,6 +489,182 @@ TEST_F(AwsCliE2eTest, TagsOnBothApisThroughTheRealCli) {
   r = aws({"servicediscovery", "list-tags-for-resource", "--resource-arn",
            "arn:aws:servicediscovery:us-east-1:000000000000:namespace/ns-nope"});
   EXPECT_NE(r.err.find("An error occurred (ResourceNotFoundException) when calling the ListTagsForResource operation"),
+            std::string::npos)
+      << r.err;
+}
+
+// The Cloud Map calls users make around Service Connect: an instance and the health of all of
+// them, the instance list's revision, a namespace's description, the operations sccontrol recorded,
+// and the refusals (a Cloud Map service an ECS service uses, a filter the model does not allow, an
+// operation sccontrol does not implement), each on the CLI's usual error line.
+TEST_F(AwsCliE2eTest, CloudMapInstancesOperationsAndRefusalsThroughTheRealCli) {
+  awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults", "namespace=internal"});
+  awsJson({"ecs", "register-task-definition", "--cli-input-json",
+           "file://" + testing::sourcePath("examples/seed-example/task-definition.json")});
+  const std::string tok_a = agentRegister("host-a"), tok_b = agentRegister("host-b");
+  Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
+  svc["cluster"] = "demo";
+  testing::writeTestFile(dir_.file("svc.json"), svc.dump());
+  awsJson({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("svc.json")});
+  agentSettle(tok_a, "10.0.0.1");
+  agentSettle(tok_b, "10.0.0.2");
+
+  std::string srv_id, srv_arn;
+  const Json services = awsJson({"servicediscovery", "list-services"});
+  for (const Json& s : services["Services"]) {
+    if (s["Name"] == "http-three") srv_id = s["Id"], srv_arn = s["Arn"];
+  }
+  ASSERT_FALSE(srv_id.empty());
+  Json listed = awsJson({"servicediscovery", "list-instances", "--service-id", srv_id})["Instances"];
+  ASSERT_EQ(listed.size(), 2u);
+  const std::string instance = listed[0]["Id"];
+  Json got = awsJson({"servicediscovery", "get-instance", "--service-id", srv_arn, "--instance-id", instance});
+  EXPECT_EQ(got["Instance"]["Id"], instance);
+  EXPECT_EQ(got["Instance"]["Attributes"], listed[0]["Attributes"]);
+  EXPECT_EQ(got["ResourceOwner"], "000000000000");
+  Json health = awsJson({"servicediscovery", "get-instances-health-status", "--service-id", srv_id});
+  ASSERT_EQ(health["Status"].size(), 2u);
+  EXPECT_EQ(health["Status"][instance], "HEALTHY");
+  Json page =
+      awsJson({"servicediscovery", "get-instances-health-status", "--service-id", srv_id, "--max-results", "1"});
+  EXPECT_EQ(page["Status"].size(), 1u);
+  EXPECT_TRUE(page.contains("NextToken"));
+  ProcessResult r = aws({"servicediscovery", "get-instance", "--service-id", srv_id, "--instance-id", "nope"});
+  EXPECT_NE(r.err.find("An error occurred (InstanceNotFound) when calling the GetInstance operation: "
+                       "Instance not found: nope"),
+            std::string::npos)
+      << r.err;
+
+  const Json found = awsJson(
+      {"servicediscovery", "discover-instances", "--namespace-name", "internal", "--service-name", "http-three"});
+  const Json revision = awsJson({"servicediscovery", "discover-instances-revision", "--namespace-name", "internal",
+                                 "--service-name", "http-three"});
+  EXPECT_EQ(revision["InstancesRevision"], found["InstancesRevision"]);
+  EXPECT_GT(revision["InstancesRevision"].get<int64_t>(), 0);
+
+  std::string ns_id;
+  const Json namespaces = awsJson({"servicediscovery", "list-namespaces"});
+  for (const Json& n : namespaces["Namespaces"])
+    if (n["Name"] == "internal") ns_id = n["Id"];
+  Json op = awsJson({"servicediscovery", "update-http-namespace", "--id", ns_id, "--updater-request-id", "r1",
+                     "--namespace", "Description=the shop"});
+  EXPECT_EQ(awsJson({"servicediscovery", "get-namespace", "--id", ns_id})["Namespace"]["Description"], "the shop");
+  EXPECT_EQ(awsJson({"servicediscovery", "get-operation", "--operation-id", op["OperationId"]})["Operation"]["Type"],
+            "UPDATE_NAMESPACE");
+  Json ops =
+      awsJson({"servicediscovery", "list-operations", "--filters", "Name=TYPE,Values=UPDATE_NAMESPACE,Condition=EQ"});
+  ASSERT_EQ(ops["Operations"].size(), 1u);
+  EXPECT_EQ(ops["Operations"][0], Json({{"Id", op["OperationId"]}, {"Status", "SUCCESS"}}));
+  EXPECT_EQ(
+      awsJson({"servicediscovery", "list-operations", "--filters", "Name=NAMESPACE_ID,Values=" + ns_id})["Operations"]
+          .size(),
+      2u);  // created with the cluster, then updated
+  r = aws({"servicediscovery", "list-operations", "--filters", "Name=NAMESPACE_ID,Values=" + ns_id + ",Condition=IN"});
+  EXPECT_NE(r.err.find("An error occurred (InvalidInput) when calling the ListOperations operation: "
+                       "Filters[0]: NAMESPACE_ID does not take the condition IN"),
+            std::string::npos)
+      << r.err;
+
+  r = aws({"servicediscovery", "delete-service", "--id", srv_id});
+  EXPECT_NE(r.err.find("An error occurred (ResourceInUse) when calling the DeleteService operation: Service " + srv_id +
+                       " is the Service Connect endpoint \"http-three\" of ECS service "
+                       "arn:aws:ecs:us-east-1:000000000000:service/demo/app"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(awsJson({"servicediscovery", "list-services"})["Services"].size(), 4u);
+
+  // Operations sccontrol does not implement: an error each operation's model lists.
+  r = aws({"servicediscovery", "create-private-dns-namespace", "--name", "x", "--vpc", "vpc-1"});
+  EXPECT_NE(r.err.find("An error occurred (InvalidInput) when calling the CreatePrivateDnsNamespace operation: "
+                       "CreatePrivateDnsNamespace is not supported by sccontrol; see docs/api.md"),
+            std::string::npos)
+      << r.err;
+  r = aws({"ecs", "create-task-set", "--cluster", "demo", "--service", "app", "--task-definition", "app"});
+  EXPECT_NE(r.err.find("An error occurred (UnsupportedFeatureException) when calling the CreateTaskSet operation"),
+            std::string::npos)
+      << r.err;
+  r = aws({"ecs", "list-account-settings"});
+  EXPECT_NE(r.err.find("An error occurred (ClientException) when calling the ListAccountSettings operation"),
+            std::string::npos)
+      << r.err;
+}
+
+// A service's deployments as ECS's service deployment history: the first rollout, an update,
+// its completion, the filters, and the refusals.
+TEST_F(AwsCliE2eTest, ServiceDeploymentsThroughTheRealCli) {
+  awsJson({"ecs", "create-cluster", "--cluster-name", "demo", "--service-connect-defaults", "namespace=internal"});
+  awsJson({"ecs", "register-task-definition", "--cli-input-json",
+           "file://" + testing::sourcePath("examples/seed-example/task-definition.json")});
+  const std::string tok_a = agentRegister("host-a"), tok_b = agentRegister("host-b");
+  Json svc = Json::parse(testing::readSource("examples/seed-example/service.json"));
+  svc["cluster"] = "demo";
+  testing::writeTestFile(dir_.file("svc.json"), svc.dump());
+  awsJson({"ecs", "create-service", "--cli-input-json", "file://" + dir_.file("svc.json")});
+  auto settle = [&] {
+    for (int i = 0; i < 6; ++i) {
+      agentSettle(tok_a, "10.0.0.1");
+      agentSettle(tok_b, "10.0.0.2");
+    }
+  };
+  settle();
+  const std::string prefix = "arn:aws:ecs:us-east-1:000000000000:service-deployment/demo/app/";
+  Json l = awsJson({"ecs", "list-service-deployments", "--cluster", "demo", "--service", "app"})["serviceDeployments"];
+  ASSERT_EQ(l.size(), 1u);
+  const std::string first = l[0]["serviceDeploymentArn"];
+  EXPECT_EQ(first.rfind(prefix, 0), 0u) << first;
+  EXPECT_EQ(l[0]["status"], "SUCCESSFUL");
+  EXPECT_EQ(l[0]["serviceArn"], "arn:aws:ecs:us-east-1:000000000000:service/demo/app");
+
+  Json td2 = Json::parse(testing::readSource("examples/seed-example/task-definition.json"));
+  td2["containerDefinitions"][0]["image"] = "file:///var/lib/scagent/images/app-v2";
+  testing::writeTestFile(dir_.file("td2.json"), td2.dump());
+  awsJson({"ecs", "register-task-definition", "--cli-input-json", "file://" + dir_.file("td2.json")});
+  awsJson({"ecs", "update-service", "--cluster", "demo", "--service", "app", "--task-definition", "app:2"});
+  l = awsJson({"ecs", "list-service-deployments", "--cluster", "demo", "--service", "app"})["serviceDeployments"];
+  ASSERT_EQ(l.size(), 2u);
+  const std::string second = l[0]["serviceDeploymentArn"];
+  EXPECT_EQ(l[0]["status"], "IN_PROGRESS");
+  Json d = awsJson({"ecs", "describe-service-deployments", "--service-deployment-arns", second});
+  ASSERT_EQ(d["serviceDeployments"].size(), 1u);
+  EXPECT_EQ(d["serviceDeployments"][0]["sourceServiceRevisions"].size(), 1u);
+  EXPECT_EQ(d["serviceDeployments"][0]["targetServiceRevision"]["requestedTaskCount"], 2);
+
+  settle();
+  EXPECT_EQ(
+      awsJson({"ecs", "describe-services", "--cluster", "demo", "--services", "app"})["services"][0]["deployments"]
+          .size(),
+      1u);
+  const std::string unknown = prefix + "123";
+  d = awsJson({"ecs", "describe-service-deployments", "--service-deployment-arns", first, second, unknown});
+  ASSERT_EQ(d["serviceDeployments"].size(), 2u);
+  for (const Json& sd : d["serviceDeployments"]) {
+    EXPECT_EQ(sd["status"], "SUCCESSFUL") << sd["serviceDeploymentArn"];
+    EXPECT_TRUE(sd.contains("finishedAt"));
+  }
+  EXPECT_EQ(d["failures"], Json::parse(R"([{"arn": ")" + unknown + R"(", "reason": "MISSING"}])"));
+  EXPECT_EQ(awsJson({"ecs", "list-service-deployments", "--cluster", "demo", "--service", "app", "--status",
+                     "IN_PROGRESS"})["serviceDeployments"]
+                .size(),
+            0u);
+  Json page =
+      awsJson({"ecs", "list-service-deployments", "--cluster", "demo", "--service", "app", "--max-results", "1"});
+  ASSERT_EQ(page["serviceDeployments"].size(), 1u);
+  EXPECT_EQ(page["serviceDeployments"][0]["serviceDeploymentArn"], second);
+  ASSERT_TRUE(page.contains("nextToken"));
+  page = awsJson({"ecs", "list-service-deployments", "--cluster", "demo", "--service", "app", "--max-results", "1",
+                  "--next-token", page["nextToken"]});
+  EXPECT_EQ(page["serviceDeployments"][0]["serviceDeploymentArn"], first);
+
+  ProcessResult r = aws({"ecs", "list-service-deployments", "--cluster", "demo", "--service", "nope"});
+  EXPECT_NE(r.err.find("An error occurred (ServiceNotFoundException) when calling the ListServiceDeployments "
+                       "operation: Service not found."),
+            std::string::npos)
+      << r.err;
+  r = aws({"ecs", "describe-service-deployments", "--service-deployment-arns",
+           "arn:aws:ecs:us-east-1:000000000000:service/demo/app"});
+  EXPECT_NE(r.err.find("An error occurred (InvalidParameterException) when calling the DescribeServiceDeployments "
+                       "operation: serviceDeploymentArns: expected " +
+                       prefix.substr(0, prefix.size() - 9)),
             std::string::npos)
       << r.err;
 }

@@ -67,7 +67,7 @@ TEST_F(ControlPlaneTest, OperationErrorPathsLeaveStateUnchanged) {
                 .type,
             "InvalidParameterException");
   EXPECT_EQ(ecsError("CreateTaskSet", {{"cluster", "c"}, {"service", "web"}, {"taskDefinition", "app"}}).type,
-            "UnsupportedOperationException");
+            "UnsupportedFeatureException");
   EXPECT_EQ(cp_->revision(), rev);
 }
 
@@ -104,8 +104,8 @@ TEST_F(ControlPlaneTest, CloudMapErrorPathsUseCloudMapNames) {
             "ServiceNotFound: Service not found: nope");
   EXPECT_EQ(err("CreateHttpNamespace", {{"Name", "a/b"}}).rfind("InvalidInput: ", 0), 0u);
   EXPECT_EQ(err("GetNamespace", Json::object()), "InvalidInput: input: missing required member 'Id'");
-  EXPECT_EQ(err("CreatePrivateDnsNamespace", {{"Name", "x"}, {"Vpc", "v"}}).rfind("UnsupportedOperationException: ", 0),
-            0u);
+  EXPECT_EQ(err("CreatePrivateDnsNamespace", {{"Name", "x"}, {"Vpc", "v"}}),
+            "InvalidInput: CreatePrivateDnsNamespace is not supported by sccontrol; see docs/api.md");
   // Cloud Map services of a service: listed, with the namespace's id, and the right names.
   Json services = cm("ListServices", Json::object())["Services"];
   ASSERT_EQ(services.size(), 1u);
