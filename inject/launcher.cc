@@ -171,8 +171,10 @@ void closeAllBut(const ChildPlan& p) {
     if (view < 0) fail(rep, kStepCloneView);
     if (p.hosts && mount(p.hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
+    // A directory already out of sight (beneath the private /tmp) needs no cover: ENOENT.
     for (const char* const* h = p.hidden; h && *h; ++h) {
-      if (mount("tmpfs", *h, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k,nr_inodes=1024") != 0)
+      if (mount("tmpfs", *h, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k,nr_inodes=1024") != 0 &&
+          errno != ENOENT)
         fail(rep, kStepHide);
     }
     // Existing directories answer EEXIST; only those beneath a fresh tmpfs are made (on the tmpfs).

@@ -155,7 +155,8 @@ class ProxyRootTest : public ::testing::Test {
       config.run_dir += "/proxy";
       s.uid = *own_uid;
       s.gid = *own_uid;
-      s.hidden_dirs = {"/run/scagent"};
+      // The test's own directory too: beneath /tmp, it is out of the proxy's sight already.
+      s.hidden_dirs = {"/run/scagent", tmp_.path()};
     }
     s.config = std::move(config);
     s.netns_path = net_->netnsPath(name);
