@@ -306,8 +306,9 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
     hidden_s.push_back(h);
   }
   // One beneath another is hidden with it (and its mount point would not exist on the tmpfs).
+  const std::vector<std::string> all_hidden = hidden_s;
   std::erase_if(hidden_s, [&](const std::string& h) {
-    return std::any_of(hidden_s.begin(), hidden_s.end(),
+    return std::any_of(all_hidden.begin(), all_hidden.end(),
                        [&](const std::string& o) { return o != h && (h + "/").starts_with(o + "/"); });
   });
   for (size_t i = view_dir.find('/', 1); i != std::string::npos; i = view_dir.find('/', i + 1)) {

@@ -537,6 +537,24 @@ TEST_F(ProxyRootTest, OneTasksProxyCannotReachAnothersSocketsOrTaskDirectory) {
                                   "ls /run/scagent/tasks: " + net_->prefix() + "s1\n", std::string("probe done")}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
   }
+
+  // The confused deputy: A (its uid owns its socket directory) swaps its admin.sock for a symlink to
+  // B's, so that the root agent, meaning to drain A, would disable B's frontends. The agent checks
+  // who answers and sends nothing; B keeps serving.
+  const std::string a_admin = inject::adminSocketPath(a_run), b_admin = inject::adminSocketPath(b_run);
+  EXPECT_EQ(errnoAs(kUidA,
+                    [&] {
+                      if (::unlink(a_admin.c_str()) != 0) return errno;
+                      return ::symlink(b_admin.c_str(), a_admin.c_str()) == 0 ? 0 : errno;
+                    }),
+            0);
+  auto misled = a.proxy->driver().disableIngress();
+  ASSERT_FALSE(misled.ok());
+  EXPECT_NE(misled.error().message.find("the peer runs as uid 20012, not 20011"), std::string::npos)
+      << misled.error().message;
+  auto still = testing::getInNetns(b.netns, "http://127.0.0.1:99/id", 1);
+  EXPECT_EQ(still[0].status, 200);
+  EXPECT_EQ(still[0].body, "s2");
 }
 
 // The agent's own files of a proxy (its log, its state, its configuration) sit in the root-owned
