@@ -155,6 +155,10 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   SandboxStep sandbox_step(**sandboxes, cfg->network.host_address, &metrics);
   ProxySettings proxy_settings;
   proxy_settings.run_root = cfg->run_dir;
+  proxy_settings.identity = cfg->proxy;
+  proxy_settings.task_cidr = cfg->network.task_cidr;
+  // Every task's hosts file too (each proxy gets its own at /etc/hosts before these are covered).
+  proxy_settings.hidden_dirs = {cfg->run_dir, cfg->state_dir, cfg->image_dir, net.etc_netns_dir};
   proxy_settings.drain = std::chrono::seconds(cfg->drain_seconds);
   proxy_settings.task_pids_max = cfg->task_pids_limit;
   ProxyStep proxy_step(proxy_settings, realClock(), &metrics);

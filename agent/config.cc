@@ -1,8 +1,10 @@
 #include "agent/config.h"
 
 #include <cerrno>
+#include <cstdint>
 
 #include "common/file.h"
+#include "common/net_addr.h"
 #include "model/json_input.h"
 
 namespace sc::agent {
@@ -90,6 +92,31 @@ Result<void> onlyMembers(const Json& obj, const std::string& path, std::initiali
   return {};
 }
 
+// proxy.uidBase, proxy.uidCount: after network, whose taskCidr the range must cover.
+Result<void> readProxyIdentity(const Json& j, AgentConfig& cfg) {
+  ProxyIdentityConfig& p = cfg.proxy;
+  if (auto it = j.find("proxy"); it != j.end()) {
+    SC_TRY(onlyMembers(*it, "proxy", {"uidBase", "uidCount"}));
+    int base = static_cast<int>(p.uid_base), count = static_cast<int>(p.uid_count);
+    // Below 2^31 (systemd's UIDS-GIDS.md: some tools treat larger uids as negative).
+    SC_TRY(readInt(*it, "uidBase", "proxy", 1, INT32_MAX - 1, base));
+    SC_TRY(readInt(*it, "uidCount", "proxy", 1, INT32_MAX - 1, count));
+    p.uid_base = static_cast<uint32_t>(base);
+    p.uid_count = static_cast<uint32_t>(count);
+  }
+  if (static_cast<uint64_t>(p.uid_base) + p.uid_count > static_cast<uint64_t>(INT32_MAX)) {
+    return configError("proxy", "uidBase + uidCount must stay below 2^31");
+  }
+  auto cidr = Cidr::parse(cfg.network.task_cidr);
+  if (!cidr.ok()) return configError("network.taskCidr", cidr.error().message);
+  if (p.uid_count < cidr->size()) {
+    return configError("proxy.uidCount", std::to_string(p.uid_count) + " uids cannot give each of the " +
+                                             std::to_string(cidr->size()) + " addresses of network.taskCidr " +
+                                             cfg.network.task_cidr + " its own");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<AgentConfig> parseAgentConfig(std::string_view text) {
@@ -97,7 +124,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
   AgentConfig cfg;
   SC_TRY(onlyMembers(j, "",
                      {"hostPolicy", "logLevel", "cluster", "stateDir", "runDir", "imageDir", "metricsListen",
-                      "drainSeconds", "taskPidsLimit", "controlPlane", "network"}));
+                      "drainSeconds", "taskPidsLimit", "controlPlane", "network", "proxy"}));
   SC_TRY(readString(j, "cluster", "", cfg.cluster));
   for (auto [key, field] : {std::pair{"stateDir", &cfg.state_dir}, std::pair{"runDir", &cfg.run_dir},
                             std::pair{"imageDir", &cfg.image_dir}}) {
@@ -115,6 +142,7 @@ Result<AgentConfig> parseAgentConfig(std::string_view text) {
         readString(*it, "hostAddress", "network", cfg.network.host_address, /*allow_empty=*/true));  // "": the gateway
     SC_TRY(readString(*it, "vethPrefix", "network", cfg.network.veth_prefix));
   }
+  SC_TRY(readProxyIdentity(j, cfg));
   if (auto it = j.find("controlPlane"); it != j.end()) {
     SC_TRY(onlyMembers(*it, "controlPlane", {"endpoint", "endpoints", "bootstrapTokenFile", "pollTimeoutSeconds"}));
     SC_TRY(readEndpoints(*it, cfg.control_plane));

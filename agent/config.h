@@ -2,6 +2,7 @@
 // members are errors, so a typo never silently falls back to a default.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,13 @@ struct NetworkSettings {
   std::string veth_prefix = "scv";  // host ends of the tasks' veth pairs: <prefix><address offset>
 };
 
+// Each task's proxy runs as its own uid and gid, uidBase + the offset of the task's address in
+// taskCidr (docs/security.md). The range must miss uid 0 and cover every offset of the CIDR.
+struct ProxyIdentityConfig {
+  uint32_t uid_base = 20000;  // offset 0 is the network address, so no task gets uidBase itself
+  uint32_t uid_count = 65536;
+};
+
 struct AgentConfig {
   HostPolicy host_policy;
   log::Level log_level = log::Level::kInfo;
@@ -36,6 +44,7 @@ struct AgentConfig {
   int task_pids_limit = 4096;  // pids.max per task (proxy and apps together); 0: unlimited
   ControlPlaneConfig control_plane;
   NetworkSettings network;
+  ProxyIdentityConfig proxy;  // "proxy": {"uidBase", "uidCount"}
 };
 
 inline constexpr const char* kDefaultConfigPath = "/etc/scagent/config.json";

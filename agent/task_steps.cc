@@ -112,10 +112,11 @@ void ProxyStep::countRestarts(const TaskRecord& task, int restarts) {
   }
 }
 
-inject::ProxyInstanceSpec ProxyStep::specFor(const TaskRecord& task) const {
+Result<inject::ProxyInstanceSpec> ProxyStep::specFor(const TaskRecord& task) const {
   inject::ProxyInstanceSpec spec;
-  const std::string run_dir = taskRunDir(settings_.run_root, task.task_id);
-  spec.config = proxyConfigFromPlan(task.plan, run_dir);
+  SC_ASSIGN_OR_RETURN(ProxyLayout layout, proxyLayoutFor(task, settings_.run_root));
+  spec.config = proxyConfigFromPlan(task.plan, layout.run_dir);
+  spec.config.state_dir = layout.state_dir;
   auto fact = [&](const char* k) {
     auto it = task.facts.find(k);
     return it == task.facts.end() ? std::string() : it->second;
@@ -123,8 +124,9 @@ inject::ProxyInstanceSpec ProxyStep::specFor(const TaskRecord& task) const {
   spec.netns_path = fact("netns_path");
   spec.hosts_file = fact("hosts_path");
   spec.hostname = task.plan.hostname.empty() ? task.task_id : task.plan.hostname;
-  spec.uid = settings_.uid;
-  spec.gid = settings_.gid;
+  spec.uid = layout.uid;
+  spec.gid = layout.gid;
+  spec.hidden_dirs = settings_.hidden_dirs;
   spec.cgroup = {.task_cgroup = "scagent-" + task.task_id,
                  .task_memory_bytes = static_cast<int64_t>(task.plan.carve.task_memory_mib) << 20,
                  .cpu_shares = static_cast<uint64_t>(task.plan.carve.task_cpu_units.value_or(0)),
@@ -144,10 +146,21 @@ void ProxyStep::keep(const std::string& task_id, std::unique_ptr<inject::ProxyIn
 }
 
 Result<void> ProxyStep::up(TaskRecord& task) {
-  inject::ProxyInstanceSpec spec = specFor(task);
-  if (spec.netns_path.empty()) {
+  auto task_ip = task.facts.find("task_ip");
+  if (task_ip == task.facts.end() || task.facts.count("netns_path") == 0) {
     return makeError(ErrorCode::kFailedPrecondition, "start the proxy of task", task.task_id, "no network sandbox");
   }
+  // The proxy's own uid, from the task's address (leased, unique on the host); never one a process
+  // still runs as (an earlier proxy that outlived its teardown).
+  SC_ASSIGN_OR_RETURN(Cidr cidr, Cidr::parse(settings_.task_cidr));
+  SC_ASSIGN_OR_RETURN(uid_t uid, proxyUidFor(settings_.identity, cidr, task_ip->second));
+  SC_ASSIGN_OR_RETURN(bool in_use, uidInUse(uid));
+  if (in_use) {
+    return makeError(ErrorCode::kFailedPrecondition, "start the proxy of task", task.task_id,
+                     "uid " + std::to_string(uid) + " still has processes (an earlier proxy)");
+  }
+  task.facts[kProxyUidFact] = std::to_string(uid);
+  SC_ASSIGN_OR_RETURN(inject::ProxyInstanceSpec spec, specFor(task));
   SC_ASSIGN_OR_RETURN(auto instance, inject::ProxyInstance::start(spec));
   const auto& rec = instance->container().record();
   task.proxy = ProcessRecord{rec.pid, rec.start_time, rec.cgroup};
@@ -199,27 +212,32 @@ Result<void> ProxyStep::down(TaskRecord& task) {
   }
   if (!r) {
     // Not ours in this process (an agent restart, or up() failed early): find it, else clean the
-    // cgroups and run directory a half-made start may have left.
-    auto adopted = inject::ProxyInstance::adopt(specFor(task));
+    // cgroups and run directory a half-made start may have left. (A start that died before its
+    // record kept the uid looks like an old record: the state and the task directory are in the
+    // same places in both layouts, so adoption or the leftovers' removal still finds them.)
+    SC_ASSIGN_OR_RETURN(inject::ProxyInstanceSpec spec, specFor(task));
+    auto adopted = inject::ProxyInstance::adopt(spec);
     if (!adopted.ok()) {
       // No record to adopt from (the agent died between launch and writing it): whatever runs in
       // the task's proxy cgroup is still this task's proxy.
-      SC_TRY(inject::ProxyInstance::removeLeftovers(specFor(task)));
-      task.proxy.reset();
-      return ok();
+      SC_TRY(inject::ProxyInstance::removeLeftovers(spec));
+    } else {
+      SC_TRY((*adopted)->destroy());
     }
-    SC_TRY((*adopted)->destroy());
     task.proxy.reset();
+    task.facts.erase(kProxyUidFact);
     return ok();
   }
   SC_TRY(r->instance->stop({settings_.drain, inject::kDefaultKillAfter}, clock_));
   task.proxy.reset();
+  task.facts.erase(kProxyUidFact);
   task.health = "UNKNOWN";
   return ok();
 }
 
 Result<bool> ProxyStep::adopt(TaskRecord& task) {
-  auto adopted = inject::ProxyInstance::adopt(specFor(task));
+  SC_ASSIGN_OR_RETURN(inject::ProxyInstanceSpec spec, specFor(task));
+  auto adopted = inject::ProxyInstance::adopt(spec);
   if (!adopted.ok()) {
     if (adopted.error().code == ErrorCode::kNotFound) return false;
     return std::move(adopted).error();

@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "agent/lifecycle.h"
 #include "agent/metrics_page.h"
+#include "agent/proxy_identity.h"
 #include "common/clock.h"
 #include "health/health.h"
 #include "health/proxy_prober.h"
@@ -45,8 +46,12 @@ class SandboxStep final : public TaskStep, public PeerNetwork {
 
 struct ProxySettings {
   std::string run_root = "/run/scagent";
-  uid_t uid = inject::kProxyUid;
-  gid_t gid = inject::kProxyGid;
+  // Each task's proxy runs as uidBase + the offset of its address in task_cidr (agent/proxy_identity.h).
+  ProxyIdentityConfig identity;
+  std::string task_cidr = "10.222.0.0/16";
+  // Hidden from every proxy (the run root, the state and image directories): each sees only its
+  // own task directory.
+  std::vector<std::string> hidden_dirs;
   std::chrono::milliseconds drain{inject::kDefaultDrain};
   std::chrono::milliseconds healthy_within{10'000};
   health::HealthPolicy health;
@@ -83,7 +88,7 @@ class ProxyStep final : public TaskStep, public MembershipApplier, public ProxyM
     std::unique_ptr<health::ProxyProber> prober;
     std::unique_ptr<health::HealthMonitor> monitor;
   };
-  inject::ProxyInstanceSpec specFor(const TaskRecord& task) const;
+  Result<inject::ProxyInstanceSpec> specFor(const TaskRecord& task) const;
   void keep(const std::string& task_id, std::unique_ptr<inject::ProxyInstance> instance);
   void countRestarts(const TaskRecord& task, int restarts);
 

@@ -346,7 +346,9 @@ def admin(task, cmd, timeout=2.0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
-        s.connect(f"{RUN_DIR}/tasks/{task}/admin.sock")
+        # The proxy's own directory (per-task uids); tasks from before them have it in the task's.
+        path = f"{RUN_DIR}/tasks/{task}/proxy/admin.sock"
+        s.connect(path if os.path.exists(path) else f"{RUN_DIR}/tasks/{task}/admin.sock")
         s.sendall((cmd + "\n").encode())
         chunks = []
         while True:

@@ -105,6 +105,9 @@ std::string adminSocketPath(const std::string& run_dir) { return run_dir + "/adm
 std::string httpSocketPath(const std::string& run_dir) { return run_dir + "/http.sock"; }
 std::string masterSocketPath(const std::string& run_dir) { return run_dir + "/master.sock"; }
 std::string configPath(const std::string& run_dir) { return run_dir + "/haproxy.cfg"; }
+std::string proxyStateDir(const ProxyConfig& config) {
+  return config.state_dir.empty() ? config.run_dir : config.state_dir;
+}
 
 int slotsFor(size_t n) {
   size_t want = std::max<size_t>(static_cast<size_t>(kMinSlots), 2 * n);

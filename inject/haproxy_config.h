@@ -78,6 +78,10 @@ struct LogSpec {
 struct ProxyConfig {
   std::string task_id;
   std::string run_dir;  // sockets live here: admin.sock (runtime API), http.sock (/ready, /metrics)
+  // The agent's own files of this proxy: haproxy.cfg, proxy.state, proxy.log. A root-owned directory
+  // the proxy may read but not write, holding run_dir (the proxy uid's). Empty: run_dir itself, the
+  // layout before each proxy had its own uid (a task record without `proxy_uid`).
+  std::string state_dir;
   std::vector<IngressSpec> ingress;
   std::vector<EgressSpec> egress;
   LogSpec log;
@@ -93,6 +97,8 @@ std::string adminSocketPath(const std::string& run_dir);
 std::string httpSocketPath(const std::string& run_dir);
 std::string masterSocketPath(const std::string& run_dir);
 std::string configPath(const std::string& run_dir);
+// Where the agent keeps this proxy's own files: state_dir, else run_dir.
+std::string proxyStateDir(const ProxyConfig& config);
 
 // Slots for `n` upstreams: at least kMinSlots, else the next power of two at or above 2n.
 int slotsFor(size_t n);

@@ -56,7 +56,10 @@ enum Step : int {
   kStepNoNewPrivs,
   kStepSeccomp,
   kStepExec,
-  kStepChdir
+  kStepChdir,
+  kStepCloneView,
+  kStepHide,
+  kStepViewPath
 };
 
 const char* stepName(int step) {
@@ -86,9 +89,12 @@ const char* stepName(int step) {
                                  "set no_new_privs",
                                  "load the seccomp filter",
                                  "exec",
-                                 "change to /"};
+                                 "change to /",
+                                 "clone the task directory",
+                                 "hide the agent's directories",
+                                 "make the task directory's mount point"};
   if (const char* name = rootfsStepName(step)) return name;
-  return step > 0 && step <= kStepChdir ? kNames[step] : "?";
+  return step > 0 && step <= kStepViewPath ? kNames[step] : "?";
 }
 
 struct Report {
@@ -117,7 +123,9 @@ struct ChildPlan {
   int stdin_fd = -1;
   int log_fd = -1;
   const char* hosts = nullptr;
-  const char* run_dir = nullptr;
+  const char* view_dir = nullptr;              // bound back into the view: run_dir or its task directory
+  const char* const* hidden = nullptr;         // nullptr-ended: covered by an empty read-only tmpfs
+  const char* const* view_parents = nullptr;   // nullptr-ended: "/a", "/a/b", ... view_dir itself
   const char* hostname = nullptr;
   const char* binary = nullptr;
   char* const* argv = nullptr;
@@ -155,13 +163,29 @@ void closeAllBut(const ChildPlan& p) {
     if (int step = enterAppRootfs(p.rootfs)) fail(rep, step);
   } else {
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(rep, kStepProc);
-    // Bind sources first: a source under /tmp would be hidden by the private /tmp.
+    // Sources first: a source under /tmp or a hidden directory would be hidden by what covers it.
+    // The task directory is taken as a detached copy of its mount, attached again once the agent's
+    // directories are covered, so the proxy sees its own and no other task's.
+    const int view = static_cast<int>(
+        syscall(SYS_open_tree, AT_FDCWD, p.view_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (view < 0) fail(rep, kStepCloneView);
     if (p.hosts && mount(p.hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);
-    if (mount(p.run_dir, p.run_dir, nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepRunDir);
+    // A directory already out of sight (beneath the private /tmp) needs no cover: ENOENT.
+    for (const char* const* h = p.hidden; h && *h; ++h) {
+      if (mount("tmpfs", *h, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k,nr_inodes=1024") != 0 &&
+          errno != ENOENT)
+        fail(rep, kStepHide);
+    }
+    // Existing directories answer EEXIST; only those beneath a fresh tmpfs are made (on the tmpfs).
+    for (const char* const* d = p.view_parents; d && *d; ++d) {
+      if (mkdir(*d, 0755) != 0 && errno != EEXIST) fail(rep, kStepViewPath);
+    }
+    if (syscall(SYS_move_mount, view, "", AT_FDCWD, p.view_dir, MOVE_MOUNT_F_EMPTY_PATH) != 0) fail(rep, kStepRunDir);
+    close(view);
     if (mountSetattr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) != 0) fail(rep, kStepReadOnly);
     if (mountSetattr("/tmp", 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepTmpRw);
-    if (mountSetattr(p.run_dir, 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepRunDirRw);
+    if (mountSetattr(p.view_dir, 0, 0, MOUNT_ATTR_RDONLY) != 0) fail(rep, kStepRunDirRw);
     // The agent's working directory may be hidden (under /tmp) or mean nothing inside; HAProxy, for
     // one, returns to its starting directory after reading its configuration.
     if (chdir("/") != 0) fail(rep, kStepChdir);
@@ -268,6 +292,29 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   if (chown(spec.run_dir.c_str(), spec.uid, spec.gid) != 0 || chmod(spec.run_dir.c_str(), 0700) != 0) {
     return errnoError(errno, "own", spec.run_dir);
   }
+  std::string view_dir = spec.view_dir.empty() ? spec.run_dir : spec.view_dir;
+  if (view_dir[0] != '/' || (spec.run_dir + "/").find(view_dir + "/") != 0) {
+    return makeError(ErrorCode::kInvalidArgument, "launch", spec.name, "view_dir must hold run_dir");
+  }
+  std::vector<std::string> hidden_s, parents_s;
+  for (const std::string& h : spec.hidden_dirs) {
+    struct stat st {};
+    if (h.size() < 2 || h[0] != '/') {
+      return makeError(ErrorCode::kInvalidArgument, "launch", spec.name, "cannot hide '" + h + "'");
+    }
+    if (::stat(h.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    hidden_s.push_back(h);
+  }
+  // One beneath another is hidden with it (and its mount point would not exist on the tmpfs).
+  const std::vector<std::string> all_hidden = hidden_s;
+  std::erase_if(hidden_s, [&](const std::string& h) {
+    return std::any_of(all_hidden.begin(), all_hidden.end(),
+                       [&](const std::string& o) { return o != h && (h + "/").starts_with(o + "/"); });
+  });
+  for (size_t i = view_dir.find('/', 1); i != std::string::npos; i = view_dir.find('/', i + 1)) {
+    parents_s.push_back(view_dir.substr(0, i));
+  }
+  parents_s.push_back(view_dir);
   std::optional<SeccompProgram> filter;
   if (spec.seccomp) {
     SC_ASSIGN_OR_RETURN(filter, buildContainerSeccomp(spec.capabilities));
@@ -295,6 +342,8 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   std::vector<std::string> env_s =
       spec.env.empty() ? std::vector<std::string>{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} : spec.env;
   std::vector<char*> argv = cStrings(argv_s);
+  std::vector<char*> hidden = cStrings(hidden_s);
+  std::vector<char*> view_parents = cStrings(parents_s);
   std::vector<char*> envp = cStrings(env_s);
   sock_fprog prog{};
   if (filter) prog = filter->prog();
@@ -312,7 +361,9 @@ Result<Container> Container::launch(const ContainerSpec& spec, const std::functi
   p.stdin_fd = devnull.get();
   p.log_fd = log.valid() ? log.get() : devnull.get();
   p.hosts = spec.hosts_file.empty() ? nullptr : spec.hosts_file.c_str();
-  p.run_dir = spec.run_dir.c_str();
+  p.view_dir = view_dir.c_str();
+  p.hidden = hidden.data();
+  p.view_parents = view_parents.data();
   p.hostname = spec.hostname.empty() ? nullptr : spec.hostname.c_str();
   p.binary = spec.binary.c_str();
   p.argv = argv.data();

@@ -2,7 +2,9 @@
 // network namespace, with a private /tmp, the task's hosts file at /etc/hosts, a run directory, a
 // cgroup, a seccomp filter, the capabilities it is given and no more, no new privileges.
 //
-// Two views of the filesystem: the proxy sees the host read-only; an app sees its image through an
+// Two views of the filesystem: the proxy sees the host read-only, minus `hidden_dirs` (each covered by
+// an empty read-only tmpfs, e.g. the agent's run and state roots) and plus its `view_dir` (its own
+// task directory, bound back writable for whoever owns what is in it); an app sees its image through an
 // overlay (the image is the read-only lower layer, each container has its own writable layer), with
 // a fresh /proc whose host-wide knobs are read-only or masked as in runc's default spec, a /dev
 // tmpfs holding only null, zero, random, urandom and shm, nosuid and nodev everywhere. Every mount
@@ -48,6 +50,12 @@ struct ContainerSpec {
   std::string hostname;
   std::string hosts_file;  // bind-mounted read-only at /etc/hosts; empty: the host's
   std::string run_dir;     // stays writable inside; created 0700 and owned by uid/gid
+  // The proxy: the directory bound back into its view (writable as far as its owners allow), holding
+  // run_dir; empty: run_dir. Must exist.
+  std::string view_dir;
+  // The proxy: directories hidden under an empty read-only tmpfs (absolute, existing; others are
+  // skipped); view_dir stays visible even beneath one of them.
+  std::vector<std::string> hidden_dirs;
   // Empty: a read-only view of the host (the proxy). Otherwise the image directory (apps): the lower
   // layer of the container's root, never written.
   std::string rootfs;

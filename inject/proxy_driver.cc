@@ -10,15 +10,15 @@ namespace sc::inject {
 HaproxyDriver::HaproxyDriver(ProxyConfig config, std::unique_ptr<RuntimeApi> api, std::unique_ptr<RuntimeApi> master)
     : config_(std::move(config)), api_(std::move(api)), master_(std::move(master)) {}
 
-std::unique_ptr<HaproxyDriver> HaproxyDriver::create(ProxyConfig config) {
-  auto api = std::make_unique<UnixRuntimeApi>(adminSocketPath(config.run_dir));
-  auto master = std::make_unique<UnixRuntimeApi>(masterSocketPath(config.run_dir));
+std::unique_ptr<HaproxyDriver> HaproxyDriver::create(ProxyConfig config, std::optional<uid_t> peer_uid) {
+  auto api = std::make_unique<UnixRuntimeApi>(adminSocketPath(config.run_dir), peer_uid);
+  auto master = std::make_unique<UnixRuntimeApi>(masterSocketPath(config.run_dir), peer_uid);
   return std::make_unique<HaproxyDriver>(std::move(config), std::move(api), std::move(master));
 }
 
 std::vector<std::string> HaproxyDriver::args() const {
   // -W master-worker (also set in the file), -S the master CLI, -db stay in the foreground.
-  return {"-W", "-db", "-S", masterSocketPath(config_.run_dir) + ",mode,600", "-f", configPath(config_.run_dir)};
+  return {"-W", "-db", "-S", masterSocketPath(config_.run_dir) + ",mode,600", "-f", configPath(proxyStateDir(config_))};
 }
 
 Result<void> HaproxyDriver::writeConfig(const ProxyConfig& config) {
@@ -27,7 +27,7 @@ Result<void> HaproxyDriver::writeConfig(const ProxyConfig& config) {
   for (EgressSpec& e : config_.egress) {
     e.slots = e.slots > 0 ? std::max(e.slots, static_cast<int>(e.upstreams.size())) : slotsFor(e.upstreams.size());
   }
-  return writeFileAtomic(configPath(config_.run_dir), renderHaproxyConfig(config_), 0644);
+  return writeFileAtomic(configPath(proxyStateDir(config_)), renderHaproxyConfig(config_), 0644);
 }
 
 Result<std::vector<ServerSlot>> HaproxyDriver::slots(const std::string& backend) {
@@ -76,7 +76,7 @@ Result<ApplyOutcome> HaproxyDriver::applyMembership(const std::vector<Membership
   }
   outcome.commands = batch.size();
   // Keep the file in step, so a later reload or restart starts from the current membership.
-  SC_TRY(writeFileAtomic(configPath(config_.run_dir), renderHaproxyConfig(config_), 0644));
+  SC_TRY(writeFileAtomic(configPath(proxyStateDir(config_)), renderHaproxyConfig(config_), 0644));
   return outcome;
 }
 

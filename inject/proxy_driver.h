@@ -48,7 +48,8 @@ class HaproxyDriver final : public ProxyDriver {
  public:
   // `api` talks to admin.sock, `master` to master.sock of config.run_dir.
   HaproxyDriver(ProxyConfig config, std::unique_ptr<RuntimeApi> api, std::unique_ptr<RuntimeApi> master);
-  static std::unique_ptr<HaproxyDriver> create(ProxyConfig config);
+  // `peer_uid`: the proxy's uid, checked on every connection (nullopt: not checked).
+  static std::unique_ptr<HaproxyDriver> create(ProxyConfig config, std::optional<uid_t> peer_uid = std::nullopt);
 
   // ProxyDriver
   std::string binary() const override { return "/usr/sbin/haproxy"; }

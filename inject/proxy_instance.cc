@@ -1,6 +1,7 @@
 #include "inject/proxy_instance.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -43,16 +44,24 @@ ProxyInstance::ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup>
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::start(const ProxyInstanceSpec& spec) {
   SC_ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cg, TaskCgroup::create(spec.cgroup));
-  std::unique_ptr<ProxyInstance> p(new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config)));
+  std::unique_ptr<ProxyInstance> p(new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config, spec.uid)));
   auto undo = [&](Error e) -> Error {
     (void)p->destroy();
     return e;
   };
-  // The parents must let uid 20000 through; the run directory itself is the proxy's alone.
-  const std::string parent = std::filesystem::path(spec.config.run_dir).parent_path().string();
+  // The parents must let the proxy's uid through. The task directory is root's and the proxy's
+  // group's (0710: the proxy reads its configuration there and writes nothing; no other proxy enters),
+  // the run directory in it the proxy's alone (0700).
+  const std::string state_dir = proxyStateDir(spec.config);
+  const std::string parent = std::filesystem::path(state_dir).parent_path().string();
   if (Result<void> r = makeDirs(parent, 0755); !r.ok()) return undo(r.error());
+  if (!spec.config.state_dir.empty()) {
+    if (Result<void> r = makeDirs(state_dir, 0710); !r.ok()) return undo(r.error());
+    if (chown(state_dir.c_str(), 0, spec.gid) != 0 || chmod(state_dir.c_str(), 0710) != 0)
+      return undo(errnoError(errno, "own", state_dir));
+  }
   if (Result<void> r = makeDirs(spec.config.run_dir, 0700); !r.ok()) return undo(r.error());
-  if (chown(spec.config.run_dir.c_str(), spec.uid, spec.gid) != 0)
+  if (chown(spec.config.run_dir.c_str(), spec.uid, spec.gid) != 0 || chmod(spec.config.run_dir.c_str(), 0700) != 0)
     return undo(errnoError(errno, "own", spec.config.run_dir));
   if (Result<void> r = failpoint::check("proxy.after_cgroup"); !r.ok()) return undo(r.error());
   if (Result<void> r = p->driver_->writeConfig(spec.config); !r.ok()) return undo(r.error());
@@ -75,17 +84,19 @@ Result<void> ProxyInstance::removeLeftovers(const ProxyInstanceSpec& spec) {
     if (Result<void> r = (*cg)->destroy(); !r.ok()) errors.push_back(r.error().message);
   }
   std::error_code ec;
-  std::filesystem::remove_all(spec.config.run_dir, ec);
-  if (ec) errors.push_back("failed to remove '" + spec.config.run_dir + "': " + ec.message());
+  const std::string state_dir = proxyStateDir(spec.config);
+  std::filesystem::remove_all(state_dir, ec);
+  if (ec) errors.push_back("failed to remove '" + state_dir + "': " + ec.message());
   if (!errors.empty())
     return makeError(ErrorCode::kInternal, "remove leftovers of", spec.config.task_id, join(errors, "; "));
   return ok();
 }
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::adopt(const ProxyInstanceSpec& spec) {
-  const std::string path = spec.config.run_dir + "/proxy.state";
-  // The run directory belongs to the proxy's uid: a symlink or FIFO planted there is not followed,
-  // and the record must name this task's own cgroup (not another task's proxy).
+  const std::string path = proxyStateDir(spec.config) + "/proxy.state";
+  // In a record from before per-task uids the state sits in the proxy's own directory: a symlink or
+  // FIFO planted there is not followed, and the record must name this task's own cgroup (not another
+  // task's proxy).
   SC_ASSIGN_OR_RETURN(std::string text, readRegularFile(path, 4096));
   SC_ASSIGN_OR_RETURN(ContainerRecord record, parseContainerRecord(text));
   if (record.cgroup != spec.cgroup.task_cgroup) {
@@ -95,7 +106,7 @@ Result<std::unique_ptr<ProxyInstance>> ProxyInstance::adopt(const ProxyInstanceS
   SC_ASSIGN_OR_RETURN(Container c, Container::adopt(record));
   SC_ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cg, TaskCgroup::open(record.cgroup));
   // The configuration on disk is the one the proxy runs; read the membership from the spec given.
-  std::unique_ptr<ProxyInstance> p(new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config)));
+  std::unique_ptr<ProxyInstance> p(new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config, spec.uid)));
   p->container_ = std::move(c);
   return p;
 }
@@ -107,6 +118,8 @@ Result<void> ProxyInstance::launch() {
   cs.hostname = spec_.hostname;
   cs.hosts_file = spec_.hosts_file;
   cs.run_dir = spec_.config.run_dir;
+  cs.view_dir = stateDir();
+  cs.hidden_dirs = spec_.hidden_dirs;
   cs.log_file = logPath();
   cs.binary = driver_->binary();
   cs.args = driver_->args();
@@ -181,8 +194,8 @@ Result<void> ProxyInstance::destroy() {
   if (Result<void> r = killAll(std::chrono::milliseconds(3000)); !r.ok()) errors.push_back(r.error().message);
   if (Result<void> r = cgroup_->destroy(); !r.ok()) errors.push_back(r.error().message);
   std::error_code ec;
-  std::filesystem::remove_all(spec_.config.run_dir, ec);
-  if (ec) errors.push_back("failed to remove '" + spec_.config.run_dir + "': " + ec.message());
+  std::filesystem::remove_all(stateDir(), ec);
+  if (ec) errors.push_back("failed to remove '" + stateDir() + "': " + ec.message());
   if (!errors.empty())
     return makeError(ErrorCode::kInternal, "tear down", "proxy of task " + spec_.config.task_id, join(errors, "; "));
   return ok();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -17,13 +18,19 @@ inline constexpr std::chrono::seconds kDefaultDrain{20};     // ECS/AppNet drain
 inline constexpr std::chrono::seconds kDefaultKillAfter{3};  // AppNet PID_STOP_DELAY_SEC
 
 struct ProxyInstanceSpec {
-  ProxyConfig config;      // config.run_dir: /run/scagent/tasks/<task>
+  // config.state_dir: /run/scagent/tasks/<task> (root:<gid>, 0710: haproxy.cfg, proxy.state, proxy.log),
+  // config.run_dir: <state_dir>/proxy (the proxy uid's, 0700: its sockets). Without a state_dir
+  // (records from before per-task uids): run_dir is /run/scagent/tasks/<task> and holds everything.
+  ProxyConfig config;
   std::string netns_path;  // the task's network namespace
   std::string hosts_file;  // the task's hosts file (bind-mounted at /etc/hosts)
   std::string hostname;
   CgroupSpec cgroup;  // task_cgroup "scagent-<task>", limits from the carve
+  // The proxy's own identity: no other task's proxy runs as it (agent/task_steps.h leases it).
   uid_t uid = kProxyUid;
   gid_t gid = kProxyGid;
+  // Hidden from the proxy (the agent's run and state roots): it sees its own task directory only.
+  std::vector<std::string> hidden_dirs;
   bool seccomp = true;
 };
 
@@ -59,8 +66,10 @@ class ProxyInstance {
   Container& container() { return container_; }
   TaskCgroup& cgroup() { return *cgroup_; }
   const ProxyInstanceSpec& spec() const { return spec_; }
-  std::string recordPath() const { return spec_.config.run_dir + "/proxy.state"; }
-  std::string logPath() const { return spec_.config.run_dir + "/proxy.log"; }
+  // The agent's own files, outside what the proxy can write (unless the spec has no state_dir).
+  std::string stateDir() const { return proxyStateDir(spec_.config); }
+  std::string recordPath() const { return stateDir() + "/proxy.state"; }
+  std::string logPath() const { return stateDir() + "/proxy.log"; }
 
  private:
   ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup> cg, std::unique_ptr<ProxyDriver> driver);

@@ -15,7 +15,8 @@
 namespace sc::inject {
 
 Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_view payload,
-                                        std::chrono::milliseconds timeout, size_t max_reply_bytes) {
+                                        std::chrono::milliseconds timeout, size_t max_reply_bytes,
+                                        std::optional<uid_t> peer_uid) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     return makeError(ErrorCode::kInvalidArgument, "connect", path, "socket path too long");
@@ -37,6 +38,15 @@ Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_vie
     socklen_t len = sizeof err;
     ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return errnoError(err, "connect", path);
+  }
+  if (peer_uid) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return errnoError(errno, "check", path);
+    if (cred.uid != *peer_uid) {
+      return makeError(ErrorCode::kPermission, "connect", path,
+                       "the peer runs as uid " + std::to_string(cred.uid) + ", not " + std::to_string(*peer_uid));
+    }
   }
   size_t sent = 0;
   while (sent < payload.size()) {
@@ -75,7 +85,7 @@ Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_vie
 }
 
 Result<std::string> UnixRuntimeApi::execute(const std::vector<std::string>& commands) {
-  return unixSocketRoundTrip(path_, join(commands, ";") + "\n", timeout_);
+  return unixSocketRoundTrip(path_, join(commands, ";") + "\n", timeout_, kMaxRuntimeReplyBytes, peer_uid_);
 }
 
 Result<std::vector<ServerSlot>> parseServersState(std::string_view text) {

@@ -1,8 +1,11 @@
 // HAProxy's runtime API (the "stats socket" and the master CLI), and pure parsers of its answers.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,10 +22,14 @@ namespace sc::inject {
 inline constexpr size_t kMaxRuntimeReplyBytes = 32u << 20;
 
 // One request over a unix stream socket: writes `payload`, reads until the peer closes; an answer
-// longer than `max_reply_bytes` is an error (the connection is dropped, nothing is kept).
+// longer than `max_reply_bytes` is an error (the connection is dropped, nothing is kept). With
+// `peer_uid`, the listening process must run as that uid (SO_PEERCRED) or nothing is sent: the
+// socket sits in a directory the proxy can write, and a symlink planted there must not make the
+// root agent drive another task's proxy.
 Result<std::string> unixSocketRoundTrip(const std::string& path, std::string_view payload,
                                         std::chrono::milliseconds timeout,
-                                        size_t max_reply_bytes = kMaxRuntimeReplyBytes);
+                                        size_t max_reply_bytes = kMaxRuntimeReplyBytes,
+                                        std::optional<uid_t> peer_uid = std::nullopt);
 
 // The seam: executes a batch of runtime API commands in one connection and returns the output.
 class RuntimeApi {
@@ -33,13 +40,16 @@ class RuntimeApi {
 
 class UnixRuntimeApi final : public RuntimeApi {
  public:
-  explicit UnixRuntimeApi(std::string socket_path, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000))
-      : path_(std::move(socket_path)), timeout_(timeout) {}
+  // `peer_uid`: the uid the proxy runs as (see unixSocketRoundTrip); nullopt: not checked.
+  explicit UnixRuntimeApi(std::string socket_path, std::optional<uid_t> peer_uid = std::nullopt,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(2000))
+      : path_(std::move(socket_path)), peer_uid_(peer_uid), timeout_(timeout) {}
   // RuntimeApi
   Result<std::string> execute(const std::vector<std::string>& commands) override;
 
  private:
   std::string path_;
+  std::optional<uid_t> peer_uid_;
   std::chrono::milliseconds timeout_;
 };
 

@@ -92,7 +92,8 @@ require_clean_host() {
       exit 1
     fi
   done
-  # The purge rule looks for sc-* namespaces and uid-20000 processes: there must be none yet.
+  # The purge rule looks for sc-* namespaces and processes of the proxy uids (20000-85535): there
+  # must be none yet.
   local others="" ns
   for ns in /run/netns/sc-* /run/scagent/tasks/*; do [ -e "$ns" ] && others="$others $ns"; done
   if [ -n "$others" ]; then
@@ -102,13 +103,13 @@ require_clean_host() {
   # A proxy of a test that just finished may still be exiting (soft-stop): give it a moment.
   local left
   for _ in $(seq 1 50); do
-    left=$(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' -uid 20000 -print 2>/dev/null)
+    left=$(find /proc -mindepth 1 -maxdepth 1 -name '[0-9]*' -uid +19999 -uid -85536 -print 2>/dev/null)
     [ -z "$left" ] && break
     sleep 0.2
   done
   if [ -n "$left" ]; then
-    for d in $left; do echo "  uid 20000: ${d#/proc/} $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" >&2; done
-    echo "FAIL: processes of uid 20000 (scproxy) run on this host; the purge checks cannot run beside them" >&2
+    for d in $left; do echo "  uid $(stat -c %u "$d" 2>/dev/null): ${d#/proc/} $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" >&2; done
+    echo "FAIL: processes of the proxy uids (20000-85535) run on this host; the purge checks cannot run beside them" >&2
     exit 1
   fi
 }

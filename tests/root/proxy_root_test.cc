@@ -2,15 +2,25 @@
 // one client task and three server tasks on a private bridge, each with its own proxy. Servers run
 // busybox httpd on containerPort 80; their proxies listen on 40080 (intercepted: REDIRECT 80 ->
 // 40080) and on the override port 99. The client's proxy binds db:81 on VIP 127.255.0.3.
+#include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <thread>
+
+#include "agent/proxy_identity.h"
+#include "agent/task_steps.h"
 
 #include "common/clock.h"
 #include "common/file.h"
@@ -49,6 +59,56 @@ std::string statusField(pid_t pid, const std::string& key) {
   return "";
 }
 
+// Runs `op` in a child as `uid`/`gid` (no supplementary groups, no capabilities: what a compromised
+// proxy of that identity is) and returns what it returned: 0 or an errno. `op` makes system calls
+// only (this process has threads).
+int errnoAs(uid_t uid, const std::function<int()>& op) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int err = EPERM;
+    if (::setgroups(0, nullptr) == 0 && ::setresgid(uid, uid, uid) == 0 && ::setresuid(uid, uid, uid) == 0) err = op();
+    ::_exit(::write(fds[1], &err, sizeof err) == sizeof err ? 0 : 1);
+  }
+  ::close(fds[1]);
+  int err = -1;
+  if (pid < 0 || ::read(fds[0], &err, sizeof err) != sizeof err) err = -1;
+  ::close(fds[0]);
+  if (pid > 0) ::waitpid(pid, nullptr, 0);
+  return err;
+}
+
+std::function<int()> connectTo(const std::string& path) {
+  auto addr = std::make_shared<sockaddr_un>();
+  addr->sun_family = AF_UNIX;
+  std::strncpy(addr->sun_path, path.c_str(), sizeof addr->sun_path - 1);
+  return [addr] {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(addr.get()), sizeof *addr);
+    return rc == 0 ? 0 : errno;
+  };
+}
+
+std::function<int()> openAt(const std::string& path, int flags) {
+  return [path, flags] {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK);
+    return fd >= 0 ? 0 : errno;
+  };
+}
+
+struct Owner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t type = 0;
+  mode_t perms = 0;
+};
+Owner ownerOf(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {static_cast<uid_t>(-1), static_cast<gid_t>(-1), 0, 0};
+  return {st.st_uid, st.st_gid, st.st_mode & S_IFMT, st.st_mode & 07777};
+}
+
 struct Task {
   std::string name;
   std::string netns;
@@ -82,10 +142,22 @@ class ProxyRootTest : public ::testing::Test {
     net_.reset();
   }
 
-  ProxyInstanceSpec spec(const std::string& name, inject::ProxyConfig config) {
+  // Without `own_uid`: the layout of records from before per-task uids (uid 20000, everything in
+  // the task directory). With it: as the agent starts proxies now (agent/proxy_identity.h), the
+  // task directory root's, the sockets in its proxy/, /run/scagent hidden but for the task's own.
+  ProxyInstanceSpec spec(const std::string& name, inject::ProxyConfig config,
+                         std::optional<uid_t> own_uid = std::nullopt) {
     ProxyInstanceSpec s;
     config.task_id = net_->prefix() + name;
     config.run_dir = "/run/scagent/tasks/" + net_->prefix() + name;
+    if (own_uid) {
+      config.state_dir = config.run_dir;
+      config.run_dir += "/proxy";
+      s.uid = *own_uid;
+      s.gid = *own_uid;
+      // The test's own directory too: beneath /tmp, it is out of the proxy's sight already.
+      s.hidden_dirs = {"/run/scagent", tmp_.path()};
+    }
     s.config = std::move(config);
     s.netns_path = net_->netnsPath(name);
     s.hosts_file = hosts_file_;
@@ -97,12 +169,13 @@ class ProxyRootTest : public ::testing::Test {
     return s;
   }
 
-  Task& startTask(const std::string& name, int host, inject::ProxyConfig config, bool app) {
+  Task& startTask(const std::string& name, int host, inject::ProxyConfig config, bool app,
+                  std::optional<uid_t> own_uid = std::nullopt) {
     Task& t = tasks_[name];
     t.name = name;
     t.netns = net_->addTask(name, host);
     if (app) t.app = testing::startHttpd(t.netns, tmp_.file("www-" + name), name, kContainerPort);
-    auto p = ProxyInstance::start(spec(name, std::move(config)));
+    auto p = ProxyInstance::start(spec(name, std::move(config), own_uid));
     EXPECT_TRUE(p.ok()) << p.error().message;
     if (!p.ok()) return t;
     t.proxy = std::move(*p);
@@ -113,7 +186,7 @@ class ProxyRootTest : public ::testing::Test {
     return t;
   }
 
-  Task& startServer(const std::string& name, int host) {
+  Task& startServer(const std::string& name, int host, std::optional<uid_t> own_uid = std::nullopt) {
     inject::ProxyConfig c;
     c.ingress.push_back({.name = "ingress-http",
                          .discovery_names = {"db"},
@@ -125,7 +198,7 @@ class ProxyRootTest : public ::testing::Test {
                          .listener_port = kOverridePort,
                          .container_port = kContainerPort,
                          .protocol = inject::ProxyProtocol::kHttp});
-    Task& t = startTask(name, host, c, true);
+    Task& t = startTask(name, host, c, true, own_uid);
     net_->addRedirect(name, kContainerPort, kListenerPort);
     return t;
   }
@@ -382,6 +455,240 @@ TEST_F(ProxyRootTest, ASymlinkAtTheLogAndAFifoAtTheStateDoNotSteerTheAgent) {
   auto adopted = ProxyInstance::adopt(s.proxy->spec());
   ASSERT_FALSE(adopted.ok());
   EXPECT_NE(adopted.error().message.find("not a regular file"), std::string::npos) << adopted.error().message;
+}
+
+// Each task's proxy has its own uid (issue 12): task A's proxy identity cannot connect to task B's
+// admin or master socket, nor read B's task directory, even on the host's view of the files; and in
+// its real sandbox A does not even see B's directory (the agent's run root is hidden but for A's own).
+TEST_F(ProxyRootTest, OneTasksProxyCannotReachAnothersSocketsOrTaskDirectory) {
+  constexpr uid_t kUidA = 20011, kUidB = 20012;
+  Task& a = startServer("s1", 11, kUidA);
+  Task& b = startServer("s2", 12, kUidB);
+  ASSERT_TRUE(a.proxy && b.proxy);
+  const pid_t a_pid = a.proxy->container().pid();
+  EXPECT_TRUE(statusField(a_pid, "Uid").starts_with("20011\t20011\t20011")) << statusField(a_pid, "Uid");
+  EXPECT_TRUE(statusField(a_pid, "Gid").starts_with("20011\t20011\t20011"));
+  EXPECT_TRUE(statusField(b.proxy->container().pid(), "Uid").starts_with("20012\t20012\t20012"));
+
+  // Who owns what: the task directory root's (group: the task's proxy), the sockets the proxy's.
+  const std::string a_state = a.proxy->stateDir(), a_run = a.proxy->spec().config.run_dir;
+  const std::string b_state = b.proxy->stateDir(), b_run = b.proxy->spec().config.run_dir;
+  Owner o = ownerOf(a_state);
+  EXPECT_TRUE(o.uid == 0 && o.gid == kUidA && o.type == S_IFDIR && o.perms == 0710) << o.uid << " " << o.perms;
+  o = ownerOf(a_run);
+  EXPECT_TRUE(o.uid == kUidA && o.type == S_IFDIR && o.perms == 0700) << o.uid << " " << o.perms;
+  for (const std::string& sock :
+       {inject::adminSocketPath(a_run), inject::masterSocketPath(a_run), inject::httpSocketPath(a_run)}) {
+    o = ownerOf(sock);
+    EXPECT_TRUE(o.uid == kUidA && o.type == S_IFSOCK && o.perms == 0600) << sock << " " << o.uid << " " << o.perms;
+  }
+  for (auto [file, perms] : {std::pair{inject::configPath(a_state), 0644}, std::pair{a.proxy->recordPath(), 0600},
+                             std::pair{a.proxy->logPath(), 0640}}) {
+    o = ownerOf(file);
+    EXPECT_TRUE(o.uid == 0 && o.type == S_IFREG && o.perms == static_cast<mode_t>(perms)) << file << " " << o.uid;
+  }
+
+  // A's identity on the host's view (permissions alone). The control first: its own socket works.
+  EXPECT_EQ(errnoAs(kUidA, connectTo(inject::adminSocketPath(a_run))), 0);
+  EXPECT_EQ(errnoAs(kUidA, connectTo(inject::adminSocketPath(b_run))), EACCES);
+  EXPECT_EQ(errnoAs(kUidA, connectTo(inject::masterSocketPath(b_run))), EACCES);
+  EXPECT_EQ(errnoAs(kUidA, connectTo(inject::httpSocketPath(b_run))), EACCES);
+  EXPECT_EQ(errnoAs(kUidA, openAt(b_run, O_RDONLY | O_DIRECTORY)), EACCES);
+  EXPECT_EQ(errnoAs(kUidA, openAt(b_state, O_RDONLY | O_DIRECTORY)), EACCES);
+  EXPECT_EQ(errnoAs(kUidA, openAt(inject::configPath(b_state), O_RDONLY)), EACCES);
+  // The uid every proxy shared before (a proxy adopted from an old record) is refused as well.
+  EXPECT_EQ(errnoAs(inject::kProxyUid, connectTo(inject::adminSocketPath(b_run))), EACCES);
+
+  // The real proxy's mount view: /run/scagent/tasks holds A's directory only.
+  std::vector<std::string> seen;
+  const std::string view = "/proc/" + std::to_string(a_pid) + "/root/run/scagent/tasks";
+  for (const auto& e : std::filesystem::directory_iterator(view)) seen.push_back(e.path().filename().string());
+  EXPECT_EQ(seen, std::vector<std::string>{net_->prefix() + "s1"}) << join(seen, " ");
+
+  // A program in A's sandbox (A's uid, A's view, the seccomp filter) tries B's sockets: not there.
+  const std::string probe_bin = a_run + "/sc_clone_probe";
+  std::filesystem::copy_file(std::string(SC_BINARY_DIR) + "/tests/root/sc_clone_probe", probe_bin);
+  std::filesystem::permissions(probe_bin, std::filesystem::perms(0755));
+  inject::ContainerSpec cs;
+  cs.name = "probe in proxy A's sandbox";
+  cs.netns_path = net_->netnsPath("s1");
+  cs.hosts_file = hosts_file_;
+  cs.run_dir = a_run;
+  cs.view_dir = a_state;
+  cs.hidden_dirs = {"/run/scagent"};
+  cs.log_file = a_state + "/probe.log";
+  cs.binary = probe_bin;
+  cs.args = {"paths", inject::adminSocketPath(a_run), inject::adminSocketPath(b_run), inject::masterSocketPath(b_run),
+             b_state, "/run/scagent/tasks"};
+  cs.uid = kUidA;
+  cs.gid = kUidA;
+  auto c = inject::Container::launch(cs, {});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  if (!c->waitExit(20s)) {  // a failure guard only
+    ADD_FAILURE() << "the probe did not exit";
+    (void)c->signal(SIGKILL);
+    c->waitExit(5s);
+  }
+  c->reap(2s);
+  const std::string out = orEmpty(readFile(cs.log_file));
+  for (const std::string& line : std::vector<std::string>{"connect " + inject::adminSocketPath(a_run) + ": allowed",
+                                  "connect " + inject::adminSocketPath(b_run) + ": ENOENT",
+                                  "connect " + inject::masterSocketPath(b_run) + ": ENOENT", "ls " + b_state + ": ENOENT",
+                                  "ls /run/scagent/tasks: " + net_->prefix() + "s1\n", std::string("probe done")}) {
+    EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
+  }
+
+  // The confused deputy: A (its uid owns its socket directory) swaps its admin.sock for a symlink to
+  // B's, so that the root agent, meaning to drain A, would disable B's frontends. The agent checks
+  // who answers and sends nothing; B keeps serving.
+  const std::string a_admin = inject::adminSocketPath(a_run), b_admin = inject::adminSocketPath(b_run);
+  EXPECT_EQ(errnoAs(kUidA,
+                    [&] {
+                      if (::unlink(a_admin.c_str()) != 0) return errno;
+                      return ::symlink(b_admin.c_str(), a_admin.c_str()) == 0 ? 0 : errno;
+                    }),
+            0);
+  auto misled = a.proxy->driver().disableIngress();
+  ASSERT_FALSE(misled.ok());
+  EXPECT_NE(misled.error().message.find("the peer runs as uid 20012, not 20011"), std::string::npos)
+      << misled.error().message;
+  auto still = testing::getInNetns(b.netns, "http://127.0.0.1:99/id", 1);
+  EXPECT_EQ(still[0].status, 200);
+  EXPECT_EQ(still[0].body, "s2");
+}
+
+// The agent's own files of a proxy (its log, its state, its configuration) sit in the root-owned
+// task directory: the proxy's identity can neither replace nor add anything there. Should a symlink
+// or FIFO appear anyway (a proxy from before per-task uids writes its whole directory), the agent
+// does not follow the symlink on restart and does not block on the FIFO when it adopts.
+TEST_F(ProxyRootTest, TheProxyCanPlantNothingWhereTheAgentKeepsItsFiles) {
+  constexpr uid_t kUid = 20011;
+  Task& s = startServer("s1", 11, kUid);
+  ASSERT_TRUE(s.proxy);
+  const std::string state = s.proxy->stateDir();
+  const std::string log = s.proxy->logPath(), record = s.proxy->recordPath(), cfg = inject::configPath(state);
+  for (const std::string& f : {log, record, cfg}) {
+    EXPECT_EQ(errnoAs(kUid, [f] { return ::unlink(f.c_str()) == 0 ? 0 : errno; }), EACCES) << f;
+  }
+  const std::string planted = state + "/planted";
+  EXPECT_EQ(errnoAs(kUid, [planted] { return ::mkfifo(planted.c_str(), 0600) == 0 ? 0 : errno; }), EACCES);
+  EXPECT_EQ(errnoAs(kUid, [planted] { return ::symlink("/etc/shadow", planted.c_str()) == 0 ? 0 : errno; }), EACCES);
+  EXPECT_EQ(errnoAs(kUid, openAt(cfg, O_WRONLY)), EACCES);
+  EXPECT_EQ(errnoAs(kUid, openAt(log, O_WRONLY)), EACCES);
+  EXPECT_EQ(errnoAs(kUid, openAt(record, O_RDONLY)), EACCES);  // the record is root's to read, too
+  EXPECT_EQ(errnoAs(kUid, openAt(cfg, O_RDONLY)), 0);          // the control: its configuration it reads
+
+  // Planted all the same (as root here): a symlink at the log, a FIFO at the state.
+  const std::string victim = tmp_.file("victim");
+  testing::writeTestFile(victim, "untouched");
+  ASSERT_EQ(::unlink(log.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), log.c_str()), 0);
+  auto restarted = s.proxy->restart();
+  ASSERT_FALSE(restarted.ok());
+  EXPECT_NE(restarted.error().message.find("symlink"), std::string::npos) << restarted.error().message;
+  EXPECT_EQ(orEmpty(readFile(victim)), "untouched");
+  ASSERT_EQ(::unlink(record.c_str()), 0);
+  ASSERT_EQ(::mkfifo(record.c_str(), 0600), 0);
+  auto adopting = std::async(std::launch::async, [&] { return ProxyInstance::adopt(s.proxy->spec()); });
+  if (adopting.wait_for(30s) != std::future_status::ready) {
+    // A failure guard, not a measurement: release the blocked open, then fail.
+    int fd = ::open(record.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    ADD_FAILURE() << "adopting blocked on the FIFO";
+  }
+  auto adopted = adopting.get();
+  ASSERT_FALSE(adopted.ok());
+  EXPECT_NE(adopted.error().message.find("not a regular file"), std::string::npos) << adopted.error().message;
+}
+
+// The agent's proxy step (agent/task_steps.h): a task record written before per-task uids (no
+// proxy_uid) is adopted as it ran, uid 20000 with the old layout, and driven and stopped through
+// its sockets; a new task's proxy gets uidBase + its address offset, kept in the record, so a
+// restarted agent adopts it under the same uid; a uid some process still runs as is not given out.
+TEST_F(ProxyRootTest, TheAgentAdoptsOldRecordsAs20000AndGivesEachNewProxyItsOwnUid) {
+  agent::ProxySettings ps;
+  ps.run_root = "/run/scagent";
+  ps.task_cidr = "10.77.0.0/24";
+  ps.identity = {.uid_base = 20000, .uid_count = 256};
+  ps.hidden_dirs = {"/run/scagent"};
+  ps.drain = 1s;
+  auto record = [&](const std::string& name) {
+    agent::TaskRecord r;
+    r.task_id = net_->prefix() + name;
+    r.plan.task_id = r.task_id;
+    r.plan.hostname = name;
+    r.plan.carve.task_memory_mib = 512;
+    r.plan.carve.proxy_memory_mib = kProxyMemoryMib;
+    r.facts = {{"task_ip", net_->address(name)}, {"netns_path", net_->netnsPath(name)}, {"hosts_path", hosts_file_}};
+    return r;
+  };
+
+  // As the old agent left it: its proxy at uid 20000, everything in the task directory.
+  Task& old = startTask("old", 21, {}, false);
+  ASSERT_TRUE(old.proxy);
+  const std::string old_dir = old.proxy->spec().config.run_dir;
+  agent::TaskRecord r_old = record("old");
+  {
+    agent::ProxyStep step(ps, realClock());
+    auto adopted = step.adopt(r_old);
+    ASSERT_TRUE(adopted.ok()) << adopted.error().message;
+    EXPECT_TRUE(*adopted);
+    EXPECT_TRUE(step.metricsPage(r_old.task_id, 2s).ok());      // its http.sock, where the old layout has it
+    EXPECT_TRUE(step.prepareStop(r_old).ok());                   // the runtime API: peer uid 20000 checked
+    ASSERT_TRUE(step.down(r_old).ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(old_dir));
+  EXPECT_FALSE(*agent::uidInUse(inject::kProxyUid));
+  old.monitor.reset();
+  old.prober.reset();
+  old.proxy.reset();
+
+  // A new task: 10.77.0.22 in 10.77.0.0/24 is offset 22, so uid 20022.
+  net_->addTask("n1", 22);
+  agent::TaskRecord r_new = record("n1");
+  // A process still running as that uid (an earlier proxy that outlived its teardown) holds it.
+  pid_t holder = ::fork();
+  if (holder == 0) {
+    if (::setresgid(20022, 20022, 20022) == 0 && ::setresuid(20022, 20022, 20022) == 0) ::pause();
+    ::_exit(1);
+  }
+  ASSERT_GT(holder, 0);
+  for (int i = 0; i < 500 && !*agent::uidInUse(20022); ++i) std::this_thread::sleep_for(10ms);
+  {
+    agent::ProxyStep step(ps, realClock());
+    auto held = step.up(r_new);
+    EXPECT_FALSE(held.ok());
+    if (!held.ok()) {
+      EXPECT_NE(held.error().message.find("uid 20022 still has processes"), std::string::npos);
+    }
+  }
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  EXPECT_EQ(r_new.facts.count(agent::kProxyUidFact), 0u);
+  {
+    agent::ProxyStep step(ps, realClock());
+    auto up = step.up(r_new);
+    ASSERT_TRUE(up.ok()) << up.error().message;
+  }
+  EXPECT_EQ(r_new.facts[agent::kProxyUidFact], "20022");
+  ASSERT_TRUE(r_new.proxy);
+  EXPECT_TRUE(statusField(r_new.proxy->pid, "Uid").starts_with("20022\t20022\t20022"));
+  const std::string new_dir = "/run/scagent/tasks/" + r_new.task_id;
+  EXPECT_EQ(ownerOf(new_dir + "/proxy").uid, 20022u);
+  // Save and load the record (as across an agent restart), then adopt under the same uid.
+  auto reloaded = agent::taskRecordFromJson(agent::taskRecordToJson(r_new));
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  {
+    agent::ProxyStep restarted(ps, realClock());
+    auto adopted = restarted.adopt(*reloaded);
+    ASSERT_TRUE(adopted.ok()) << adopted.error().message;
+    EXPECT_TRUE(*adopted);
+    EXPECT_TRUE(restarted.prepareStop(*reloaded).ok());  // runtime API, peer uid 20022 checked
+    ASSERT_TRUE(restarted.down(*reloaded).ok());
+  }
+  EXPECT_EQ(reloaded->facts.count(agent::kProxyUidFact), 0u);
+  EXPECT_FALSE(std::filesystem::exists(new_dir));
+  EXPECT_FALSE(*agent::uidInUse(20022));
 }
 
 TEST_F(ProxyRootTest, MetricsCount2xxAnd5xxPerEndpoint) {

@@ -4,18 +4,24 @@
 //   clone(CLONE_NEWUSER), clone(CLONE_NEWNET), clone3(CLONE_NEWUSER), unshare(CLONE_NEWUSER),
 //   io_uring_setup, bpf, keyctl, get_mempolicy (in neither of the filter's lists: its default
 //   action answers it), and a plain clone (a fork), which must work.
+// `clone_probe paths <socket or directory>...` instead tries, for each path, connect(2) to it as a
+// unix socket ("connect <path>: ...") and opendir(3) on it, listing what it holds ("ls <path>: a b").
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
 #include <linux/sched.h>
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace {
 
@@ -53,9 +59,39 @@ void tryUnshare(const char* what, int flag) {
   report(what, err == 0 ? 0 : -1);
 }
 
+void tryPaths(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i) {
+    const char* path = argv[i];
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    const std::string what = std::string("connect ") + path;
+    report(what.c_str(), connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a));
+    close(fd);
+    DIR* d = opendir(path);
+    if (!d) {
+      std::printf("ls %s: %s\n", path, strerrorname_np(errno));
+      continue;
+    }
+    std::printf("ls %s:", path);
+    while (dirent* e = readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) std::printf(" %s", e->d_name);
+    }
+    std::printf("\n");
+    closedir(d);
+  }
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "paths") == 0) {
+    tryPaths(argc, argv);
+    std::printf("probe done\n");
+    std::fflush(stdout);
+    return 0;
+  }
   tryClone("clone NEWUSER", CLONE_NEWUSER);
   tryClone("clone NEWNET", CLONE_NEWNET);
   tryClone("clone plain", 0);

@@ -55,6 +55,30 @@ TEST(ConfigTest, RunSettings) {
             std::string::npos);
 }
 
+// proxy.uidBase/uidCount: each task's proxy gets its own uid from this range; the range must miss
+// uid 0, stay below 2^31 and hold an offset for every address of the task CIDR.
+TEST(ConfigTest, ProxyUidRange) {
+  auto d = parseAgentConfig("{}");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->proxy.uid_base, 20000u);
+  EXPECT_EQ(d->proxy.uid_count, 65536u);
+  auto c = parseAgentConfig(R"({"network": {"taskCidr": "10.9.0.0/24"}, "proxy": {"uidBase": 300000, "uidCount": 256}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->proxy.uid_base, 300000u);
+  EXPECT_EQ(c->proxy.uid_count, 256u);
+  EXPECT_EQ(parseAgentConfig(R"({"proxy": {"uidBase": 0}})").error().message,
+            "config: proxy.uidBase: expected an integer 1-2147483646, got 0");
+  EXPECT_EQ(parseAgentConfig(R"({"proxy": {"uidCount": 65535}})").error().message,
+            "config: proxy.uidCount: 65535 uids cannot give each of the 65536 addresses of network.taskCidr "
+            "10.222.0.0/16 its own");
+  EXPECT_EQ(parseAgentConfig(R"({"network": {"taskCidr": "10.9.0.0/24"}, "proxy": {"uidCount": 255}})").error().message,
+            "config: proxy.uidCount: 255 uids cannot give each of the 256 addresses of network.taskCidr 10.9.0.0/24 "
+            "its own");
+  EXPECT_EQ(parseAgentConfig(R"({"proxy": {"uidBase": 2147480000}})").error().message,
+            "config: proxy: uidBase + uidCount must stay below 2^31");
+  EXPECT_EQ(parseAgentConfig(R"({"proxy": {"uid": 1}})").error().message, "config: proxy.uid: unknown member");
+}
+
 // controlPlane.endpoints: the sccontrol replicas, in the order the agent tries them.
 TEST(ConfigTest, SeveralControlPlaneEndpoints) {
   auto c = parseAgentConfig(R"({"controlPlane": {"endpoints": ["http://10.0.0.5:8500", "https://cp2:8500"]}})");

@@ -73,6 +73,29 @@ TEST(RuntimeApiTest, AnAnswerOverTheCapIsRefusedAndNotKept) {
   EXPECT_EQ(r->size(), 200u << 10);
 }
 
+// The admin socket sits in a directory the proxy writes: a symlink there to another task's socket
+// must not make the agent drive that proxy. With the expected uid, a listener of another uid is
+// refused before anything is sent.
+TEST(RuntimeApiTest, APeerOfAnotherUidIsRefusedBeforeAnythingIsSent) {
+  testing::TempDir dir;
+  const std::string path = dir.file("admin.sock");
+  {
+    FloodingSocket proxy(path, 16);
+    auto r = unixSocketRoundTrip(path, "show info\n", std::chrono::seconds(30), 256u << 10, ::getuid() + 1);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kPermission);
+    EXPECT_NE(r.error().message.find("the peer runs as uid " + std::to_string(::getuid()) + ", not"),
+              std::string::npos)
+        << r.error().message;
+    EXPECT_EQ(proxy.sent(), 0u);  // refused before the request: the listener never saw one
+  }
+  ::unlink(path.c_str());
+  FloodingSocket proxy(path, 16);
+  auto r = unixSocketRoundTrip(path, "show info\n", std::chrono::seconds(30), 256u << 10, ::getuid());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->size(), 16u);
+}
+
 TEST(RuntimeApiTest, ParsesServersState) {
   auto s = parseServersState(kState);
   ASSERT_TRUE(s.ok()) << s.error().message;
