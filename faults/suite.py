@@ -26,22 +26,30 @@ def log(msg):
 class Lab:
     """scripts/lab, and what the suite reads of the lab's namespaces."""
 
-    def run(self, *args, check=True, timeout=120):
+    def run(self, *args, check=True, timeout=120, env=None):
         p = subprocess.run([os.path.join(SRC, "scripts", "lab"), *args], capture_output=True, text=True,
-                           timeout=timeout)
+                           timeout=timeout, env=dict(os.environ, **(env or {})))
         if check and p.returncode != 0:
             raise RuntimeError("scripts/lab %s: %s" % (" ".join(args), (p.stderr or p.stdout).strip()))
         return p
 
-    def aws(self, *args, timeout=60):
-        env = ["--cli-read-timeout", "10", "--cli-connect-timeout", "5", "--output", "json"]
-        p = self.run("aws", *args, *env, check=False, timeout=timeout)
+    def aws(self, *args, timeout=60, attempts=None):
+        """The aws CLI; `attempts` 1 measures sccontrol's own answer (no CLI retries)."""
+        opts = ["--cli-read-timeout", "10", "--cli-connect-timeout", "5", "--output", "json"]
+        env = {"AWS_MAX_ATTEMPTS": str(attempts)} if attempts else None
+        p = self.run("aws", *args, *opts, check=False, timeout=timeout, env=env)
         if p.returncode != 0:
             raise RuntimeError("aws %s: %s" % (" ".join(args[:2]), p.stderr.strip()))
         return json.loads(p.stdout) if p.stdout.strip() else {}
 
     def status(self):
         return json.loads(self.run("status", "--json").stdout)
+
+    def write(self, timeout=60, attempts=None):
+        """A write that changes the store: a fresh tag value on the db service."""
+        arn = self.aws("ecs", "describe-services", "--cluster", "demo", "--services", "db")["services"][0]["serviceArn"]
+        self.aws("ecs", "tag-resource", "--resource-arn", arn, "--tags", "key=fault-suite,value=%.3f" % time.time(),
+                 timeout=timeout, attempts=attempts)
 
     def up(self):
         return os.path.exists(os.path.join(LAB_DIR, "lab.env"))
@@ -362,8 +370,7 @@ class EtcdMemberKill(Scenario):
         lab.run("kill", "e2")
         api = "ok"
         try:
-            lab.aws("ecs", "describe-services", "--cluster", "demo", "--services", "db")
-            lab.aws("ecs", "update-service", "--cluster", "demo", "--service", "db", "--desired-count", "3")
+            lab.write()  # reads the service, then changes a tag
         except RuntimeError as e:
             api = str(e)
         time.sleep(ctx.duration)
@@ -381,7 +388,7 @@ class EtcdMemberKill(Scenario):
 
 class EtcdQuorumLoss(Scenario):
     name, about = "etcd-quorum-loss", "SIGKILL 2 of 3 etcd members, restart them later"
-    bound = "0 failed requests; a write answers (an error) within 30 s, no hang; writes work again after"
+    bound = "0 failed requests; a write answers an error within 30 s (no hang, no success); writes work again after"
 
     def run(self, ctx):
         lab = ctx.lab
@@ -389,7 +396,7 @@ class EtcdQuorumLoss(Scenario):
         lab.run("kill", "e3")
         t0 = time.time()
         try:
-            lab.aws("ecs", "update-service", "--cluster", "demo", "--service", "db", "--desired-count", "3", timeout=45)
+            lab.write(timeout=45, attempts=1)
             during = "succeeded"
         except RuntimeError as e:
             during = "error: " + str(e).splitlines()[-1][:200]
@@ -403,7 +410,7 @@ class EtcdQuorumLoss(Scenario):
         after, t1 = "no", time.time()
         while time.time() - t1 < 60 and after == "no":
             try:
-                lab.aws("ecs", "update-service", "--cluster", "demo", "--service", "db", "--desired-count", "3")
+                lab.write()
                 after = "yes"
             except RuntimeError:
                 time.sleep(1)
@@ -415,6 +422,8 @@ class EtcdQuorumLoss(Scenario):
             return too_many_failures(r)
         if f["during"] == "hang" or f["answered_s"] > 30:
             return "a write without quorum took %.1f s (%s)" % (f["answered_s"], f["during"])
+        if f["during"] == "succeeded":
+            return "a write succeeded without an etcd quorum"
         if f["write_after"] != "yes":
             return "writes did not work within 60 s of the members' return"
         return None

@@ -66,6 +66,8 @@ class VerdictTest(unittest.TestCase):
     def test_quorum_loss_fails_on_a_hang(self):
         r = {"failed": 0, "requests": 10, "facts": {"during": "hang", "answered_s": 45.0, "write_after": "yes"}}
         self.assertEqual(suite.EtcdQuorumLoss().verdict(r), "a write without quorum took 45.0 s (hang)")
+        r["facts"] = {"during": "succeeded", "answered_s": 0.3, "write_after": "yes"}
+        self.assertEqual(suite.EtcdQuorumLoss().verdict(r), "a write succeeded without an etcd quorum")
 
     def test_every_scenario_has_a_name_a_line_and_a_bound(self):
         names = [s.name for s in suite.SCENARIOS]
