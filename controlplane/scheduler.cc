@@ -421,7 +421,8 @@ void ControlPlane::reconcileService(Batch& b, const std::string& skey, const Jso
     stopTaskLocked(b, k, t, reason, disconnected);
     stopped.push_back(t.value("_id", afterSlash(k)));
   }
-  if (!stopped.empty()) addServiceEvent(svc, tasksEvent(name, "stopped", "running tasks", stopped), newId(32), nowSeconds());
+  if (!stopped.empty())
+    addServiceEvent(svc, tasksEvent(name, "stopped", "running tasks", stopped), newId(32), nowSeconds());
 
   // 3. Deployment and service counters; finished deployments leave.
   std::set<std::string> with_tasks;
@@ -520,9 +521,10 @@ std::vector<InstanceLoss> ControlPlane::tick() {
     auto now = clock_.now();
     if (!deaf_ && everyInstanceSilentLocked(b, now)) {
       deaf_ = true;
-      log::warn("no container instance heard for half the TTL; declaring none lost until one is heard (sccontrol "
-                "may be the one cut off)",
-                {{"ttlSeconds", std::to_string(options_.instance_ttl.count())}});
+      log::warn(
+          "no container instance heard for half the TTL; declaring none lost until one is heard (sccontrol "
+          "may be the one cut off)",
+          {{"ttlSeconds", std::to_string(options_.instance_ttl.count())}});
     }
     const std::vector<Batch::Entry> instances = deaf_ ? std::vector<Batch::Entry>{} : b.list("instance/");
     for (const auto& [k, i] : instances) {

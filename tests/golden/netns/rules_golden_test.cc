@@ -50,8 +50,8 @@ TEST(NetnsRulesGoldenTest, NonLoopbackVipRange) {
   s.egress = {{*IpAddress::parse("198.18.0.1"), 80, 15001}, {*IpAddress::parse("198.18.0.2"), 443, 15002}};
   auto cidr = Cidr::parse("10.222.0.0/16");
   // ip_forward was on before the agent: no final DROP.
-  auto text = renderAllRules(s, {cidr->at(2), *cidr, {}}, {*cidr, "scbr0", false}, ChainNames::of("SC"),
-                             "sc-egress-example");
+  auto text =
+      renderAllRules(s, {cidr->at(2), *cidr, {}}, {*cidr, "scbr0", false}, ChainNames::of("SC"), "sc-egress-example");
   ASSERT_TRUE(text.ok());
   testing::expectGolden("netns/non-loopback-vip.rules", *text);
 }
@@ -59,7 +59,8 @@ TEST(NetnsRulesGoldenTest, NonLoopbackVipRange) {
 // The shared base of a lab host with two peer hosts (host-gw): their tasks' traffic is neither
 // masqueraded nor dropped.
 TEST(NetnsRulesGoldenTest, HostBaseWithPeerHosts) {
-  HostBase base{*Cidr::parse("10.222.1.0/24"), "scbr0", true, {*Cidr::parse("10.222.2.0/24"), *Cidr::parse("10.222.3.0/24")}};
+  HostBase base{
+      *Cidr::parse("10.222.1.0/24"), "scbr0", true, {*Cidr::parse("10.222.2.0/24"), *Cidr::parse("10.222.3.0/24")}};
   const RuleDocument doc = hostBaseRules(ChainNames::of("SC"), base);
   std::string out;
   for (Table t : tablesOf(doc)) {

@@ -75,8 +75,8 @@ class FakeNetworkKernel final : public netns::NetworkKernel {
   Result<void> replaceHostRoute(const netns::HostRoute& r) override {
     ops.push_back("replaceHostRoute " + r.dst.toString() + " via " + r.via.toString());
     if (r.via.toString() == unreachable_via)
-      return makeError(ErrorCode::kFailedPrecondition, "add route to " + r.dst.toString() + " via",
-                       r.via.toString(), "Network is unreachable");
+      return makeError(ErrorCode::kFailedPrecondition, "add route to " + r.dst.toString() + " via", r.via.toString(),
+                       "Network is unreachable");
     std::erase_if(routes, [&](const netns::HostRoute& x) { return x.dst == r.dst; });
     routes.insert(r);
     return ok();

@@ -68,11 +68,12 @@ TEST_F(InstanceLifecycleTest, DeregisterIsRefusedWhileTasksRunUnlessForced) {
   EXPECT_EQ(listInstances(), Json::array({b}));
   EXPECT_EQ(listInstances("DRAINING"), Json::array());
   EXPECT_EQ(describeInstance(a)["containerInstances"][0]["status"], "INACTIVE");
-  EXPECT_EQ(ecs("DeregisterContainerInstance", {{"cluster", "c"}, {"containerInstance", a}})["containerInstance"]
-                ["status"],
-            "INACTIVE");
+  EXPECT_EQ(
+      ecs("DeregisterContainerInstance", {{"cluster", "c"}, {"containerInstance", a}})["containerInstance"]["status"],
+      "INACTIVE");
   // Nothing is placed on it and it cannot be set ACTIVE again.
-  Json upd = ecs("UpdateContainerInstancesState", {{"cluster", "c"}, {"containerInstances", {a}}, {"status", "ACTIVE"}});
+  Json upd =
+      ecs("UpdateContainerInstancesState", {{"cluster", "c"}, {"containerInstances", {a}}, {"status", "ACTIVE"}});
   EXPECT_EQ(upd["failures"][0]["reason"], "INACTIVE");
   ecs("UpdateService", {{"cluster", "c"}, {"service", "web"}, {"desiredCount", 3}});
   EXPECT_EQ(tasksOn(a), 0);
@@ -340,12 +341,11 @@ TEST_F(AdoptionTest, ALiveInstancesTasksAreNotTakenOverAndBadClaimsAreRefused) {
   EXPECT_EQ(taskArnsOn(a), on_a);
 
   const int64_t rev = cp_->revision();
-  for (const Json& bad : {Json{{"previousInstanceArn", 7}},
-                          Json{{"previousInstanceArn", ""}},
-                          Json{{"adoptTasks", Json::array({on_a[0]})}},
-                          Json{{"previousInstanceArn", a}, {"adoptTasks", "all"}},
-                          Json{{"previousInstanceArn", a}, {"adoptTasks", Json::array({1})}},
-                          Json{{"previousInstanceArn", a}, {"adoptTasks", Json(std::vector<std::string>(10001, "t"))}}}) {
+  for (const Json& bad :
+       {Json{{"previousInstanceArn", 7}}, Json{{"previousInstanceArn", ""}},
+        Json{{"adoptTasks", Json::array({on_a[0]})}}, Json{{"previousInstanceArn", a}, {"adoptTasks", "all"}},
+        Json{{"previousInstanceArn", a}, {"adoptTasks", Json::array({1})}},
+        Json{{"previousInstanceArn", a}, {"adoptTasks", Json(std::vector<std::string>(10001, "t"))}}}) {
     auto r = registerWith("boot", bad);
     ASSERT_FALSE(r.has_value()) << bad.dump().substr(0, 200);
     EXPECT_EQ(r.error().status, 400);

@@ -198,8 +198,9 @@ TEST_F(SandboxTest, PeersAreRoutedWithTheFirstTaskChangedInOneRestoreAndRemovedW
   EXPECT_EQ(refill->find(":SC_PORTMAP"), std::string::npos);  // the task mappings are not flushed
   EXPECT_NE(refill->find("-A SC_POSTROUTING -s 10.9.0.0/24 -d 10.9.2.0/24 -m comment --comment sc:agent -j RETURN"),
             std::string::npos);
-  EXPECT_NE(refill->find("-A SC_FORWARD -s 10.9.1.0/24 -d 10.9.0.0/24 -o scbr0 -m comment --comment sc:agent -j ACCEPT"),
-            std::string::npos);
+  EXPECT_NE(
+      refill->find("-A SC_FORWARD -s 10.9.1.0/24 -d 10.9.0.0/24 -o scbr0 -m comment --comment sc:agent -j ACCEPT"),
+      std::string::npos);
   EXPECT_LT(refill->find("-j RETURN"), refill->find("-j MASQUERADE"));
 
   // One peer leaves, another moves: its route is replaced, the chains refilled without the first.
@@ -233,11 +234,10 @@ TEST_F(SandboxTest, PeersThatCannotBeRoutedAreNamedAndLeftOut) {
   ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
   kernel_.unreachable_via = "172.16.0.9";
   auto r = mgr_->setPeers({
-      peer("same", "10.9.0.0/16", "192.168.5.12"),    // overlaps ours (10.9.0.0/24)
-      peer("inside", "10.8.0.0/24", "10.9.0.77"),     // next hop in our task CIDR
-      peer("ok", "10.7.0.0/24", "192.168.5.13"),
-      peer("twin", "10.7.0.128/25", "192.168.5.14"),  // overlaps "ok"
-      peer("far", "10.6.0.0/24", "172.16.0.9"),       // not on-link
+      peer("same", "10.9.0.0/16", "192.168.5.12"),  // overlaps ours (10.9.0.0/24)
+      peer("inside", "10.8.0.0/24", "10.9.0.77"),   // next hop in our task CIDR
+      peer("ok", "10.7.0.0/24", "192.168.5.13"), peer("twin", "10.7.0.128/25", "192.168.5.14"),  // overlaps "ok"
+      peer("far", "10.6.0.0/24", "172.16.0.9"),                                                  // not on-link
   });
   ASSERT_TRUE(r.ok()) << r.error().message;
   const std::string all = join(*r, "|");
