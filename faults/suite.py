@@ -233,6 +233,16 @@ def too_many_failures(r, share=0.0):
     return None
 
 
+def hold(ctx, inject, heal):
+    """inject(), then the fault lasts ctx.duration, then heal() (also when the wait is cut short)."""
+    inject()
+    try:
+        time.sleep(ctx.duration)
+    finally:
+        ctx.heal_at = time.time()
+        heal()
+
+
 class Scenario:
     name, about, bound = "", "", ""
 
@@ -315,10 +325,7 @@ class HostPartition(Scenario):
     def run(self, ctx):
         lab = ctx.lab
         ctx.fault_at = time.time()
-        lab.run("partition", "h3")
-        time.sleep(ctx.duration)
-        ctx.heal_at = time.time()
-        lab.run("heal", "h3")
+        hold(ctx, lambda: lab.run("partition", "h3"), lambda: lab.run("heal", "h3"))
         return {"fault_at": ctx.fault_at, "heal_at": ctx.heal_at}
 
     def verdict(self, r):
@@ -338,10 +345,7 @@ class ControlPlanePartition(Scenario):
 
     def run(self, ctx):
         lab = ctx.lab
-        lab.run("partition", "cp1")
-        time.sleep(ctx.duration)
-        ctx.heal_at = time.time()
-        lab.run("heal", "cp1")
+        hold(ctx, lambda: lab.run("partition", "cp1"), lambda: lab.run("heal", "cp1"))
         t0, connected = time.time(), False
         while time.time() - t0 < 60 and not connected:
             try:
@@ -443,12 +447,7 @@ class PacketLoss(Scenario):
                            "-j", "DROP")
 
     def run(self, ctx):
-        self.rules(ctx.lab, "-I")
-        try:
-            time.sleep(ctx.duration)
-        finally:
-            ctx.heal_at = time.time()
-            self.rules(ctx.lab, "-D")
+        hold(ctx, lambda: self.rules(ctx.lab, "-I"), lambda: self.rules(ctx.lab, "-D"))
         return {}
 
     def verdict(self, r):
