@@ -49,6 +49,11 @@ Result<std::vector<std::string>> SandboxStep::setPeers(const std::vector<PeerIns
                          p.host_address + "' is not IPv4");
       continue;
     }
+    if (auto self = IpAddress::parse(host_address_); self.ok() && subnet->contains(*self)) {
+      findings.push_back("peer " + name + " is not routed: its task CIDR " + p.task_cidr +
+                         " holds this host's address " + host_address_);
+      continue;
+    }
     subnets.push_back({name, *subnet, *via});
   }
   SC_ASSIGN_OR_RETURN(std::vector<std::string> more, sandboxes_.setPeers(std::move(subnets)));

@@ -18,10 +18,16 @@ std::vector<PeerSubnet> routable(std::vector<PeerSubnet> peers, const Cidr& own,
   std::vector<PeerSubnet> out;
   for (PeerSubnet& p : peers) {
     std::string why;
+    // A subnet holding a host's address would take that host's traffic (a longer prefix than the
+    // shared link's): a hostile or mistaken registration must not capture another host.
+    auto captured =
+        std::find_if(peers.begin(), peers.end(), [&](const PeerSubnet& q) { return p.subnet.contains(q.via); });
     if (overlaps(p.subnet, own)) {
       why = "its task CIDR overlaps this host's " + own.toString();
     } else if (own.contains(p.via)) {
       why = "its host address " + p.via.toString() + " lies in this host's task CIDR";
+    } else if (captured != peers.end()) {
+      why = "its task CIDR holds the host address " + captured->via.toString();
     } else {
       for (const PeerSubnet& q : out) {
         if (overlaps(p.subnet, q.subnet)) why = "its task CIDR overlaps that of " + q.name;

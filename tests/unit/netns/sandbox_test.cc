@@ -252,5 +252,22 @@ TEST_F(SandboxTest, PeersThatCannotBeRoutedAreNamedAndLeftOut) {
   EXPECT_NE(lastRestore(rules_).find("-d 10.7.0.0/24"), std::string::npos);
 }
 
+TEST_F(SandboxTest, APeerSubnetHoldingAHostAddressIsNotRouted) {
+  // A registration whose subnet is carved out of the hosts' own network would take another host's
+  // traffic (a longer prefix than the link's route): refused, the honest peer still routed.
+  ASSERT_TRUE(mgr_->apply(spec("t1")).ok());
+  auto r = mgr_->setPeers({peer("b", "10.7.0.0/24", "192.168.5.12"), peer("evil", "192.168.5.12/32", "192.168.5.13"),
+                           peer("self", "192.168.5.8/29", "192.168.5.14")});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const std::string all = join(*r, "|");
+  EXPECT_NE(all.find("peer evil (192.168.5.12/32) is not routed: its task CIDR holds the host address 192.168.5.12"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("peer self (192.168.5.8/29) is not routed: its task CIDR holds the host address 192.168.5.12"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(kernel_.routes, (std::set<HostRoute>{{*Cidr::parse("10.7.0.0/24"), *IpAddress::parse("192.168.5.12")}}));
+}
+
 }  // namespace
 }  // namespace sc::netns
