@@ -167,7 +167,13 @@ int cmdRun(const std::vector<std::string>& args, CliIo io) {
   HttpControlPlaneClient client(cfg->control_plane.endpoints, &stop);
   SystemdNotifier notifier;
   Agent agent(*cfg, attributes,
-              {client, **store, {&sandbox_step, &proxy_step, &apps_step}, proxy_step, notifier, metrics, realClock(),
+              {client,
+               **store,
+               {&sandbox_step, &proxy_step, &apps_step},
+               proxy_step,
+               notifier,
+               metrics,
+               realClock(),
                &sandbox_step});
 
   // The Prometheus page. The operator asked for it: a listener that cannot bind fails the start

@@ -123,9 +123,9 @@ struct ChildPlan {
   int stdin_fd = -1;
   int log_fd = -1;
   const char* hosts = nullptr;
-  const char* view_dir = nullptr;              // bound back into the view: run_dir or its task directory
-  const char* const* hidden = nullptr;         // nullptr-ended: covered by an empty read-only tmpfs
-  const char* const* view_parents = nullptr;   // nullptr-ended: "/a", "/a/b", ... view_dir itself
+  const char* view_dir = nullptr;             // bound back into the view: run_dir or its task directory
+  const char* const* hidden = nullptr;        // nullptr-ended: covered by an empty read-only tmpfs
+  const char* const* view_parents = nullptr;  // nullptr-ended: "/a", "/a/b", ... view_dir itself
   const char* hostname = nullptr;
   const char* binary = nullptr;
   char* const* argv = nullptr;
@@ -166,8 +166,8 @@ void closeAllBut(const ChildPlan& p) {
     // Sources first: a source under /tmp or a hidden directory would be hidden by what covers it.
     // The task directory is taken as a detached copy of its mount, attached again once the agent's
     // directories are covered, so the proxy sees its own and no other task's.
-    const int view = static_cast<int>(
-        syscall(SYS_open_tree, AT_FDCWD, p.view_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    const int view =
+        static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, p.view_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (view < 0) fail(rep, kStepCloneView);
     if (p.hosts && mount(p.hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(rep, kStepHosts);
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m") != 0) fail(rep, kStepTmp);

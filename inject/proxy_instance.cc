@@ -44,7 +44,8 @@ ProxyInstance::ProxyInstance(ProxyInstanceSpec spec, std::unique_ptr<TaskCgroup>
 
 Result<std::unique_ptr<ProxyInstance>> ProxyInstance::start(const ProxyInstanceSpec& spec) {
   SC_ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cg, TaskCgroup::create(spec.cgroup));
-  std::unique_ptr<ProxyInstance> p(new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config, spec.uid)));
+  std::unique_ptr<ProxyInstance> p(
+      new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config, spec.uid)));
   auto undo = [&](Error e) -> Error {
     (void)p->destroy();
     return e;
@@ -106,7 +107,8 @@ Result<std::unique_ptr<ProxyInstance>> ProxyInstance::adopt(const ProxyInstanceS
   SC_ASSIGN_OR_RETURN(Container c, Container::adopt(record));
   SC_ASSIGN_OR_RETURN(std::unique_ptr<TaskCgroup> cg, TaskCgroup::open(record.cgroup));
   // The configuration on disk is the one the proxy runs; read the membership from the spec given.
-  std::unique_ptr<ProxyInstance> p(new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config, spec.uid)));
+  std::unique_ptr<ProxyInstance> p(
+      new ProxyInstance(spec, std::move(cg), HaproxyDriver::create(spec.config, spec.uid)));
   p->container_ = std::move(c);
   return p;
 }

@@ -32,8 +32,8 @@ struct Match {
   std::optional<int> dport;            // needs proto
   std::optional<bool> src_type_local;  // true: `-m addrtype --src-type LOCAL`; false: `! --src-type LOCAL`
   std::optional<bool> dst_type_local;
-  std::string in_iface;   // `-i <name>`
-  std::string out_iface;  // `-o <name>`
+  std::string in_iface;        // `-i <name>`
+  std::string out_iface;       // `-o <name>`
   bool ctstate_dnat = false;   // `-m conntrack --ctstate DNAT`
   bool ctstate_reply = false;  // `-m conntrack --ctstate RELATED,ESTABLISHED,DNAT`: replies and port mappings
 };

@@ -32,10 +32,10 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "netns/host_drift.h"
 #include "netns/ipam.h"
 #include "netns/kernel.h"
 #include "netns/rule_applier.h"
-#include "netns/host_drift.h"
 #include "netns/spec.h"
 #include "netns/system.h"
 #include "netns/task_rules.h"

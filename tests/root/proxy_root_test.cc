@@ -21,7 +21,6 @@
 
 #include "agent/proxy_identity.h"
 #include "agent/task_steps.h"
-
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/http_client.h"
@@ -518,8 +517,12 @@ TEST_F(ProxyRootTest, OneTasksProxyCannotReachAnothersSocketsOrTaskDirectory) {
   cs.hidden_dirs = {"/run/scagent"};
   cs.log_file = a_state + "/probe.log";
   cs.binary = probe_bin;
-  cs.args = {"paths", inject::adminSocketPath(a_run), inject::adminSocketPath(b_run), inject::masterSocketPath(b_run),
-             b_state, "/run/scagent/tasks"};
+  cs.args = {"paths",
+             inject::adminSocketPath(a_run),
+             inject::adminSocketPath(b_run),
+             inject::masterSocketPath(b_run),
+             b_state,
+             "/run/scagent/tasks"};
   cs.uid = kUidA;
   cs.gid = kUidA;
   auto c = inject::Container::launch(cs, {});
@@ -531,10 +534,11 @@ TEST_F(ProxyRootTest, OneTasksProxyCannotReachAnothersSocketsOrTaskDirectory) {
   }
   c->reap(2s);
   const std::string out = orEmpty(readFile(cs.log_file));
-  for (const std::string& line : std::vector<std::string>{"connect " + inject::adminSocketPath(a_run) + ": allowed",
-                                  "connect " + inject::adminSocketPath(b_run) + ": ENOENT",
-                                  "connect " + inject::masterSocketPath(b_run) + ": ENOENT", "ls " + b_state + ": ENOENT",
-                                  "ls /run/scagent/tasks: " + net_->prefix() + "s1\n", std::string("probe done")}) {
+  for (const std::string& line :
+       std::vector<std::string>{"connect " + inject::adminSocketPath(a_run) + ": allowed",
+                                "connect " + inject::adminSocketPath(b_run) + ": ENOENT",
+                                "connect " + inject::masterSocketPath(b_run) + ": ENOENT", "ls " + b_state + ": ENOENT",
+                                "ls /run/scagent/tasks: " + net_->prefix() + "s1\n", std::string("probe done")}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
   }
 
@@ -633,8 +637,8 @@ TEST_F(ProxyRootTest, TheAgentAdoptsOldRecordsAs20000AndGivesEachNewProxyItsOwnU
     auto adopted = step.adopt(r_old);
     ASSERT_TRUE(adopted.ok()) << adopted.error().message;
     EXPECT_TRUE(*adopted);
-    EXPECT_TRUE(step.metricsPage(r_old.task_id, 2s).ok());      // its http.sock, where the old layout has it
-    EXPECT_TRUE(step.prepareStop(r_old).ok());                   // the runtime API: peer uid 20000 checked
+    EXPECT_TRUE(step.metricsPage(r_old.task_id, 2s).ok());  // its http.sock, where the old layout has it
+    EXPECT_TRUE(step.prepareStop(r_old).ok());              // the runtime API: peer uid 20000 checked
     ASSERT_TRUE(step.down(r_old).ok());
   }
   EXPECT_FALSE(std::filesystem::exists(old_dir));

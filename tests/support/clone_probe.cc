@@ -6,10 +6,10 @@
 //   action answers it), and a plain clone (a fork), which must work.
 // `clone_probe paths <socket or directory>...` instead tries, for each path, connect(2) to it as a
 // unix socket ("connect <path>: ...") and opendir(3) on it, listing what it holds ("ls <path>: a b").
+#include <dirent.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
 #include <linux/sched.h>
-#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>

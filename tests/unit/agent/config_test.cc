@@ -62,7 +62,8 @@ TEST(ConfigTest, ProxyUidRange) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->proxy.uid_base, 20000u);
   EXPECT_EQ(d->proxy.uid_count, 65536u);
-  auto c = parseAgentConfig(R"({"network": {"taskCidr": "10.9.0.0/24"}, "proxy": {"uidBase": 300000, "uidCount": 256}})");
+  auto c =
+      parseAgentConfig(R"({"network": {"taskCidr": "10.9.0.0/24"}, "proxy": {"uidBase": 300000, "uidCount": 256}})");
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->proxy.uid_base, 300000u);
   EXPECT_EQ(c->proxy.uid_count, 256u);
@@ -84,10 +85,9 @@ TEST(ConfigTest, SeveralControlPlaneEndpoints) {
   auto c = parseAgentConfig(R"({"controlPlane": {"endpoints": ["http://10.0.0.5:8500", "https://cp2:8500"]}})");
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->control_plane.endpoints, (std::vector<std::string>{"http://10.0.0.5:8500", "https://cp2:8500"}));
-  EXPECT_EQ(parseAgentConfig(R"({"controlPlane": {"endpoint": "http://a:1", "endpoints": ["http://b:1"]}})")
-                .error()
-                .message,
-            "config: controlPlane: give endpoint or endpoints, not both");
+  EXPECT_EQ(
+      parseAgentConfig(R"({"controlPlane": {"endpoint": "http://a:1", "endpoints": ["http://b:1"]}})").error().message,
+      "config: controlPlane: give endpoint or endpoints, not both");
   EXPECT_EQ(parseAgentConfig(R"({"controlPlane": {"endpoints": []}})").error().message,
             "config: controlPlane.endpoints: expected an array of 1-16 http:// or https:// URLs");
   EXPECT_EQ(parseAgentConfig(R"({"controlPlane": {"endpoints": ["http://a:1", "ftp://b"]}})").error().message,

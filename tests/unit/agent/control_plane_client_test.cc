@@ -91,16 +91,16 @@ TEST(ControlPlaneClientTest, UnreachableControlPlaneIsUnavailable) {
 // the next within the same call, and the next call starts at the one that answered.
 TEST(ControlPlaneClientTest, ACallMovesOnFromADownOrFailingReplicaAndStaysWithTheOneThatAnswered) {
   std::atomic<int> failing_hits = 0, good_hits = 0;
-  auto failing = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [&] {
-                                                      ++failing_hits;
-                                                      return HttpPage{503, "application/json",
-                                                                      R"({"__type":"ServerException","message":"busy"})"};
-                                                    }}});
-  auto good = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [&] {
-                                                   ++good_hits;
-                                                   return HttpPage{200, "application/json",
-                                                                   R"({"etag":"e1","revision":7,"tasks":[]})"};
-                                                 }}});
+  auto failing = HttpServer::start(
+      "127.0.0.1:0", {{"/v1/agent/desired", [&] {
+                         ++failing_hits;
+                         return HttpPage{503, "application/json", R"({"__type":"ServerException","message":"busy"})"};
+                       }}});
+  auto good = HttpServer::start(
+      "127.0.0.1:0", {{"/v1/agent/desired", [&] {
+                         ++good_hits;
+                         return HttpPage{200, "application/json", R"({"etag":"e1","revision":7,"tasks":[]})"};
+                       }}});
   ASSERT_TRUE(failing.ok() && good.ok());
   const std::string b = "http://" + (*failing)->address(), c = "http://" + (*good)->address();
   HttpControlPlaneClient client({"http://127.0.0.1:1", b, c});
@@ -120,10 +120,11 @@ TEST(ControlPlaneClientTest, ACallMovesOnFromADownOrFailingReplicaAndStaysWithTh
 // When every replica fails, the error is the last one's and the next call starts further on.
 TEST(ControlPlaneClientTest, ABadRequestIsNotRetriedAndAllReplicasDownIsUnavailable) {
   std::atomic<int> second_hits = 0;
-  auto bad = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [] {
-                                                  return HttpPage{400, "application/json",
-                                                                  R"({"__type":"InvalidParameterException","message":"no"})"};
-                                                }}});
+  auto bad = HttpServer::start(
+      "127.0.0.1:0",
+      {{"/v1/agent/desired", [] {
+          return HttpPage{400, "application/json", R"({"__type":"InvalidParameterException","message":"no"})"};
+        }}});
   auto second = HttpServer::start("127.0.0.1:0", {{"/v1/agent/desired", [&] {
                                                      ++second_hits;
                                                      return HttpPage{200, "application/json", R"({"tasks":[]})"};

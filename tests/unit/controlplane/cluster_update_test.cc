@@ -140,8 +140,8 @@ TEST_F(ClusterUpdateTest, IncludeAddsAttachmentsSettingsConfigurationsAndStatist
     EXPECT_FALSE(plain.contains(m)) << m;
   EXPECT_EQ(plain["statistics"], Json::array());
 
-  Json all = ecs("DescribeClusters", {{"clusters", {"c"}}, {"include", {"ATTACHMENTS", "SETTINGS", "STATISTICS", "TAGS"}}})
-      ["clusters"][0];
+  Json all = ecs("DescribeClusters",
+                 {{"clusters", {"c"}}, {"include", {"ATTACHMENTS", "SETTINGS", "STATISTICS", "TAGS"}}})["clusters"][0];
   ASSERT_EQ(all["attachments"].size(), 1u);
   const Json& sc = all["attachments"][0];
   EXPECT_EQ(sc["type"], "sc");
@@ -163,21 +163,24 @@ TEST_F(ClusterUpdateTest, IncludeAddsAttachmentsSettingsConfigurationsAndStatist
 
   ApiError e = ecsError("DescribeClusters", {{"clusters", {"c"}}, {"include", {"EVERYTHING"}}});
   EXPECT_EQ(e.type, "InvalidParameterException");
-  EXPECT_NE(e.message.find("expected one of ATTACHMENTS, CONFIGURATIONS, SETTINGS, STATISTICS, TAGS"), std::string::npos)
+  EXPECT_NE(e.message.find("expected one of ATTACHMENTS, CONFIGURATIONS, SETTINGS, STATISTICS, TAGS"),
+            std::string::npos)
       << e.message;
 }
 
 TEST_F(ClusterUpdateTest, UpdateClusterSettingsAndTheEc2DefaultCapacityProviders) {
   ecs("CreateCluster", {{"clusterName", "c"}});
-  Json u = ecs("UpdateClusterSettings", {{"cluster", "c"}, {"settings", {{{"name", "containerInsights"}, {"value", "enabled"}}}}});
+  Json u = ecs("UpdateClusterSettings",
+               {{"cluster", "c"}, {"settings", {{{"name", "containerInsights"}, {"value", "enabled"}}}}});
   EXPECT_EQ(u["cluster"]["settings"], Json::parse(R"([{"name":"containerInsights","value":"enabled"}])"));
-  Json p = ecs("PutClusterCapacityProviders",
-               {{"cluster", "c"}, {"capacityProviders", Json::array()}, {"defaultCapacityProviderStrategy", Json::array()}});
+  Json p =
+      ecs("PutClusterCapacityProviders",
+          {{"cluster", "c"}, {"capacityProviders", Json::array()}, {"defaultCapacityProviderStrategy", Json::array()}});
   EXPECT_EQ(p["cluster"]["clusterName"], "c");
   const int64_t rev = cp_->revision();
-  ApiError e = ecsError("PutClusterCapacityProviders", {{"cluster", "c"},
-                                                        {"capacityProviders", {"FARGATE"}},
-                                                        {"defaultCapacityProviderStrategy", Json::array()}});
+  ApiError e = ecsError(
+      "PutClusterCapacityProviders",
+      {{"cluster", "c"}, {"capacityProviders", {"FARGATE"}}, {"defaultCapacityProviderStrategy", Json::array()}});
   EXPECT_EQ(e.type, "InvalidParameterException");
   EXPECT_NE(e.message.find("capacity providers are not supported"), std::string::npos) << e.message;
   EXPECT_EQ(cp_->revision(), rev);
